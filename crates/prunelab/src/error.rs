@@ -1,0 +1,126 @@
+//! The crate's error type.
+//!
+//! Every fallible operation in prunelab returns [`Result`]. Nothing in the public API panics on bad input:
+//! a notebook cell that passes a wrong shape, a NaN or an out-of-range hyperparameter gets one of these
+//! variants, with a message that names what was wrong.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in prunelab.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Two arrays (or an array and a network) do not fit together.
+    #[error("shape mismatch in {context}: expected {expected}, found {found}")]
+    ShapeMismatch {
+        /// Where the mismatch was found.
+        context: &'static str,
+        /// The shape that was required.
+        expected: String,
+        /// The shape that was given.
+        found: String,
+    },
+    /// An input holds NaN or an infinity.
+    #[error("{what} contains NaN or infinite values")]
+    NonFinite {
+        /// What held the non-finite value.
+        what: &'static str,
+    },
+    /// The training loss became NaN or infinite. The weights are restored to their values at the start of
+    /// that epoch.
+    #[error("training loss became non-finite in epoch {epoch}; weights restored to the start of that epoch")]
+    NonFiniteLoss {
+        /// The epoch (1-based) in which the loss diverged.
+        epoch: usize,
+    },
+    /// An input holds no samples (or no features).
+    #[error("{what} is empty")]
+    Empty {
+        /// What was empty.
+        what: &'static str,
+    },
+    /// A class label is not below the number of classes.
+    #[error("label {label} is out of range for {n_classes} classes")]
+    LabelOutOfRange {
+        /// The offending label.
+        label: usize,
+        /// How many classes there are.
+        n_classes: usize,
+    },
+    /// A hyperparameter or argument is outside its valid range.
+    #[error("invalid value for `{name}`: {reason}")]
+    InvalidParam {
+        /// The field or argument name.
+        name: &'static str,
+        /// Why the value is invalid.
+        reason: String,
+    },
+    /// An index (layer, unit, weight) is out of range.
+    #[error("{what} index {index} is out of range (there are {len})")]
+    IndexOutOfRange {
+        /// What was indexed.
+        what: &'static str,
+        /// The index given.
+        index: usize,
+        /// The number of valid indices.
+        len: usize,
+    },
+    /// Two settings that cannot be used together.
+    #[error("incompatible settings: {0}")]
+    Incompatible(String),
+    /// A file could not be read or written.
+    #[error("cannot access {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file was read but its content is not in the expected format.
+    #[error("{path}: {reason}")]
+    Format {
+        /// The file (or a description of the source).
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Shorthand for `std::result::Result<T, prunelab::Error>`.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Builds an [`Error::InvalidParam`].
+    pub(crate) fn param(name: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidParam {
+            name,
+            reason: reason.into(),
+        }
+    }
+
+    /// Builds an [`Error::ShapeMismatch`].
+    pub(crate) fn shape(
+        context: &'static str,
+        expected: impl ToString,
+        found: impl ToString,
+    ) -> Self {
+        Error::ShapeMismatch {
+            context,
+            expected: expected.to_string(),
+            found: found.to_string(),
+        }
+    }
+}
+
+/// Fails with [`Error::NonFinite`] when any value is NaN or infinite.
+pub(crate) fn check_finite<'a>(
+    values: impl IntoIterator<Item = &'a f32>,
+    what: &'static str,
+) -> Result<()> {
+    if values.into_iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(Error::NonFinite { what })
+    }
+}

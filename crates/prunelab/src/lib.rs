@@ -1,0 +1,42 @@
+//! # prunelab
+//!
+//! A workbench for neural-network pruning: small MLPs trained on ndarray, metrics that match
+//! scikit-learn, bundled datasets, and the pruning engine built on them.
+//!
+//! ```
+//! use prunelab::prelude::*;
+//!
+//! let (train, test) = data::iris_binary().split(0.7, 0)?;
+//! let mut model = Mlp::config(&[4, 5, 3, 1])
+//!     .output_activation(Activation::Sigmoid)
+//!     .seed(0)
+//!     .build()?;
+//! let history = TrainParams::new(Loss::BinaryCrossEntropy, Sgd::new(0.01).momentum(0.9).nesterov(true))
+//!     .epochs(300)
+//!     .alpha(0.1)
+//!     .fit(&mut model, &train)?;
+//! let ap = metrics::average_precision(test.labels()?, &model.predict_score(&test.records)?)?;
+//! println!("{history}; test AP {ap:.3}");
+//! # Ok::<(), prunelab::Error>(())
+//! ```
+
+pub mod data;
+mod error;
+pub mod loss;
+pub mod metrics;
+pub mod nn;
+pub mod optim;
+pub mod train;
+
+pub use error::{Error, Result};
+
+/// The names most programs need, for `use prunelab::prelude::*`.
+pub mod prelude {
+    pub use crate::data::{self, Dataset, Standardizer, Targets};
+    pub use crate::error::{Error, Result};
+    pub use crate::loss::Loss;
+    pub use crate::metrics::{self, Metric};
+    pub use crate::nn::{Activation, Dense, Init, Mlp, MlpConfig, Topology};
+    pub use crate::optim::{Adam, Optimizer, Sgd};
+    pub use crate::train::{BatchSize, EarlyStopping, History, Progress, TrainParams, Trainer};
+}

@@ -1,0 +1,91 @@
+//! A fully connected layer.
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{check_finite, Error, Result};
+use crate::nn::Activation;
+
+/// A fully connected layer: `a = f(x·Wᵀ + b)`.
+///
+/// The weight matrix has shape `(outputs, inputs)`, as PyTorch's `nn.Linear`: row `j` holds the incoming
+/// weights of unit `j`. The bias is optional.
+///
+/// ```
+/// use prunelab::nn::{Activation, Dense};
+/// use ndarray::array;
+///
+/// let layer = Dense::new(array![[1.0, -1.0], [5.0, 2.0]], Some(array![0.1, 0.2]), Activation::Relu)?;
+/// assert_eq!((layer.n_inputs(), layer.n_outputs()), (2, 2));
+/// # Ok::<(), prunelab::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dense {
+    pub(crate) weight: Array2<f32>,
+    pub(crate) bias: Option<Array1<f32>>,
+    pub(crate) activation: Activation,
+}
+
+impl Dense {
+    /// A layer from an explicit weight matrix `(outputs, inputs)`, an optional bias of length `outputs`, and
+    /// an activation. Fails on empty or mismatched shapes and on non-finite values.
+    pub fn new(
+        weight: Array2<f32>,
+        bias: Option<Array1<f32>>,
+        activation: Activation,
+    ) -> Result<Self> {
+        if weight.is_empty() {
+            return Err(Error::Empty {
+                what: "weight matrix",
+            });
+        }
+        check_finite(weight.iter(), "weight matrix")?;
+        if let Some(b) = &bias {
+            if b.len() != weight.nrows() {
+                return Err(Error::shape("Dense::new bias", weight.nrows(), b.len()));
+            }
+            check_finite(b.iter(), "bias")?;
+        }
+        let weight = weight.as_standard_layout().into_owned();
+        Ok(Dense {
+            weight,
+            bias,
+            activation,
+        })
+    }
+
+    /// Number of inputs (columns of the weight matrix).
+    pub fn n_inputs(&self) -> usize {
+        self.weight.ncols()
+    }
+
+    /// Number of units (rows of the weight matrix).
+    pub fn n_outputs(&self) -> usize {
+        self.weight.nrows()
+    }
+
+    /// The weight matrix, shape `(outputs, inputs)`.
+    pub fn weight(&self) -> ArrayView2<'_, f32> {
+        self.weight.view()
+    }
+
+    /// The bias vector, if the layer has one.
+    pub fn bias(&self) -> Option<ArrayView1<'_, f32>> {
+        self.bias.as_ref().map(|b| b.view())
+    }
+
+    /// The activation function.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// Number of weights (connections), not counting biases.
+    pub fn n_weights(&self) -> usize {
+        self.weight.len()
+    }
+
+    /// Number of trainable parameters: weights plus biases.
+    pub fn n_params(&self) -> usize {
+        self.weight.len() + self.bias.as_ref().map_or(0, |b| b.len())
+    }
+}

@@ -1,0 +1,681 @@
+//! The multi-layer perceptron: construction, forward and backward passes, prediction.
+
+use std::ops::Range;
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{s, Array1, Array2, ArrayView2, AsArray, Axis, Ix2};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::data::Dataset;
+use crate::error::{check_finite, Error, Result};
+use crate::loss::Loss;
+use crate::nn::{Activation, Dense, Init};
+
+/// How layers are wired together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum Topology {
+    /// Each layer receives the previous layer's output (the usual MLP).
+    #[default]
+    Chain,
+    /// Each layer receives the network input and the outputs of all earlier layers, concatenated in that
+    /// order (a densely connected MLP). Layer `k` has `inputs + Σ_{i<k} width_i` inputs.
+    DenselyConnected,
+}
+
+/// Settings for building an [`Mlp`] from layer sizes.
+///
+/// ```
+/// use prunelab::nn::{Activation, Mlp};
+///
+/// let mlp = Mlp::config(&[4, 5, 3, 1])
+///     .output_activation(Activation::Sigmoid)
+///     .seed(7)
+///     .build()?;
+/// assert_eq!(mlp.n_weights(), 4 * 5 + 5 * 3 + 3);
+/// # Ok::<(), prunelab::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MlpConfig {
+    /// Layer sizes: the number of inputs, then each hidden layer's width, then the number of outputs.
+    pub sizes: Vec<usize>,
+    /// Activation of every hidden layer.
+    pub activation: Activation,
+    /// Activation of the output layer.
+    pub output_activation: Activation,
+    /// How layers are wired: a chain, or densely connected.
+    pub topology: Topology,
+    /// Whether layers have biases.
+    pub bias: bool,
+    /// How weights and biases are drawn.
+    pub init: Init,
+    /// Seed of the initialisation; the same seed gives bit-identical weights.
+    pub seed: u64,
+}
+
+impl MlpConfig {
+    /// A configuration with relu hidden layers, an identity output, biases, Glorot-uniform initialisation
+    /// and seed 0.
+    pub fn new(sizes: &[usize]) -> Self {
+        MlpConfig {
+            sizes: sizes.to_vec(),
+            activation: Activation::Relu,
+            output_activation: Activation::Identity,
+            topology: Topology::Chain,
+            bias: true,
+            init: Init::GlorotUniform,
+            seed: 0,
+        }
+    }
+
+    /// Sets the hidden activation.
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+
+    /// Sets the output activation.
+    pub fn output_activation(mut self, activation: Activation) -> Self {
+        self.output_activation = activation;
+        self
+    }
+
+    /// Sets the topology.
+    pub fn topology(mut self, topology: Topology) -> Self {
+        self.topology = topology;
+        self
+    }
+
+    /// Sets whether layers have biases.
+    pub fn bias(mut self, bias: bool) -> Self {
+        self.bias = bias;
+        self
+    }
+
+    /// Sets the initialisation scheme.
+    pub fn init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Sets the initialisation seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Checks the sizes and draws the weights.
+    pub fn build(&self) -> Result<Mlp> {
+        if self.sizes.len() < 2 {
+            return Err(Error::param(
+                "sizes",
+                format!(
+                    "need at least inputs and outputs, got {} size(s)",
+                    self.sizes.len()
+                ),
+            ));
+        }
+        if let Some(i) = self.sizes.iter().position(|&s| s == 0) {
+            return Err(Error::param("sizes", format!("size {i} is zero")));
+        }
+        if self.activation == Activation::Softmax {
+            return Err(Error::param(
+                "activation",
+                "softmax is only available as an output activation",
+            ));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let n_layers = self.sizes.len() - 1;
+        let mut layers = Vec::with_capacity(n_layers);
+        let mut fan_in = self.sizes[0];
+        let sigmoid_hidden = self.activation == Activation::Sigmoid;
+        for k in 0..n_layers {
+            let fan_out = self.sizes[k + 1];
+            let bound = self.init.bound(fan_in, fan_out, sigmoid_hidden);
+            let weight = Array2::from_shape_vec(
+                (fan_out, fan_in),
+                Init::draw(bound, fan_out * fan_in, &mut rng),
+            )
+            .expect("shape matches the drawn length");
+            let bias = self
+                .bias
+                .then(|| Array1::from(Init::draw(bound, fan_out, &mut rng)));
+            let activation = if k + 1 == n_layers {
+                self.output_activation
+            } else {
+                self.activation
+            };
+            layers.push(Dense {
+                weight,
+                bias,
+                activation,
+            });
+            fan_in = match self.topology {
+                Topology::Chain => fan_out,
+                Topology::DenselyConnected => fan_in + fan_out,
+            };
+        }
+        Mlp::from_layers(self.sizes[0], self.topology, layers)
+    }
+}
+
+/// A multi-layer perceptron of [`Dense`] layers, chained or densely connected.
+///
+/// Build one from layer sizes with [`Mlp::config`], or hand-set every weight with [`Mlp::from_layers`]:
+///
+/// ```
+/// use prunelab::nn::{Activation, Dense, Mlp, Topology};
+/// use ndarray::array;
+///
+/// let mlp = Mlp::from_layers(2, Topology::Chain, vec![
+///     Dense::new(array![[1.0, -1.0], [5.0, 2.0]], Some(array![0.1, 0.2]), Activation::Relu)?,
+///     Dense::new(array![[0.5, 0.5]], None, Activation::Identity)?,
+/// ])?;
+/// let y = mlp.forward(&array![[1.0, 0.0]])?;
+/// assert!((y[[0, 0]] - 0.5 * 1.1 - 0.5 * 5.2).abs() < 1e-6);
+/// # Ok::<(), prunelab::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mlp {
+    pub(crate) n_inputs: usize,
+    pub(crate) topology: Topology,
+    pub(crate) layers: Vec<Dense>,
+}
+
+/// Gradients of a loss with respect to every weight and bias of an [`Mlp`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gradients {
+    /// ∂L/∂W per layer, each shaped as the layer's weight matrix.
+    pub weights: Vec<Array2<f32>>,
+    /// ∂L/∂b per layer (`None` for layers without bias).
+    pub biases: Vec<Option<Array1<f32>>>,
+}
+
+impl Gradients {
+    /// Zero gradients shaped for `mlp`.
+    pub(crate) fn zeros(mlp: &Mlp) -> Self {
+        Gradients {
+            weights: mlp
+                .layers
+                .iter()
+                .map(|l| Array2::zeros(l.weight.raw_dim()))
+                .collect(),
+            biases: mlp
+                .layers
+                .iter()
+                .map(|l| l.bias.as_ref().map(|b| Array1::zeros(b.len())))
+                .collect(),
+        }
+    }
+
+    /// Whether every value is finite.
+    pub(crate) fn all_finite(&self) -> bool {
+        self.weights.iter().all(|w| w.iter().all(|v| v.is_finite()))
+            && self
+                .biases
+                .iter()
+                .flatten()
+                .all(|b| b.iter().all(|v| v.is_finite()))
+    }
+}
+
+/// Reusable buffers for batched forward and backward passes.
+#[derive(Debug, Clone)]
+pub(crate) struct Workspace {
+    /// Input and every layer's output, side by side: `(rows, inputs + Σ widths)`.
+    pub(crate) acts: Array2<f32>,
+    /// ∂L/∂(acts), then ∂L/∂z in place, same shape as `acts`.
+    pub(crate) dacts: Array2<f32>,
+    /// Pre-activations per layer, `(rows, width)`.
+    pub(crate) pre: Vec<Array2<f32>>,
+}
+
+impl Workspace {
+    /// Buffers for up to `rows` samples.
+    pub(crate) fn new(mlp: &Mlp, rows: usize) -> Self {
+        let width = mlp.total_width();
+        Workspace {
+            acts: Array2::zeros((rows, width)),
+            dacts: Array2::zeros((rows, width)),
+            pre: mlp
+                .layers
+                .iter()
+                .map(|l| Array2::zeros((rows, l.n_outputs())))
+                .collect(),
+        }
+    }
+
+    /// Makes sure the buffers fit `mlp` and hold at least `rows` samples.
+    pub(crate) fn ensure(&mut self, mlp: &Mlp, rows: usize) {
+        let fits = self.acts.nrows() >= rows
+            && self.acts.ncols() == mlp.total_width()
+            && self.pre.len() == mlp.layers.len()
+            && self
+                .pre
+                .iter()
+                .zip(&mlp.layers)
+                .all(|(p, l)| p.ncols() == l.n_outputs());
+        if !fits {
+            *self = Workspace::new(mlp, rows.max(self.acts.nrows()));
+        }
+    }
+}
+
+impl Mlp {
+    /// Starts a [`MlpConfig`] for the given layer sizes (inputs, hidden widths…, outputs).
+    pub fn config(sizes: &[usize]) -> MlpConfig {
+        MlpConfig::new(sizes)
+    }
+
+    /// A network from explicit layers. Layer input sizes must match the topology: in a chain each layer's
+    /// inputs equal the previous layer's outputs; densely connected, layer `k` takes
+    /// `n_inputs + Σ_{i<k} outputs_i`.
+    pub fn from_layers(n_inputs: usize, topology: Topology, layers: Vec<Dense>) -> Result<Self> {
+        if n_inputs == 0 {
+            return Err(Error::param("n_inputs", "must be positive"));
+        }
+        if layers.is_empty() {
+            return Err(Error::Empty { what: "layer list" });
+        }
+        let mut expected = n_inputs;
+        for (k, layer) in layers.iter().enumerate() {
+            if layer.n_inputs() != expected {
+                return Err(Error::ShapeMismatch {
+                    context: "Mlp::from_layers",
+                    expected: format!("layer {k} with {expected} inputs"),
+                    found: format!("{} inputs", layer.n_inputs()),
+                });
+            }
+            if layer.activation == Activation::Softmax && k + 1 != layers.len() {
+                return Err(Error::param(
+                    "activation",
+                    format!(
+                        "softmax on hidden layer {k}; it is only available on the output layer"
+                    ),
+                ));
+            }
+            expected = match topology {
+                Topology::Chain => layer.n_outputs(),
+                Topology::DenselyConnected => expected + layer.n_outputs(),
+            };
+        }
+        Ok(Mlp {
+            n_inputs,
+            topology,
+            layers,
+        })
+    }
+
+    /// Number of inputs.
+    pub fn n_inputs(&self) -> usize {
+        self.n_inputs
+    }
+
+    /// Number of outputs.
+    pub fn n_outputs(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.n_outputs())
+    }
+
+    /// Number of layers (hidden plus output).
+    pub fn n_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// The layers, input side first.
+    pub fn layers(&self) -> &[Dense] {
+        &self.layers
+    }
+
+    /// The topology.
+    pub fn topology(&self) -> Topology {
+        self.topology
+    }
+
+    /// One layer, or an error if `index` is out of range.
+    pub fn layer(&self, index: usize) -> Result<&Dense> {
+        self.layers.get(index).ok_or(Error::IndexOutOfRange {
+            what: "layer",
+            index,
+            len: self.layers.len(),
+        })
+    }
+
+    pub(crate) fn layer_mut(&mut self, index: usize) -> Result<&mut Dense> {
+        let len = self.layers.len();
+        self.layers.get_mut(index).ok_or(Error::IndexOutOfRange {
+            what: "layer",
+            index,
+            len,
+        })
+    }
+
+    /// Layer sizes: inputs, then each layer's width.
+    pub fn sizes(&self) -> Vec<usize> {
+        std::iter::once(self.n_inputs)
+            .chain(self.layers.iter().map(|l| l.n_outputs()))
+            .collect()
+    }
+
+    /// Number of connections (weights), not counting biases.
+    pub fn n_weights(&self) -> usize {
+        self.layers.iter().map(|l| l.n_weights()).sum()
+    }
+
+    /// Number of trainable parameters (weights and biases).
+    pub fn n_params(&self) -> usize {
+        self.layers.iter().map(|l| l.n_params()).sum()
+    }
+
+    /// The weight from input `input` to unit `unit` of layer `layer`.
+    pub fn weight(&self, layer: usize, unit: usize, input: usize) -> Result<f32> {
+        let l = self.layer(layer)?;
+        check_index("unit", unit, l.n_outputs())?;
+        check_index("input", input, l.n_inputs())?;
+        Ok(l.weight[[unit, input]])
+    }
+
+    /// Sets one weight. Fails on an out-of-range index or a non-finite value.
+    pub fn set_weight(
+        &mut self,
+        layer: usize,
+        unit: usize,
+        input: usize,
+        value: f32,
+    ) -> Result<()> {
+        check_finite([value].iter(), "weight value")?;
+        let l = self.layer_mut(layer)?;
+        check_index("unit", unit, l.n_outputs())?;
+        check_index("input", input, l.n_inputs())?;
+        l.weight[[unit, input]] = value;
+        Ok(())
+    }
+
+    /// Replaces a layer's weight matrix with one of the same shape.
+    pub fn set_weights(&mut self, layer: usize, weight: Array2<f32>) -> Result<()> {
+        check_finite(weight.iter(), "weight matrix")?;
+        let l = self.layer_mut(layer)?;
+        if weight.dim() != l.weight.dim() {
+            return Err(Error::shape(
+                "Mlp::set_weights",
+                format!("{:?}", l.weight.dim()),
+                format!("{:?}", weight.dim()),
+            ));
+        }
+        l.weight = weight.as_standard_layout().into_owned();
+        Ok(())
+    }
+
+    /// Replaces a layer's bias with one of the same length. Fails if the layer has no bias.
+    pub fn set_bias(&mut self, layer: usize, bias: Array1<f32>) -> Result<()> {
+        check_finite(bias.iter(), "bias")?;
+        let l = self.layer_mut(layer)?;
+        match &mut l.bias {
+            Some(b) if b.len() == bias.len() => {
+                *b = bias;
+                Ok(())
+            }
+            Some(b) => Err(Error::shape("Mlp::set_bias", b.len(), bias.len())),
+            None => Err(Error::Incompatible(format!("layer {layer} has no bias"))),
+        }
+    }
+
+    /// Total columns of the activation buffer: inputs plus every layer's width.
+    pub(crate) fn total_width(&self) -> usize {
+        self.n_inputs + self.layers.iter().map(|l| l.n_outputs()).sum::<usize>()
+    }
+
+    /// Columns of the activation buffer holding layer `k`'s output.
+    pub(crate) fn output_range(&self, k: usize) -> Range<usize> {
+        let lo = self.n_inputs
+            + self.layers[..k]
+                .iter()
+                .map(|l| l.n_outputs())
+                .sum::<usize>();
+        lo..lo + self.layers[k].n_outputs()
+    }
+
+    /// Columns of the activation buffer that layer `k` reads.
+    pub(crate) fn input_range(&self, k: usize) -> Range<usize> {
+        match (self.topology, k) {
+            (_, 0) => 0..self.n_inputs,
+            (Topology::Chain, _) => self.output_range(k - 1),
+            (Topology::DenselyConnected, _) => 0..self.output_range(k - 1).end,
+        }
+    }
+
+    /// Checks that `x` is a non-empty, finite `(samples, n_inputs)` matrix.
+    pub(crate) fn check_input(&self, x: &ArrayView2<f32>) -> Result<()> {
+        if x.nrows() == 0 {
+            return Err(Error::Empty { what: "input" });
+        }
+        if x.ncols() != self.n_inputs {
+            return Err(Error::shape(
+                "network input",
+                format!("{} columns", self.n_inputs),
+                format!("{} columns", x.ncols()),
+            ));
+        }
+        check_finite(x.iter(), "input")
+    }
+
+    /// Runs the forward pass on the first `x.nrows()` rows of `ws`. `x` must have been checked.
+    pub(crate) fn forward_ws(&self, ws: &mut Workspace, x: ArrayView2<f32>) {
+        let n = x.nrows();
+        ws.ensure(self, n);
+        ws.acts.slice_mut(s![..n, ..self.n_inputs]).assign(&x);
+        for (k, layer) in self.layers.iter().enumerate() {
+            let inputs = self.input_range(k);
+            let outputs = self.output_range(k);
+            let (left, mut right) = ws.acts.view_mut().split_at(Axis(1), outputs.start);
+            let input = left.slice(s![..n, inputs]);
+            let z = &mut ws.pre[k];
+            let mut z = z.slice_mut(s![..n, ..]);
+            general_mat_mul(1.0, &input, &layer.weight.t(), 0.0, &mut z);
+            if let Some(b) = &layer.bias {
+                z += b;
+            }
+            let out = right.slice_mut(s![..n, ..outputs.len()]);
+            layer.activation.apply(z.view(), out);
+        }
+    }
+
+    /// The network output stored in `ws` after [`Mlp::forward_ws`] on `n` rows.
+    pub(crate) fn output_view<'a>(&self, ws: &'a Workspace, n: usize) -> ArrayView2<'a, f32> {
+        let last = self.layers.len() - 1;
+        ws.acts.slice(s![..n, self.output_range(last)])
+    }
+
+    /// Back-propagates through `n` rows of `ws`. The output layer's ∂L/∂z must already be in `ws.dacts`
+    /// (columns of the last layer); gradients are written (not added) into `grads`.
+    pub(crate) fn backward_ws(&self, ws: &mut Workspace, n: usize, grads: &mut Gradients) {
+        let last = self.layers.len() - 1;
+        let hidden_end = self.output_range(last).start;
+        ws.dacts
+            .slice_mut(s![..n, self.n_inputs..hidden_end])
+            .fill(0.0);
+        for k in (0..self.layers.len()).rev() {
+            let layer = &self.layers[k];
+            let inputs = self.input_range(k);
+            let outputs = self.output_range(k);
+            let (mut dleft, mut dright) = ws.dacts.view_mut().split_at(Axis(1), outputs.start);
+            let mut dz = dright.slice_mut(s![..n, ..outputs.len()]);
+            if k != last {
+                let a = ws.acts.slice(s![..n, outputs.clone()]);
+                let z = ws.pre[k].slice(s![..n, ..]);
+                layer.activation.backward(z, a, dz.view_mut());
+            }
+            let input = ws.acts.slice(s![..n, inputs.clone()]);
+            general_mat_mul(1.0, &dz.t(), &input, 0.0, &mut grads.weights[k]);
+            if let Some(db) = &mut grads.biases[k] {
+                db.assign(&dz.sum_axis(Axis(0)));
+            }
+            // Propagate to the hidden outputs this layer reads; the network input needs no gradient.
+            if inputs.end > self.n_inputs {
+                let lo = inputs.start.max(self.n_inputs);
+                let w = layer.weight.slice(s![.., lo - inputs.start..]);
+                let mut target = dleft.slice_mut(s![..n, lo..inputs.end]);
+                general_mat_mul(1.0, &dz, &w, 1.0, &mut target);
+            }
+        }
+    }
+
+    /// The network output for a batch `x` of shape `(samples, inputs)`.
+    pub fn forward<'a>(&self, x: impl AsArray<'a, f32, Ix2>) -> Result<Array2<f32>> {
+        self.forward_view(x.into())
+    }
+
+    fn forward_view(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+        self.check_input(&x)?;
+        let mut ws = Workspace::new(self, x.nrows());
+        self.forward_ws(&mut ws, x);
+        Ok(self.output_view(&ws, x.nrows()).to_owned())
+    }
+
+    /// Class probabilities, shape `(samples, classes)`. A single sigmoid output gives two columns,
+    /// `[1 − p, p]`, as scikit-learn's `predict_proba`; a softmax output gives its rows. Other outputs are not
+    /// probabilities and give [`Error::Incompatible`].
+    pub fn predict_proba<'a>(&self, x: impl AsArray<'a, f32, Ix2>) -> Result<Array2<f32>> {
+        let out = self.forward_view(x.into())?;
+        match (self.output_activation(), out.ncols()) {
+            (Activation::Sigmoid, 1) => {
+                let p = out.column(0);
+                let mut proba = Array2::zeros((out.nrows(), 2));
+                proba.column_mut(0).assign(&p.mapv(|p| 1.0 - p));
+                proba.column_mut(1).assign(&p);
+                Ok(proba)
+            }
+            (Activation::Sigmoid | Activation::Softmax, _) => Ok(out),
+            (act, _) => Err(Error::Incompatible(format!(
+                "predict_proba needs a sigmoid or softmax output, this network's output is {act}"
+            ))),
+        }
+    }
+
+    /// The probability of the positive class for a binary classifier with one sigmoid output: the score
+    /// that [`average_precision`](crate::metrics::average_precision) expects.
+    pub fn predict_score<'a>(&self, x: impl AsArray<'a, f32, Ix2>) -> Result<Array1<f32>> {
+        if self.output_activation() != Activation::Sigmoid || self.n_outputs() != 1 {
+            return Err(Error::Incompatible(format!(
+                "predict_score needs one sigmoid output, this network has {} {} output(s)",
+                self.n_outputs(),
+                self.output_activation()
+            )));
+        }
+        Ok(self.forward_view(x.into())?.column(0).to_owned())
+    }
+
+    /// Class labels: with one output, `1` where the output exceeds 0.5 (scikit-learn's cut), else the
+    /// index of the largest output.
+    pub fn predict<'a>(&self, x: impl AsArray<'a, f32, Ix2>) -> Result<Array1<usize>> {
+        let out = self.forward_view(x.into())?;
+        Ok(labels_from_output(out.view()))
+    }
+
+    /// The output activation.
+    pub fn output_activation(&self) -> Activation {
+        self.layers
+            .last()
+            .map_or(Activation::Identity, |l| l.activation)
+    }
+
+    /// The loss of the network on a dataset (without any L2 penalty).
+    pub fn loss(&self, data: &Dataset, loss: Loss) -> Result<f32> {
+        Ok(self.loss_and_gradients(data, loss, 0.0)?.0)
+    }
+
+    /// The loss on a dataset and its gradients with respect to every parameter, with an optional L2
+    /// penalty `alpha` as scikit-learn defines it (`0.5·alpha·Σ‖W‖² / n_samples`, weights only).
+    pub fn loss_and_gradients(
+        &self,
+        data: &Dataset,
+        loss: Loss,
+        alpha: f32,
+    ) -> Result<(f32, Gradients)> {
+        if !(alpha >= 0.0 && alpha.is_finite()) {
+            return Err(Error::param(
+                "alpha",
+                format!("must be finite and >= 0, got {alpha}"),
+            ));
+        }
+        loss.check_output(self.output_activation())?;
+        let x = data.records.view();
+        self.check_input(&x)?;
+        let y = loss.encode_targets(&data.targets, self.n_outputs())?;
+        let n = x.nrows();
+        let mut ws = Workspace::new(self, n);
+        let mut grads = Gradients::zeros(self);
+        self.forward_ws(&mut ws, x);
+        let value = self.loss_backward(&mut ws, y.view(), loss, alpha, &mut grads);
+        Ok((value, grads))
+    }
+
+    /// After a forward pass over `y.nrows()` rows: computes the loss (with L2 penalty), writes the output
+    /// layer's ∂L/∂z into `ws`, back-propagates, and adds the penalty's gradient. Returns the loss.
+    pub(crate) fn loss_backward(
+        &self,
+        ws: &mut Workspace,
+        y: ArrayView2<f32>,
+        loss: Loss,
+        alpha: f32,
+        grads: &mut Gradients,
+    ) -> f32 {
+        let n = y.nrows();
+        let last = self.layers.len() - 1;
+        let out_cols = self.output_range(last);
+        let value = {
+            let z = ws.pre[last].slice(s![..n, ..]);
+            let a = ws.acts.slice(s![..n, out_cols.clone()]);
+            let mut dz = ws.dacts.slice_mut(s![..n, out_cols]);
+            loss.value_and_grad(z, a, y, self.output_activation(), dz.view_mut())
+        };
+        self.backward_ws(ws, n, grads);
+        let mut total = value as f64;
+        if alpha > 0.0 {
+            let scale = alpha / n as f32;
+            let mut sq = 0.0f64;
+            for (layer, g) in self.layers.iter().zip(grads.weights.iter_mut()) {
+                sq += layer
+                    .weight
+                    .iter()
+                    .map(|&w| (w as f64) * (w as f64))
+                    .sum::<f64>();
+                g.scaled_add(scale, &layer.weight);
+            }
+            total += 0.5 * alpha as f64 * sq / n as f64;
+        }
+        total as f32
+    }
+}
+
+/// Labels from network outputs: one column is cut at 0.5 (strictly above is class 1), several columns
+/// give the index of the largest.
+pub(crate) fn labels_from_output(out: ArrayView2<f32>) -> Array1<usize> {
+    if out.ncols() == 1 {
+        out.column(0).mapv(|p| usize::from(p > 0.5))
+    } else {
+        out.rows()
+            .into_iter()
+            .map(|r| {
+                r.iter()
+                    .enumerate()
+                    .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+                        if v > best.1 {
+                            (i, v)
+                        } else {
+                            best
+                        }
+                    })
+                    .0
+            })
+            .collect()
+    }
+}
+
+fn check_index(what: &'static str, index: usize, len: usize) -> Result<()> {
+    if index < len {
+        Ok(())
+    } else {
+        Err(Error::IndexOutOfRange { what, index, len })
+    }
+}

@@ -1,0 +1,12 @@
+//! Networks: dense layers, activations, initialisation and the MLP.
+
+mod activation;
+mod init;
+mod layer;
+mod mlp;
+
+pub use activation::Activation;
+pub use init::Init;
+pub use layer::Dense;
+pub(crate) use mlp::Workspace;
+pub use mlp::{Gradients, Mlp, MlpConfig, Topology};

@@ -1,0 +1,373 @@
+//! Optimisers: SGD (momentum, Nesterov, weight decay) and Adam (optionally with decoupled weight decay),
+//! following PyTorch's update rules and defaults.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::nn::{Gradients, Mlp};
+
+/// Stochastic gradient descent, as PyTorch's `torch.optim.SGD`:
+///
+/// ```text
+/// g ← ∇ + weight_decay·θ
+/// b ← momentum·b + (1 − dampening)·g      (b ← g on the first step)
+/// g ← g + momentum·b  if nesterov, else  g ← b
+/// θ ← θ − lr·g
+/// ```
+///
+/// With `momentum = 0.9` and `nesterov = true` this is also scikit-learn's `solver='sgd'` with a constant
+/// learning rate.
+///
+/// ```
+/// use prunelab::optim::Sgd;
+///
+/// let sgd = Sgd::new(0.01).momentum(0.9).nesterov(true);
+/// sgd.check()?;
+/// # Ok::<(), prunelab::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sgd {
+    /// Learning rate (PyTorch default `1e-3`).
+    pub lr: f32,
+    /// Momentum factor (default `0`).
+    pub momentum: f32,
+    /// Dampening of the momentum (default `0`; must be `0` with Nesterov).
+    pub dampening: f32,
+    /// Nesterov momentum (default `false`; needs `momentum > 0`).
+    pub nesterov: bool,
+    /// L2 penalty added to the gradient (default `0`).
+    pub weight_decay: f32,
+}
+
+impl Default for Sgd {
+    fn default() -> Self {
+        Sgd {
+            lr: 1e-3,
+            momentum: 0.0,
+            dampening: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+impl Sgd {
+    /// Plain SGD with learning rate `lr`.
+    pub fn new(lr: f32) -> Self {
+        Sgd {
+            lr,
+            ..Sgd::default()
+        }
+    }
+
+    /// Sets the momentum factor.
+    pub fn momentum(mut self, momentum: f32) -> Self {
+        self.momentum = momentum;
+        self
+    }
+
+    /// Sets the dampening.
+    pub fn dampening(mut self, dampening: f32) -> Self {
+        self.dampening = dampening;
+        self
+    }
+
+    /// Turns Nesterov momentum on or off.
+    pub fn nesterov(mut self, nesterov: bool) -> Self {
+        self.nesterov = nesterov;
+        self
+    }
+
+    /// Sets the weight decay.
+    pub fn weight_decay(mut self, weight_decay: f32) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// Checks every field; an invalid one is an [`Error::InvalidParam`] naming it.
+    pub fn check(&self) -> Result<()> {
+        positive("lr", self.lr)?;
+        in_unit_interval("momentum", self.momentum, true)?;
+        in_unit_interval("dampening", self.dampening, true)?;
+        non_negative("weight_decay", self.weight_decay)?;
+        if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
+            return Err(Error::param(
+                "nesterov",
+                "Nesterov momentum needs momentum > 0 and zero dampening",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Adam, as PyTorch's `torch.optim.Adam` (or `AdamW` with `decoupled = true`):
+///
+/// ```text
+/// g ← ∇ + weight_decay·θ                       (θ ← θ·(1 − lr·weight_decay) instead, if decoupled)
+/// m ← β₁·m + (1 − β₁)·g,   v ← β₂·v + (1 − β₂)·g²
+/// θ ← θ − lr/(1 − β₁ᵗ) · m / (√v/√(1 − β₂ᵗ) + ε)
+/// ```
+///
+/// ```
+/// use prunelab::optim::Adam;
+///
+/// let adam = Adam::new(1e-3);
+/// assert_eq!((adam.beta1, adam.beta2, adam.eps), (0.9, 0.999, 1e-8));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Adam {
+    /// Learning rate (default `1e-3`).
+    pub lr: f32,
+    /// Decay of the first-moment estimate (default `0.9`).
+    pub beta1: f32,
+    /// Decay of the second-moment estimate (default `0.999`).
+    pub beta2: f32,
+    /// Term added to the denominator (default `1e-8`).
+    pub eps: f32,
+    /// Weight decay (default `0`).
+    pub weight_decay: f32,
+    /// Apply weight decay directly to the weights (AdamW) rather than through the gradient (default `false`).
+    pub decoupled: bool,
+}
+
+impl Default for Adam {
+    fn default() -> Self {
+        Adam {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled: false,
+        }
+    }
+}
+
+impl Adam {
+    /// Adam with learning rate `lr` and PyTorch's other defaults.
+    pub fn new(lr: f32) -> Self {
+        Adam {
+            lr,
+            ..Adam::default()
+        }
+    }
+
+    /// Sets the moment decays.
+    pub fn betas(mut self, beta1: f32, beta2: f32) -> Self {
+        self.beta1 = beta1;
+        self.beta2 = beta2;
+        self
+    }
+
+    /// Sets epsilon.
+    pub fn eps(mut self, eps: f32) -> Self {
+        self.eps = eps;
+        self
+    }
+
+    /// Sets the weight decay, and whether it is decoupled (AdamW).
+    pub fn weight_decay(mut self, weight_decay: f32, decoupled: bool) -> Self {
+        self.weight_decay = weight_decay;
+        self.decoupled = decoupled;
+        self
+    }
+
+    /// Checks every field; an invalid one is an [`Error::InvalidParam`] naming it.
+    pub fn check(&self) -> Result<()> {
+        positive("lr", self.lr)?;
+        in_unit_interval("beta1", self.beta1, false)?;
+        in_unit_interval("beta2", self.beta2, false)?;
+        non_negative("eps", self.eps)?;
+        non_negative("weight_decay", self.weight_decay)
+    }
+}
+
+/// The optimiser a training run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Optimizer {
+    /// Stochastic gradient descent.
+    Sgd(Sgd),
+    /// Adam or AdamW.
+    Adam(Adam),
+}
+
+impl From<Sgd> for Optimizer {
+    fn from(s: Sgd) -> Self {
+        Optimizer::Sgd(s)
+    }
+}
+
+impl From<Adam> for Optimizer {
+    fn from(a: Adam) -> Self {
+        Optimizer::Adam(a)
+    }
+}
+
+impl Optimizer {
+    /// Checks the hyperparameters.
+    pub fn check(&self) -> Result<()> {
+        match self {
+            Optimizer::Sgd(s) => s.check(),
+            Optimizer::Adam(a) => a.check(),
+        }
+    }
+
+    /// The learning rate.
+    pub fn lr(&self) -> f32 {
+        match self {
+            Optimizer::Sgd(s) => s.lr,
+            Optimizer::Adam(a) => a.lr,
+        }
+    }
+}
+
+fn positive(name: &'static str, v: f32) -> Result<()> {
+    if v > 0.0 && v.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::param(
+            name,
+            format!("must be finite and > 0, got {v}"),
+        ))
+    }
+}
+
+fn non_negative(name: &'static str, v: f32) -> Result<()> {
+    if v >= 0.0 && v.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::param(
+            name,
+            format!("must be finite and >= 0, got {v}"),
+        ))
+    }
+}
+
+fn in_unit_interval(name: &'static str, v: f32, allow_zero: bool) -> Result<()> {
+    let ok = if allow_zero {
+        (0.0..1.0).contains(&v)
+    } else {
+        v > 0.0 && v < 1.0
+    };
+    if ok {
+        Ok(())
+    } else {
+        let range = if allow_zero { "[0, 1)" } else { "(0, 1)" };
+        Err(Error::param(name, format!("must lie in {range}, got {v}")))
+    }
+}
+
+/// Per-parameter optimiser state (momentum buffer, or Adam's moments).
+#[derive(Debug, Clone, PartialEq)]
+struct Slot {
+    first: Vec<f32>,
+    second: Vec<f32>,
+}
+
+/// The running state of an optimiser over the parameters of one network.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OptimizerState {
+    config: Optimizer,
+    step: u64,
+    /// Two slots per layer (weights, bias), created on the first step.
+    slots: Vec<Slot>,
+}
+
+impl OptimizerState {
+    pub(crate) fn new(config: Optimizer) -> Self {
+        OptimizerState {
+            config,
+            step: 0,
+            slots: Vec::new(),
+        }
+    }
+
+    /// Forgets the moments and the step count.
+    pub(crate) fn reset(&mut self) {
+        self.step = 0;
+        self.slots.clear();
+    }
+
+    /// Whether the state was built for parameters shaped as `mlp`'s.
+    fn fits(&self, mlp: &Mlp) -> bool {
+        self.slots.len() == 2 * mlp.layers.len()
+            && mlp.layers.iter().enumerate().all(|(k, l)| {
+                self.slots[2 * k].first.len() == l.weight.len()
+                    && self.slots[2 * k + 1].first.len() == l.bias.as_ref().map_or(0, |b| b.len())
+            })
+    }
+
+    /// One update of every parameter of `mlp` from `grads`.
+    pub(crate) fn step(&mut self, mlp: &mut Mlp, grads: &Gradients) {
+        if !self.fits(mlp) {
+            self.slots = mlp
+                .layers
+                .iter()
+                .flat_map(|l| [l.weight.len(), l.bias.as_ref().map_or(0, |b| b.len())])
+                .map(|n| Slot {
+                    first: vec![0.0; n],
+                    second: vec![0.0; n],
+                })
+                .collect();
+            self.step = 0;
+        }
+        self.step += 1;
+        for (k, layer) in mlp.layers.iter_mut().enumerate() {
+            let w = layer.weight.as_slice_mut().expect("weights are contiguous");
+            let gw = grads.weights[k]
+                .as_slice()
+                .expect("gradients are contiguous");
+            update(&self.config, self.step, &mut self.slots[2 * k], w, gw);
+            if let (Some(b), Some(gb)) = (&mut layer.bias, &grads.biases[k]) {
+                let b = b.as_slice_mut().expect("biases are contiguous");
+                let gb = gb.as_slice().expect("gradients are contiguous");
+                update(&self.config, self.step, &mut self.slots[2 * k + 1], b, gb);
+            }
+        }
+    }
+}
+
+fn update(config: &Optimizer, step: u64, slot: &mut Slot, params: &mut [f32], grads: &[f32]) {
+    match *config {
+        Optimizer::Sgd(s) => {
+            let first_step = step == 1;
+            for ((p, &g), b) in params.iter_mut().zip(grads).zip(slot.first.iter_mut()) {
+                let mut d = g + s.weight_decay * *p;
+                if s.momentum != 0.0 {
+                    *b = if first_step {
+                        d
+                    } else {
+                        s.momentum * *b + (1.0 - s.dampening) * d
+                    };
+                    d = if s.nesterov { d + s.momentum * *b } else { *b };
+                }
+                *p -= s.lr * d;
+            }
+        }
+        Optimizer::Adam(a) => {
+            let bc1 = 1.0 - (a.beta1 as f64).powf(step as f64);
+            let bc2 = 1.0 - (a.beta2 as f64).powf(step as f64);
+            let step_size = (a.lr as f64 / bc1) as f32;
+            let bc2_sqrt = bc2.sqrt() as f32;
+            let decay = 1.0 - a.lr * a.weight_decay;
+            let slot = &mut *slot;
+            for (((p, &g), m), v) in params
+                .iter_mut()
+                .zip(grads)
+                .zip(slot.first.iter_mut())
+                .zip(slot.second.iter_mut())
+            {
+                let g = if a.decoupled {
+                    *p *= decay;
+                    g
+                } else {
+                    g + a.weight_decay * *p
+                };
+                *m += (g - *m) * (1.0 - a.beta1);
+                *v = a.beta2 * *v + (1.0 - a.beta2) * g * g;
+                let denom = v.sqrt() / bc2_sqrt + a.eps;
+                *p -= step_size * *m / denom;
+            }
+        }
+    }
+}
