@@ -328,6 +328,8 @@ impl Trainer {
             let epoch = self.epochs_done + 1;
             copy_params(&mut snapshot, &model.layers);
             if p.shuffle && !full_batch {
+                // A fresh permutation per epoch, so continued runs equal one longer run.
+                order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
                 order.shuffle(&mut self.rng);
             }
             let mut total = 0.0f64;

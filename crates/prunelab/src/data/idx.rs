@@ -41,19 +41,25 @@ fn parse<'a>(
     magic: u32,
     n_dims: usize,
 ) -> Result<(Vec<usize>, &'a [u8])> {
-    let header_len = 4 + 4 * n_dims;
-    if bytes.len() < header_len {
+    let word = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    if bytes.len() < 4 {
         return Err(format_error(
             path,
-            format!("truncated header: {} bytes, need {header_len}", bytes.len()),
+            format!("truncated header: {} bytes", bytes.len()),
         ));
     }
-    let word = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
     let found = word(0);
     if found != magic {
         return Err(format_error(
             path,
             format!("wrong magic number {found:#010x}, expected {magic:#010x}"),
+        ));
+    }
+    let header_len = 4 + 4 * n_dims;
+    if bytes.len() < header_len {
+        return Err(format_error(
+            path,
+            format!("truncated header: {} bytes, need {header_len}", bytes.len()),
         ));
     }
     let dims: Vec<usize> = (0..n_dims).map(|d| word(4 + 4 * d) as usize).collect();
