@@ -1,7 +1,8 @@
 //! # prunelab
 //!
 //! A workbench for neural-network pruning: small MLPs trained on ndarray, metrics that match
-//! scikit-learn, bundled datasets, and the pruning engine built on them.
+//! scikit-learn, bundled datasets, and the pruning engine built on them: masks, unstructured and
+//! structured criteria, activation and gradient scores, compaction, sparse inference, schedules and sweeps.
 //!
 //! ```
 //! use prunelab::prelude::*;
@@ -22,10 +23,14 @@
 
 pub mod data;
 mod error;
+pub mod graph;
+pub mod io;
 pub mod loss;
 pub mod metrics;
 pub mod nn;
 pub mod optim;
+pub mod prune;
+pub mod sweep;
 pub mod train;
 
 pub use error::{Error, Result};
@@ -34,9 +39,18 @@ pub use error::{Error, Result};
 pub mod prelude {
     pub use crate::data::{self, Dataset, Standardizer, Targets};
     pub use crate::error::{Error, Result};
+    pub use crate::graph::{Edge, NetworkGraph};
     pub use crate::loss::Loss;
     pub use crate::metrics::{self, Metric};
     pub use crate::nn::{Activation, Dense, Init, Mlp, MlpConfig, Topology};
     pub use crate::optim::{Adam, Optimizer, Sgd};
+    pub use crate::prune::{
+        prune_to_sparsity, snip_scores, unit_scores, unit_utility, Amount, GradualPruning,
+        IterativePruning, LotteryTicket, Norm, PruneReport, PruningHistory, Rewind, Scope,
+        SparseMlp, ThresholdPruning, UnitPruning, UnitScore, WeightPruning, WeightScore,
+    };
+    pub use crate::sweep::{
+        SparsitySweep, SweepMethod, SweepTable, ThresholdSweep, ThresholdSweepResult,
+    };
     pub use crate::train::{BatchSize, EarlyStopping, History, Progress, TrainParams, Trainer};
 }

@@ -264,6 +264,19 @@ struct Slot {
     second: Vec<f32>,
 }
 
+impl Slot {
+    /// Pruned parameters stay exactly zero and carry no optimiser state.
+    fn apply_mask(&mut self, params: &mut [f32], mask: &[bool]) {
+        for (i, &keep) in mask.iter().enumerate() {
+            if !keep {
+                params[i] = 0.0;
+                self.first[i] = 0.0;
+                self.second[i] = 0.0;
+            }
+        }
+    }
+}
+
 /// The running state of an optimiser over the parameters of one network.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct OptimizerState {
@@ -317,11 +330,19 @@ impl OptimizerState {
             let gw = grads.weights[k]
                 .as_slice()
                 .expect("gradients are contiguous");
-            update(&self.config, self.step, &mut self.slots[2 * k], w, gw);
+            let slot = &mut self.slots[2 * k];
+            update(&self.config, self.step, slot, w, gw);
+            if let Some(mask) = &layer.mask {
+                slot.apply_mask(w, mask.as_slice().expect("masks are contiguous"));
+            }
             if let (Some(b), Some(gb)) = (&mut layer.bias, &grads.biases[k]) {
                 let b = b.as_slice_mut().expect("biases are contiguous");
                 let gb = gb.as_slice().expect("gradients are contiguous");
-                update(&self.config, self.step, &mut self.slots[2 * k + 1], b, gb);
+                let slot = &mut self.slots[2 * k + 1];
+                update(&self.config, self.step, slot, b, gb);
+                if let Some(mask) = &layer.bias_mask {
+                    slot.apply_mask(b, mask.as_slice().expect("masks are contiguous"));
+                }
             }
         }
     }

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::io::Write;
 
-use ndarray::{s, Array2};
+use ndarray::{s, Array1, Array2};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -16,6 +16,8 @@ use crate::loss::Loss;
 use crate::metrics::Metric;
 use crate::nn::{Dense, Gradients, Mlp, Workspace};
 use crate::optim::{Optimizer, OptimizerState};
+use crate::prune::scores::{MovementTracker, UtilityTracker};
+use crate::prune::GradualPruning;
 
 /// How many samples go into one gradient step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +95,13 @@ pub struct TrainParams {
     pub progress: Progress,
     /// Optional early stopping (default none).
     pub early_stopping: Option<EarlyStopping>,
+    /// Track each hidden unit's activation utility, smoothed with this factor α (`u ← α·u + (1 − α)·new`;
+    /// NaiveNASflux uses 0.05); read it with [`Trainer::unit_utility`] (default off).
+    pub track_utility: Option<f32>,
+    /// Accumulate movement scores `−Σ w·∂L/∂w`; read them with [`Trainer::movement_scores`] (default off).
+    pub track_movement: bool,
+    /// Prune gradually during training on the Zhu & Gupta schedule (default off).
+    pub gradual: Option<GradualPruning>,
 }
 
 impl TrainParams {
@@ -108,6 +117,9 @@ impl TrainParams {
             seed: 0,
             progress: Progress::Silent,
             early_stopping: None,
+            track_utility: None,
+            track_movement: false,
+            gradual: None,
         }
     }
 
@@ -156,6 +168,24 @@ impl TrainParams {
         self
     }
 
+    /// Tracks the smoothed activation utility of hidden units with smoothing factor `alpha` in `[0, 1)`.
+    pub fn track_utility(mut self, alpha: f32) -> Self {
+        self.track_utility = Some(alpha);
+        self
+    }
+
+    /// Accumulates movement scores.
+    pub fn track_movement(mut self) -> Self {
+        self.track_movement = true;
+        self
+    }
+
+    /// Prunes gradually while training.
+    pub fn gradual(mut self, schedule: GradualPruning) -> Self {
+        self.gradual = Some(schedule);
+        self
+    }
+
     /// Checks every hyperparameter; an invalid one is an [`Error::InvalidParam`] naming the field.
     pub fn check(self) -> Result<ValidTrainParams> {
         self.optimizer.check()?;
@@ -187,6 +217,17 @@ impl TrainParams {
                     format!("must be finite and >= 0, got {}", es.min_delta),
                 ));
             }
+        }
+        if let Some(alpha) = self.track_utility {
+            if !(0.0..1.0).contains(&alpha) {
+                return Err(Error::param(
+                    "track_utility",
+                    format!("smoothing must lie in [0, 1), got {alpha}"),
+                ));
+            }
+        }
+        if let Some(g) = &self.gradual {
+            g.check()?;
         }
         Ok(ValidTrainParams(self))
     }
@@ -234,6 +275,9 @@ pub struct Trainer {
     state: OptimizerState,
     rng: ChaCha8Rng,
     epochs_done: usize,
+    steps_done: usize,
+    utility: Option<UtilityTracker>,
+    movement: Option<MovementTracker>,
 }
 
 impl Trainer {
@@ -242,9 +286,32 @@ impl Trainer {
         Trainer {
             state: OptimizerState::new(params.optimizer),
             rng: ChaCha8Rng::seed_from_u64(params.seed),
-            params,
             epochs_done: 0,
+            steps_done: 0,
+            utility: params.track_utility.map(|alpha| UtilityTracker {
+                alpha,
+                values: None,
+            }),
+            movement: params.track_movement.then(MovementTracker::default),
+            params,
         }
+    }
+
+    /// Optimiser steps taken so far.
+    pub fn steps_done(&self) -> usize {
+        self.steps_done
+    }
+
+    /// The smoothed activation utility of every hidden unit (one vector per hidden layer), when tracked and
+    /// after at least one step. Higher is more useful; pass it to
+    /// [`UnitScore::Custom`](crate::prune::UnitScore::Custom).
+    pub fn unit_utility(&self) -> Option<Vec<Array1<f32>>> {
+        self.utility.as_ref().and_then(|u| u.values.clone())
+    }
+
+    /// The accumulated movement scores (one matrix per layer), when tracked and after at least one step.
+    pub fn movement_scores(&self) -> Option<Vec<Array2<f32>>> {
+        self.movement.as_ref().and_then(|m| m.values.clone())
     }
 
     /// The parameters.
@@ -304,6 +371,9 @@ impl Trainer {
         let bs = p.batch_size.resolve(n);
         let full_batch = bs == n;
         let mut ws = Workspace::new(model, bs);
+        if self.utility.is_some() {
+            ws.track_utility(model);
+        }
         let mut grads = Gradients::zeros(model);
         let (mut xb, mut yb) = if full_batch {
             (Array2::zeros((0, 0)), Array2::zeros((0, 0)))
@@ -349,7 +419,19 @@ impl Trainer {
                 if !value.is_finite() || !grads.all_finite() {
                     return Err(self.diverged(model, &snapshot, epoch));
                 }
+                if let (Some(tracker), Some(batch)) = (&mut self.utility, &ws.utility) {
+                    tracker.update(batch);
+                }
+                if let Some(tracker) = &mut self.movement {
+                    tracker.update(model, &grads);
+                }
                 self.state.step(model, &grads);
+                if let Some(schedule) = &p.gradual {
+                    if let Some(target) = schedule.target_at(self.steps_done) {
+                        schedule.prune_to(model, target)?;
+                    }
+                }
+                self.steps_done += 1;
                 total += value as f64 * m as f64;
             }
             if !params_finite(model) {

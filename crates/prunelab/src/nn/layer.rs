@@ -1,7 +1,6 @@
 //! A fully connected layer.
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
-use serde::{Deserialize, Serialize};
 
 use crate::error::{check_finite, Error, Result};
 use crate::nn::Activation;
@@ -19,11 +18,17 @@ use crate::nn::Activation;
 /// assert_eq!((layer.n_inputs(), layer.n_outputs()), (2, 2));
 /// # Ok::<(), prunelab::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Dense {
     pub(crate) weight: Array2<f32>,
     pub(crate) bias: Option<Array1<f32>>,
     pub(crate) activation: Activation,
+    /// `false` where a weight is pruned (and therefore exactly zero); `None` when nothing is pruned.
+    pub(crate) mask: Option<Array2<bool>>,
+    /// `false` where a bias is pruned (a removed unit); `None` when no bias is pruned.
+    pub(crate) bias_mask: Option<Array1<bool>>,
+    /// The value each pruned weight had when it was pruned, for [`Mlp::reset_masks`](crate::nn::Mlp::reset_masks).
+    pub(crate) pruned_values: Option<Array2<f32>>,
 }
 
 impl Dense {
@@ -51,6 +56,9 @@ impl Dense {
             weight,
             bias,
             activation,
+            mask: None,
+            bias_mask: None,
+            pruned_values: None,
         })
     }
 
@@ -82,6 +90,28 @@ impl Dense {
     /// Number of weights (connections), not counting biases.
     pub fn n_weights(&self) -> usize {
         self.weight.len()
+    }
+
+    /// The pruning mask (`true` = kept), if any weight of this layer is pruned.
+    pub fn mask(&self) -> Option<ArrayView2<'_, bool>> {
+        self.mask.as_ref().map(|m| m.view())
+    }
+
+    /// The bias mask (`false` = pruned unit bias), if any bias is pruned.
+    pub fn bias_mask(&self) -> Option<ArrayView1<'_, bool>> {
+        self.bias_mask.as_ref().map(|m| m.view())
+    }
+
+    /// Whether the weight from `input` to `unit` is kept (not pruned). Indices must be in range.
+    pub(crate) fn is_kept(&self, unit: usize, input: usize) -> bool {
+        self.mask.as_ref().is_none_or(|m| m[[unit, input]])
+    }
+
+    /// Number of weights not pruned.
+    pub fn n_remaining(&self) -> usize {
+        self.mask
+            .as_ref()
+            .map_or(self.weight.len(), |m| m.iter().filter(|&&k| k).count())
     }
 
     /// Number of trainable parameters: weights plus biases.

@@ -146,11 +146,7 @@ impl MlpConfig {
             } else {
                 self.activation
             };
-            layers.push(Dense {
-                weight,
-                bias,
-                activation,
-            });
+            layers.push(Dense::new(weight, bias, activation)?);
             fan_in = match self.topology {
                 Topology::Chain => fan_out,
                 Topology::DenselyConnected => fan_in + fan_out,
@@ -177,6 +173,7 @@ impl MlpConfig {
 /// # Ok::<(), prunelab::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "crate::io::ModelFile", try_from = "crate::io::ModelFile")]
 pub struct Mlp {
     pub(crate) n_inputs: usize,
     pub(crate) topology: Topology,
@@ -209,6 +206,28 @@ impl Gradients {
         }
     }
 
+    /// Zeroes the gradient of every pruned weight and bias: pruned parameters are not parameters.
+    pub(crate) fn apply_masks(&mut self, mlp: &Mlp) {
+        for (k, layer) in mlp.layers.iter().enumerate() {
+            if let Some(m) = &layer.mask {
+                ndarray::Zip::from(&mut self.weights[k])
+                    .and(m)
+                    .for_each(|g, &keep| {
+                        if !keep {
+                            *g = 0.0;
+                        }
+                    });
+            }
+            if let (Some(m), Some(g)) = (&layer.bias_mask, &mut self.biases[k]) {
+                ndarray::Zip::from(g).and(m).for_each(|g, &keep| {
+                    if !keep {
+                        *g = 0.0;
+                    }
+                });
+            }
+        }
+    }
+
     /// Whether every value is finite.
     pub(crate) fn all_finite(&self) -> bool {
         self.weights.iter().all(|w| w.iter().all(|v| v.is_finite()))
@@ -229,6 +248,8 @@ pub(crate) struct Workspace {
     pub(crate) dacts: Array2<f32>,
     /// Pre-activations per layer, `(rows, width)`.
     pub(crate) pre: Vec<Array2<f32>>,
+    /// When set, each backward pass writes per hidden unit `Σ_samples |a · ∂L/∂a|` here.
+    pub(crate) utility: Option<Vec<Array1<f32>>>,
 }
 
 impl Workspace {
@@ -243,6 +264,7 @@ impl Workspace {
                 .iter()
                 .map(|l| Array2::zeros((rows, l.n_outputs())))
                 .collect(),
+            utility: None,
         }
     }
 
@@ -257,8 +279,23 @@ impl Workspace {
                 .zip(&mlp.layers)
                 .all(|(p, l)| p.ncols() == l.n_outputs());
         if !fits {
+            let track = self.utility.is_some();
             *self = Workspace::new(mlp, rows.max(self.acts.nrows()));
+            if track {
+                self.track_utility(mlp);
+            }
         }
+    }
+
+    /// Turns on the per-unit Taylor score of hidden layers in backward passes.
+    pub(crate) fn track_utility(&mut self, mlp: &Mlp) {
+        let hidden = &mlp.layers[..mlp.layers.len() - 1];
+        self.utility = Some(
+            hidden
+                .iter()
+                .map(|l| Array1::zeros(l.n_outputs()))
+                .collect(),
+        );
     }
 }
 
@@ -387,11 +424,16 @@ impl Mlp {
         let l = self.layer_mut(layer)?;
         check_index("unit", unit, l.n_outputs())?;
         check_index("input", input, l.n_inputs())?;
+        if value != 0.0 && !l.is_kept(unit, input) {
+            return Err(Error::Incompatible(format!(
+                "weight ({unit}, {input}) of layer {layer} is pruned; unprune it before setting a non-zero value"
+            )));
+        }
         l.weight[[unit, input]] = value;
         Ok(())
     }
 
-    /// Replaces a layer's weight matrix with one of the same shape.
+    /// Replaces a layer's weight matrix with one of the same shape. Pruned positions must hold zero.
     pub fn set_weights(&mut self, layer: usize, weight: Array2<f32>) -> Result<()> {
         check_finite(weight.iter(), "weight matrix")?;
         let l = self.layer_mut(layer)?;
@@ -402,6 +444,13 @@ impl Mlp {
                 format!("{:?}", weight.dim()),
             ));
         }
+        if let Some(m) = &l.mask {
+            if weight.iter().zip(m.iter()).any(|(&w, &k)| !k && w != 0.0) {
+                return Err(Error::Incompatible(format!(
+                    "the new weights of layer {layer} are non-zero at pruned positions"
+                )));
+            }
+        }
         l.weight = weight.as_standard_layout().into_owned();
         Ok(())
     }
@@ -410,6 +459,13 @@ impl Mlp {
     pub fn set_bias(&mut self, layer: usize, bias: Array1<f32>) -> Result<()> {
         check_finite(bias.iter(), "bias")?;
         let l = self.layer_mut(layer)?;
+        if let Some(m) = &l.bias_mask {
+            if bias.iter().zip(m.iter()).any(|(&b, &k)| !k && b != 0.0) {
+                return Err(Error::Incompatible(format!(
+                    "the new bias of layer {layer} is non-zero at pruned units"
+                )));
+            }
+        }
         match &mut l.bias {
             Some(b) if b.len() == bias.len() => {
                 *b = bias;
@@ -502,6 +558,17 @@ impl Mlp {
             let mut dz = dright.slice_mut(s![..n, ..outputs.len()]);
             if k != last {
                 let a = ws.acts.slice(s![..n, outputs.clone()]);
+                if let Some(utility) = &mut ws.utility {
+                    // First-order Taylor score: Σ over samples of |activation × ∂L/∂activation|.
+                    for (u, score) in utility[k].iter_mut().enumerate() {
+                        *score = a
+                            .column(u)
+                            .iter()
+                            .zip(dz.column(u).iter())
+                            .map(|(&a, &d)| (a * d).abs())
+                            .sum();
+                    }
+                }
                 let z = ws.pre[k].slice(s![..n, ..]);
                 layer.activation.backward(z, a, dz.view_mut());
             }
@@ -644,6 +711,7 @@ impl Mlp {
             }
             total += 0.5 * alpha as f64 * sq / n as f64;
         }
+        grads.apply_masks(self);
         total as f32
     }
 }

@@ -1,0 +1,336 @@
+//! Saving and loading networks, masks included, as JSON or as a compact checksummed binary.
+//!
+//! Pruned layers store only their kept weights (delta-coded indices and values), so files shrink with
+//! sparsity. Loading validates everything (format tag, version, checksum, shapes, indices, finiteness, the
+//! topology) and reports a corrupt, truncated or mismatched file as [`Error::Format`].
+
+use std::path::Path;
+
+use ndarray::{Array1, Array2};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::nn::{Activation, Dense, Mlp, Topology};
+
+const FORMAT: &str = "prunelab-mlp";
+const VERSION: u32 = 1;
+const MAGIC: &[u8; 8] = b"PRUNELAB";
+const HEADER: usize = 8 + 4 + 8 + 4;
+
+/// The weights of a layer as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum Weights {
+    /// Every weight, row-major, with the flat indices of pruned ones (gaps between successive indices).
+    Dense {
+        values: Vec<f32>,
+        pruned_gaps: Vec<u32>,
+    },
+    /// Only the kept weights: gaps between successive flat indices, and their values.
+    Sparse {
+        kept_gaps: Vec<u32>,
+        values: Vec<f32>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct LayerFile {
+    inputs: usize,
+    units: usize,
+    activation: Activation,
+    weights: Weights,
+    bias: Option<Vec<f32>>,
+    /// Units whose bias is pruned.
+    pruned_biases: Vec<u32>,
+}
+
+/// The serialised form of an [`Mlp`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ModelFile {
+    format: String,
+    version: u32,
+    n_inputs: usize,
+    topology: Topology,
+    layers: Vec<LayerFile>,
+}
+
+fn gaps(indices: impl Iterator<Item = usize>) -> Vec<u32> {
+    let mut prev = 0usize;
+    let mut first = true;
+    indices
+        .map(|i| {
+            let g = if first { i } else { i - prev - 1 };
+            first = false;
+            prev = i;
+            g as u32
+        })
+        .collect()
+}
+
+fn ungap(gaps: &[u32], len: usize, what: &str) -> std::result::Result<Vec<usize>, String> {
+    let mut out = Vec::with_capacity(gaps.len());
+    let mut next = 0usize;
+    for &g in gaps {
+        let i = next
+            .checked_add(g as usize)
+            .filter(|&i| i < len)
+            .ok_or_else(|| format!("{what} index out of range"))?;
+        out.push(i);
+        next = i + 1;
+    }
+    Ok(out)
+}
+
+impl From<Mlp> for ModelFile {
+    fn from(m: Mlp) -> Self {
+        let layers = m
+            .layers
+            .iter()
+            .map(|l| {
+                let flat = l.weight.as_slice().expect("contiguous");
+                let weights = match &l.mask {
+                    None => Weights::Dense {
+                        values: flat.to_vec(),
+                        pruned_gaps: Vec::new(),
+                    },
+                    Some(mask) => {
+                        let mask = mask.as_slice().expect("contiguous");
+                        let kept = mask.iter().filter(|&&k| k).count();
+                        if kept * 2 < mask.len() {
+                            let idx: Vec<usize> = (0..mask.len()).filter(|&i| mask[i]).collect();
+                            Weights::Sparse {
+                                values: idx.iter().map(|&i| flat[i]).collect(),
+                                kept_gaps: gaps(idx.into_iter()),
+                            }
+                        } else {
+                            Weights::Dense {
+                                values: flat.to_vec(),
+                                pruned_gaps: gaps((0..mask.len()).filter(|&i| !mask[i])),
+                            }
+                        }
+                    }
+                };
+                LayerFile {
+                    inputs: l.n_inputs(),
+                    units: l.n_outputs(),
+                    activation: l.activation,
+                    weights,
+                    bias: l.bias.as_ref().map(|b| b.to_vec()),
+                    pruned_biases: l
+                        .bias_mask
+                        .as_ref()
+                        .map(|m| (0..m.len()).filter(|&i| !m[i]).map(|i| i as u32).collect())
+                        .unwrap_or_default(),
+                }
+            })
+            .collect();
+        ModelFile {
+            format: FORMAT.into(),
+            version: VERSION,
+            n_inputs: m.n_inputs,
+            topology: m.topology,
+            layers,
+        }
+    }
+}
+
+impl TryFrom<ModelFile> for Mlp {
+    type Error = String;
+
+    fn try_from(f: ModelFile) -> std::result::Result<Self, String> {
+        if f.format != FORMAT {
+            return Err(format!(
+                "not a prunelab network (format tag {:?})",
+                f.format
+            ));
+        }
+        if f.version != VERSION {
+            return Err(format!(
+                "unsupported version {} (this build reads {VERSION})",
+                f.version
+            ));
+        }
+        let mut layers = Vec::with_capacity(f.layers.len());
+        for (k, l) in f.layers.into_iter().enumerate() {
+            let n = l
+                .inputs
+                .checked_mul(l.units)
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("layer {k}: bad shape {}x{}", l.units, l.inputs))?;
+            let (values, mask) = match l.weights {
+                Weights::Dense {
+                    values,
+                    pruned_gaps,
+                } => {
+                    if values.len() != n {
+                        return Err(format!(
+                            "layer {k}: {} weights, shape needs {n}",
+                            values.len()
+                        ));
+                    }
+                    let pruned = ungap(&pruned_gaps, n, "pruned weight")?;
+                    let mask = (!pruned.is_empty()).then(|| {
+                        let mut m = vec![true; n];
+                        pruned.iter().for_each(|&i| m[i] = false);
+                        m
+                    });
+                    if pruned.iter().any(|&i| values[i] != 0.0) {
+                        return Err(format!("layer {k}: a pruned weight is not zero"));
+                    }
+                    (values, mask)
+                }
+                Weights::Sparse { kept_gaps, values } => {
+                    if kept_gaps.len() != values.len() {
+                        return Err(format!(
+                            "layer {k}: {} indices for {} values",
+                            kept_gaps.len(),
+                            values.len()
+                        ));
+                    }
+                    let kept = ungap(&kept_gaps, n, "kept weight")?;
+                    let (mut dense, mut mask) = (vec![0.0; n], vec![false; n]);
+                    for (&i, &v) in kept.iter().zip(&values) {
+                        dense[i] = v;
+                        mask[i] = true;
+                    }
+                    (dense, Some(mask))
+                }
+            };
+            let weight =
+                Array2::from_shape_vec((l.units, l.inputs), values).map_err(|e| e.to_string())?;
+            let bias = l.bias.map(Array1::from);
+            let mut dense =
+                Dense::new(weight, bias, l.activation).map_err(|e| format!("layer {k}: {e}"))?;
+            dense.mask = mask
+                .map(|m| Array2::from_shape_vec((l.units, l.inputs), m).expect("shape checked"));
+            if !l.pruned_biases.is_empty() {
+                let b = dense
+                    .bias
+                    .as_ref()
+                    .ok_or_else(|| format!("layer {k}: pruned biases but no bias"))?;
+                let mut m = Array1::from_elem(b.len(), true);
+                for &u in &l.pruned_biases {
+                    let u = u as usize;
+                    if u >= b.len() || b[u] != 0.0 {
+                        return Err(format!("layer {k}: bad pruned bias {u}"));
+                    }
+                    m[u] = false;
+                }
+                dense.bias_mask = Some(m);
+            }
+            layers.push(dense);
+        }
+        Mlp::from_layers(f.n_inputs, f.topology, layers).map_err(|e| e.to_string())
+    }
+}
+
+fn format_error(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Format {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+impl Mlp {
+    /// The network as JSON.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| format_error(Path::new("<json>"), e.to_string()))
+    }
+
+    /// A network from JSON written by [`Mlp::to_json`].
+    pub fn from_json(json: &str) -> Result<Mlp> {
+        serde_json::from_str(json).map_err(|e| format_error(Path::new("<json>"), e.to_string()))
+    }
+
+    /// The network in the compact binary form: a magic tag, version, length and CRC-32, then the body.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let body = postcard::to_stdvec(&ModelFile::from(self.clone()))
+            .map_err(|e| format_error(Path::new("<bytes>"), e.to_string()))?;
+        let mut out = Vec::with_capacity(HEADER + body.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// A network from bytes written by [`Mlp::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Mlp> {
+        Self::parse_bytes(bytes, Path::new("<bytes>"))
+    }
+
+    fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Mlp> {
+        if bytes.len() < HEADER {
+            return Err(format_error(
+                path,
+                format!("truncated: {} bytes, header needs {HEADER}", bytes.len()),
+            ));
+        }
+        if &bytes[..8] != MAGIC {
+            return Err(format_error(
+                path,
+                "not a prunelab binary network (bad magic)",
+            ));
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        if version != VERSION {
+            return Err(format_error(path, format!("unsupported version {version}")));
+        }
+        let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+        let crc = u32::from_le_bytes(bytes[20..24].try_into().expect("4 bytes"));
+        let body = &bytes[HEADER..];
+        if (body.len() as u64) < len {
+            return Err(format_error(
+                path,
+                format!("truncated: body has {} of {len} bytes", body.len()),
+            ));
+        }
+        if body.len() as u64 != len {
+            return Err(format_error(
+                path,
+                format!("{} trailing bytes", body.len() as u64 - len),
+            ));
+        }
+        if crc32fast::hash(body) != crc {
+            return Err(format_error(path, "checksum mismatch: the file is corrupt"));
+        }
+        let file: ModelFile =
+            postcard::from_bytes(body).map_err(|e| format_error(path, e.to_string()))?;
+        Mlp::try_from(file).map_err(|e| format_error(path, e))
+    }
+
+    /// Saves to `path`: JSON when the extension is `.json`, the binary form otherwise.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let bytes = if is_json(path) {
+            self.to_json()?.into_bytes()
+        } else {
+            self.to_bytes()?
+        };
+        std::fs::write(path, bytes).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Loads from `path` (JSON when the extension is `.json`, binary otherwise).
+    pub fn load(path: impl AsRef<Path>) -> Result<Mlp> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if is_json(path) {
+            let text =
+                std::str::from_utf8(&bytes).map_err(|e| format_error(path, e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| format_error(path, e.to_string()))
+        } else {
+            Self::parse_bytes(&bytes, path)
+        }
+    }
+}
+
+fn is_json(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}

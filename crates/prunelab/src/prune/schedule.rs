@@ -1,0 +1,378 @@
+//! Pruning schedules: to a target sparsity, iterative (prune, retrain, repeat), gradual during training
+//! (Zhu & Gupta's polynomial schedule, or constant sparsity), and the lottery ticket (iterative magnitude
+//! pruning with rewinding).
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::metrics::Metric;
+use crate::nn::Mlp;
+use crate::prune::criteria::chosen_layers;
+use crate::prune::{Amount, Scope, WeightPruning};
+use crate::train::TrainParams;
+
+/// Prunes by magnitude until `sparsity` of the weights in scope are pruned (counting weights pruned
+/// before). Layerwise, every chosen layer reaches that sparsity; globally, the chosen layers together do.
+/// Returns how many weights were newly pruned per layer; nothing is unpruned if the model is already
+/// sparser.
+pub fn prune_to_sparsity(
+    model: &mut Mlp,
+    sparsity: f64,
+    scope: Scope,
+    skip: &[usize],
+) -> Result<Vec<usize>> {
+    if !(0.0..=1.0).contains(&sparsity) {
+        return Err(Error::param(
+            "sparsity",
+            format!("must lie in [0, 1], got {sparsity}"),
+        ));
+    }
+    let layers = chosen_layers(model, skip)?;
+    let need = |model: &Mlp, ks: &[usize]| -> usize {
+        let total: usize = ks.iter().map(|&k| model.layers[k].n_weights()).sum();
+        let remaining: usize = ks.iter().map(|&k| model.layers[k].n_remaining()).sum();
+        let target_pruned = (sparsity * total as f64).round_ties_even() as usize;
+        target_pruned.saturating_sub(total - remaining)
+    };
+    match scope {
+        Scope::Global => {
+            let n = need(model, &layers);
+            let skip: Vec<usize> = (0..model.n_layers())
+                .filter(|k| !layers.contains(k))
+                .collect();
+            WeightPruning::magnitude(Amount::Count(n))
+                .global()
+                .skip(&skip)
+                .apply(model)
+        }
+        Scope::Layerwise => {
+            let mut removed = vec![0; model.n_layers()];
+            for &k in &layers {
+                let n = need(model, &[k]);
+                let others: Vec<usize> = (0..model.n_layers()).filter(|&m| m != k).collect();
+                removed[k] = WeightPruning::magnitude(Amount::Count(n))
+                    .skip(&others)
+                    .apply(model)?[k];
+            }
+            Ok(removed)
+        }
+    }
+}
+
+/// Gradual magnitude pruning during training (Zhu & Gupta 2017): at steps `t = t0, t0 + Δt, …, t0 + nΔt` the
+/// weights are pruned to sparsity `s_t = s_f + (s_i − s_f)·(1 − (t − t0)/(nΔt))³`; with `s_i = s_f` this is
+/// a constant-sparsity schedule. Masks only grow, so pruned weights stay zero.
+///
+/// ```
+/// use prunelab::prelude::*;
+///
+/// let schedule = GradualPruning::polynomial(0.0, 0.8, 0, 10, 5);
+/// assert_eq!(schedule.target_at(0), Some(0.0));
+/// assert_eq!(schedule.target_at(3), None); // not a pruning step
+/// assert!((schedule.target_at(50).unwrap() - 0.8).abs() < 1e-12);
+/// # Ok::<(), prunelab::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradualPruning {
+    /// Sparsity at the first pruning step, `s_i`.
+    pub initial_sparsity: f64,
+    /// Sparsity at the last pruning step, `s_f`.
+    pub final_sparsity: f64,
+    /// Optimiser step of the first pruning, `t0`.
+    pub start_step: usize,
+    /// Number of pruning intervals, `n`.
+    pub n_updates: usize,
+    /// Steps between prunings, `Δt`.
+    pub frequency: usize,
+    /// Layerwise or global magnitude ranking.
+    pub scope: Scope,
+    /// Layers left untouched.
+    pub skip: Vec<usize>,
+}
+
+impl GradualPruning {
+    /// The polynomial schedule from `initial` to `final_` sparsity, starting at step `start`, with
+    /// `n_updates` intervals of `frequency` steps.
+    pub fn polynomial(
+        initial: f64,
+        final_: f64,
+        start: usize,
+        n_updates: usize,
+        frequency: usize,
+    ) -> Self {
+        GradualPruning {
+            initial_sparsity: initial,
+            final_sparsity: final_,
+            start_step: start,
+            n_updates,
+            frequency,
+            scope: Scope::Layerwise,
+            skip: Vec::new(),
+        }
+    }
+
+    /// Constant sparsity from step `start`, enforced every `frequency` steps for `n_updates` intervals.
+    pub fn constant(sparsity: f64, start: usize, n_updates: usize, frequency: usize) -> Self {
+        Self::polynomial(sparsity, sparsity, start, n_updates, frequency)
+    }
+
+    /// Ranks globally.
+    pub fn global(mut self) -> Self {
+        self.scope = Scope::Global;
+        self
+    }
+
+    /// Leaves these layers untouched.
+    pub fn skip(mut self, layers: &[usize]) -> Self {
+        self.skip = layers.to_vec();
+        self
+    }
+
+    /// Checks the fields.
+    pub fn check(&self) -> Result<()> {
+        for (name, s) in [
+            ("gradual.initial_sparsity", self.initial_sparsity),
+            ("gradual.final_sparsity", self.final_sparsity),
+        ] {
+            if !(0.0..=1.0).contains(&s) {
+                return Err(Error::param(name, format!("must lie in [0, 1], got {s}")));
+            }
+        }
+        if self.frequency == 0 {
+            return Err(Error::param("gradual.frequency", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The target sparsity if step `t` is a pruning step, else `None`.
+    pub fn target_at(&self, t: usize) -> Option<f64> {
+        let t0 = self.start_step;
+        let span = self.n_updates * self.frequency;
+        if t < t0 || t > t0 + span || (t - t0) % self.frequency != 0 {
+            return None;
+        }
+        if span == 0 {
+            return Some(self.final_sparsity);
+        }
+        let progress = (t - t0) as f64 / span as f64;
+        Some(
+            self.final_sparsity
+                + (self.initial_sparsity - self.final_sparsity) * (1.0 - progress).powi(3),
+        )
+    }
+
+    /// Prunes `model` to `target` sparsity with this schedule's scope and skipped layers.
+    pub fn prune_to(&self, model: &mut Mlp, target: f64) -> Result<Vec<usize>> {
+        prune_to_sparsity(model, target, self.scope, &self.skip)
+    }
+}
+
+/// One round of a pruning schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PruningRound {
+    /// Round number (0 = before any pruning).
+    pub round: usize,
+    /// Weights not pruned.
+    pub remaining: usize,
+    /// Fraction of the weights remaining.
+    pub remaining_fraction: f64,
+    /// The evaluation metric after the round's training.
+    pub metric: f64,
+    /// The final training loss of the round.
+    pub loss: f32,
+}
+
+/// The rounds of a schedule, for tables and charts (remaining weights and metric per round).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PruningHistory {
+    /// The metric evaluated each round.
+    pub metric: Metric,
+    /// One entry per round.
+    pub rounds: Vec<PruningRound>,
+}
+
+impl PruningHistory {
+    fn record(&mut self, round: usize, model: &Mlp, eval: &Dataset, loss: f32) -> Result<()> {
+        let remaining = model.n_remaining();
+        self.rounds.push(PruningRound {
+            round,
+            remaining,
+            remaining_fraction: remaining as f64 / model.n_weights() as f64,
+            metric: self.metric.evaluate(model, eval)?,
+            loss,
+        });
+        Ok(())
+    }
+}
+
+/// Iterative pruning: `rounds` times, prune a fraction of the remaining weights, then retrain.
+///
+/// ```
+/// use prunelab::prelude::*;
+///
+/// let data = data::xor();
+/// let mut model = Mlp::config(&[2, 16, 1]).output_activation(Activation::Sigmoid).seed(0).build()?;
+/// let train = TrainParams::new(Loss::BinaryCrossEntropy, Adam::new(0.05)).epochs(100).batch_size(BatchSize::Full);
+/// train.fit(&mut model, &data)?;
+/// let schedule = IterativePruning { rounds: 3, pruning: WeightPruning::magnitude(0.3), retrain: train };
+/// let history = schedule.run(&mut model, &data, &data, Metric::Accuracy)?;
+/// assert_eq!(history.rounds.len(), 4); // before pruning, then each round
+/// assert!(history.rounds[3].remaining < history.rounds[0].remaining);
+/// # Ok::<(), prunelab::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct IterativePruning {
+    /// Number of prune-and-retrain rounds.
+    pub rounds: usize,
+    /// The pruning applied each round (its amount is a fraction of what remains).
+    pub pruning: WeightPruning,
+    /// How to retrain after each pruning (a fresh optimiser each round).
+    pub retrain: TrainParams,
+}
+
+impl IterativePruning {
+    /// Runs the schedule on a trained `model`; round 0 records the model as given.
+    pub fn run(
+        &self,
+        model: &mut Mlp,
+        train: &Dataset,
+        eval: &Dataset,
+        metric: Metric,
+    ) -> Result<PruningHistory> {
+        let mut trainer = self.retrain.clone().trainer()?;
+        let mut history = PruningHistory {
+            metric,
+            rounds: Vec::new(),
+        };
+        history.record(0, model, eval, model.loss(train, self.retrain.loss)?)?;
+        for round in 1..=self.rounds {
+            self.pruning.apply(model)?;
+            trainer.reset_optimizer();
+            let h = trainer.fit(model, train)?;
+            history.record(round, model, eval, h.final_loss().unwrap_or(f32::NAN))?;
+        }
+        Ok(history)
+    }
+}
+
+/// Where the lottery ticket rewinds the surviving weights after each pruning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Rewind {
+    /// To the initial weights (Frankle & Carbin 2019).
+    Init,
+    /// To the weights after this many epochs of training (Frankle et al. 2020, "late rewinding").
+    Epoch(usize),
+}
+
+/// Lottery-ticket search by iterative magnitude pruning with rewinding: train, prune a fraction of the
+/// remaining weights, reset the survivors to their rewind values, repeat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LotteryTicket {
+    /// Number of pruning rounds.
+    pub rounds: usize,
+    /// Fraction of the remaining weights pruned each round (e.g. 0.2).
+    pub amount_per_round: f64,
+    /// Rewinding point.
+    pub rewind: Rewind,
+    /// Layerwise or global magnitude ranking.
+    pub scope: Scope,
+    /// Layers never pruned.
+    pub skip: Vec<usize>,
+    /// Training of each round (a fresh optimiser each round).
+    pub train: TrainParams,
+}
+
+impl LotteryTicket {
+    /// Runs the search from the untrained `model`; on return `model` is the last round's trained ticket.
+    /// Round `r` of the history holds the ticket with `(1 − amount)^r` of the weights, trained.
+    pub fn run(
+        &self,
+        model: &mut Mlp,
+        train: &Dataset,
+        eval: &Dataset,
+        metric: Metric,
+    ) -> Result<PruningHistory> {
+        if !(0.0..1.0).contains(&self.amount_per_round) {
+            return Err(Error::param(
+                "amount_per_round",
+                format!("must lie in [0, 1), got {}", self.amount_per_round),
+            ));
+        }
+        chosen_layers(model, &self.skip)?;
+        let mut history = PruningHistory {
+            metric,
+            rounds: Vec::new(),
+        };
+        let rewind_point = match self.rewind {
+            Rewind::Init => model.clone(),
+            Rewind::Epoch(0) => model.clone(),
+            Rewind::Epoch(k) => {
+                let mut early = model.clone();
+                let mut p = self.train.clone();
+                p.epochs = k;
+                p.fit(&mut early, train)?;
+                early
+            }
+        };
+        for round in 0..=self.rounds {
+            let h = self.train.fit(model, train)?;
+            history.record(round, model, eval, h.final_loss().unwrap_or(f32::NAN))?;
+            if round == self.rounds {
+                break;
+            }
+            let mut pruning = WeightPruning::magnitude(self.amount_per_round).skip(&self.skip);
+            pruning.scope = self.scope;
+            pruning.apply(model)?;
+            model.rewind_to(&rewind_point);
+        }
+        Ok(history)
+    }
+}
+
+impl Mlp {
+    /// Sets every unpruned weight and bias to its value in `other` (same shapes), keeping this model's masks.
+    pub(crate) fn rewind_to(&mut self, other: &Mlp) {
+        for (l, o) in self.layers.iter_mut().zip(&other.layers) {
+            match &l.mask {
+                Some(mask) => ndarray::Zip::from(&mut l.weight)
+                    .and(mask)
+                    .and(&o.weight)
+                    .for_each(|w, &keep, &v| *w = if keep { v } else { 0.0 }),
+                None => l.weight.assign(&o.weight),
+            }
+            if let (Some(b), Some(ob)) = (&mut l.bias, &o.bias) {
+                match &l.bias_mask {
+                    Some(mask) => ndarray::Zip::from(b)
+                        .and(mask)
+                        .and(ob)
+                        .for_each(|b, &keep, &v| *b = if keep { v } else { 0.0 }),
+                    None => b.assign(ob),
+                }
+            }
+        }
+    }
+
+    /// Draws fresh random weights and biases (keeping masks: pruned weights stay zero), for the lottery
+    /// ticket's "same mask, random weights" control.
+    pub fn reinitialize(&mut self, init: crate::nn::Init, seed: u64) -> Result<()> {
+        let mut fresh = self.clone();
+        fresh.make_permanent();
+        let sizes = self.sizes();
+        let config = crate::nn::MlpConfig::new(&sizes)
+            .activation(self.layers[0].activation)
+            .output_activation(self.output_activation())
+            .topology(self.topology)
+            .init(init)
+            .seed(seed);
+        let drawn = config.build()?;
+        for (f, d) in fresh.layers.iter_mut().zip(drawn.layers) {
+            f.weight = d.weight;
+            if let (Some(b), Some(db)) = (&mut f.bias, d.bias) {
+                *b = db;
+            }
+        }
+        self.rewind_to(&fresh);
+        Ok(())
+    }
+}

@@ -1,0 +1,239 @@
+//! Sparse inference: layers below a density threshold run a CSR kernel, so pruned weights cost nothing.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{s, Array1, Array2, ArrayView2, AsArray, Axis, Ix2};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{check_finite, Error, Result};
+use crate::nn::{Activation, Mlp, Topology};
+
+/// Columns of the batch processed together by the CSR kernel: one block of every input row stays in cache
+/// while all output rows are accumulated.
+const BLOCK: usize = 64;
+
+/// A weight matrix in compressed sparse row form (rows are units, columns inputs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Csr {
+    /// Number of rows (units).
+    pub rows: usize,
+    /// Number of columns (inputs).
+    pub cols: usize,
+    /// Row `r`'s entries are `indptr[r]..indptr[r + 1]`.
+    pub indptr: Vec<usize>,
+    /// Column of each entry.
+    pub indices: Vec<u32>,
+    /// Value of each entry.
+    pub values: Vec<f32>,
+}
+
+impl Csr {
+    /// The kept entries of `weight` (where `mask` is true, or every entry when there is no mask).
+    pub fn from_masked(weight: ArrayView2<f32>, mask: Option<ArrayView2<bool>>) -> Self {
+        let (rows, cols) = weight.dim();
+        let mut indptr = Vec::with_capacity(rows + 1);
+        let (mut indices, mut values) = (Vec::new(), Vec::new());
+        indptr.push(0);
+        for r in 0..rows {
+            for c in 0..cols {
+                if mask.as_ref().is_none_or(|m| m[[r, c]]) {
+                    indices.push(c as u32);
+                    values.push(weight[[r, c]]);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        Csr {
+            rows,
+            cols,
+            indptr,
+            indices,
+            values,
+        }
+    }
+
+    /// Number of stored entries.
+    pub fn nnz(&self) -> usize {
+        self.values.len()
+    }
+
+    /// `out = W · x` for feature-major `x` (`cols × batch`) into `out` (`rows × batch`).
+    fn matmul_into(&self, x: ArrayView2<f32>, mut out: ndarray::ArrayViewMut2<f32>) {
+        let batch = x.ncols();
+        let x = x.as_standard_layout();
+        let xs = x.as_slice().expect("standard layout");
+        let mut start = 0;
+        while start < batch {
+            let width = BLOCK.min(batch - start);
+            for r in 0..self.rows {
+                let mut acc = [0.0f32; BLOCK];
+                let acc = &mut acc[..width];
+                for e in self.indptr[r]..self.indptr[r + 1] {
+                    let w = self.values[e];
+                    let row = self.indices[e] as usize * batch + start;
+                    for (a, &v) in acc.iter_mut().zip(&xs[row..row + width]) {
+                        *a += w * v;
+                    }
+                }
+                out.slice_mut(s![r, start..start + width])
+                    .iter_mut()
+                    .zip(acc.iter())
+                    .for_each(|(o, &a)| *o = a);
+            }
+            start += width;
+        }
+    }
+}
+
+/// How one layer of a [`SparseMlp`] multiplies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Kernel {
+    /// A dense matrix product (pruned entries are zeros).
+    Dense(Array2<f32>),
+    /// A CSR product over the kept entries only.
+    Sparse(Csr),
+}
+
+/// One layer of a [`SparseMlp`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SparseLayer {
+    /// The multiplication kernel.
+    pub kernel: Kernel,
+    /// The bias.
+    pub bias: Option<Array1<f32>>,
+    /// The activation.
+    pub activation: Activation,
+    /// Fraction of weights kept.
+    pub density: f64,
+}
+
+/// An inference-only network whose sparse layers skip pruned weights.
+///
+/// Built from a (masked or compacted) [`Mlp`]: layers whose density is below the threshold use a CSR
+/// kernel, the others a dense product. Outputs equal the masked network's to float rounding.
+///
+/// ```
+/// use prunelab::prelude::*;
+/// use ndarray::array;
+///
+/// let mut model = Mlp::config(&[4, 32, 32, 3]).seed(2).build()?;
+/// WeightPruning::magnitude(0.9).apply(&mut model)?;
+/// let sparse = SparseMlp::new(&model, 0.5)?;
+/// assert_eq!(sparse.sparse_layers(), 3);
+/// let x = array![[0.1, 0.2, -0.3, 0.4]];
+/// let d = &model.forward(&x)? - &sparse.forward(&x)?;
+/// assert!(d.iter().all(|v| v.abs() < 1e-5));
+/// # Ok::<(), prunelab::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SparseMlp {
+    n_inputs: usize,
+    topology: Topology,
+    layers: Vec<SparseLayer>,
+}
+
+impl SparseMlp {
+    /// Converts `model`; layers with density below `density_threshold` (in `[0, 1]`) become sparse.
+    pub fn new(model: &Mlp, density_threshold: f64) -> Result<Self> {
+        if !(0.0..=1.0).contains(&density_threshold) {
+            return Err(Error::param(
+                "density_threshold",
+                format!("must lie in [0, 1], got {density_threshold}"),
+            ));
+        }
+        let layers = model
+            .layers()
+            .iter()
+            .map(|l| {
+                let density = l.n_remaining() as f64 / l.n_weights() as f64;
+                let kernel = if density < density_threshold {
+                    Kernel::Sparse(Csr::from_masked(l.weight(), l.mask()))
+                } else {
+                    Kernel::Dense(l.weight().to_owned())
+                };
+                SparseLayer {
+                    kernel,
+                    bias: l.bias().map(|b| b.to_owned()),
+                    activation: l.activation(),
+                    density,
+                }
+            })
+            .collect();
+        Ok(SparseMlp {
+            n_inputs: model.n_inputs(),
+            topology: model.topology(),
+            layers,
+        })
+    }
+
+    /// The layers.
+    pub fn layers(&self) -> &[SparseLayer] {
+        &self.layers
+    }
+
+    /// How many layers use the sparse kernel.
+    pub fn sparse_layers(&self) -> usize {
+        self.layers
+            .iter()
+            .filter(|l| matches!(l.kernel, Kernel::Sparse(_)))
+            .count()
+    }
+
+    fn width(&self, k: usize) -> usize {
+        match &self.layers[k].kernel {
+            Kernel::Dense(w) => w.nrows(),
+            Kernel::Sparse(c) => c.rows,
+        }
+    }
+
+    /// The network output for a batch `x` of shape `(samples, inputs)`.
+    pub fn forward<'a>(&self, x: impl AsArray<'a, f32, Ix2>) -> Result<Array2<f32>> {
+        let x: ArrayView2<f32> = x.into();
+        if x.nrows() == 0 {
+            return Err(Error::Empty { what: "input" });
+        }
+        if x.ncols() != self.n_inputs {
+            return Err(Error::shape(
+                "network input",
+                format!("{} columns", self.n_inputs),
+                format!("{} columns", x.ncols()),
+            ));
+        }
+        check_finite(x.iter(), "input")?;
+        let n = x.nrows();
+        // Feature-major buffer: the input's rows, then each layer's units' rows.
+        let widths: Vec<usize> = (0..self.layers.len()).map(|k| self.width(k)).collect();
+        let total = self.n_inputs + widths.iter().sum::<usize>();
+        let mut acts = Array2::<f32>::zeros((total, n));
+        acts.slice_mut(s![..self.n_inputs, ..]).assign(&x.t());
+        let mut start = self.n_inputs;
+        let mut prev_start = 0;
+        for (k, layer) in self.layers.iter().enumerate() {
+            let in_lo = match self.topology {
+                Topology::Chain => prev_start,
+                Topology::DenselyConnected => 0,
+            };
+            let (left, mut right) = acts.view_mut().split_at(Axis(0), start);
+            let input = left.slice(s![in_lo.., ..]);
+            let mut z = Array2::<f32>::zeros((widths[k], n));
+            match &layer.kernel {
+                Kernel::Dense(w) => general_mat_mul(1.0, w, &input, 0.0, &mut z),
+                Kernel::Sparse(csr) => csr.matmul_into(input, z.view_mut()),
+            }
+            if let Some(b) = &layer.bias {
+                z += &b.view().insert_axis(Axis(1));
+            }
+            let out = right.slice_mut(s![..widths[k], ..]);
+            layer.activation.apply(z.t(), out.reversed_axes());
+            prev_start = start;
+            start += widths[k];
+        }
+        Ok(acts.slice(s![prev_start.., ..]).t().to_owned())
+    }
+}
+
+impl Mlp {
+    /// A [`SparseMlp`] for fast inference, with CSR kernels on layers below 30% density.
+    pub fn to_sparse(&self) -> SparseMlp {
+        SparseMlp::new(self, 0.3).expect("0.3 is a valid threshold")
+    }
+}
