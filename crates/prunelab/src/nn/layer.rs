@@ -18,7 +18,7 @@ use crate::nn::Activation;
 /// assert_eq!((layer.n_inputs(), layer.n_outputs()), (2, 2));
 /// # Ok::<(), prunelab::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Dense {
     pub(crate) weight: Array2<f32>,
     pub(crate) bias: Option<Array1<f32>>,
@@ -29,6 +29,18 @@ pub struct Dense {
     pub(crate) bias_mask: Option<Array1<bool>>,
     /// The value each pruned weight had when it was pruned, for [`Mlp::reset_masks`](crate::nn::Mlp::reset_masks).
     pub(crate) pruned_values: Option<Array2<f32>>,
+}
+
+/// Layers are equal when their weights, biases, activation and masks are; the in-memory record of pruned
+/// values (used by [`Mlp::reset_masks`](crate::nn::Mlp::reset_masks)) does not count.
+impl PartialEq for Dense {
+    fn eq(&self, other: &Self) -> bool {
+        self.weight == other.weight
+            && self.bias == other.bias
+            && self.activation == other.activation
+            && self.mask == other.mask
+            && self.bias_mask == other.bias_mask
+    }
 }
 
 impl Dense {
