@@ -1,7 +1,7 @@
 //! Saving and loading networks, masks included, as JSON or as a compact checksummed binary.
 //!
-//! Pruned layers store only their kept weights (delta-coded indices and values), so files shrink with
-//! sparsity. Loading validates everything (format tag, version, checksum, shapes, indices, finiteness, the
+//! Pruned layers store only their kept weights, with the mask as a bitmap or as delta-coded indices
+//! (whichever is smaller), so files shrink with sparsity. Loading validates everything (format tag, version, checksum, shapes, indices, finiteness, the
 //! topology) and reports a corrupt, truncated or mismatched file as [`Error::Format`].
 
 use std::path::Path;
@@ -17,19 +17,26 @@ const VERSION: u32 = 1;
 const MAGIC: &[u8; 8] = b"PRUNELAB";
 const HEADER: usize = 8 + 4 + 8 + 4;
 
-/// The weights of a layer as stored.
+/// The weights of a layer as stored; a masked layer uses whichever of the last two forms is smaller.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Weights {
-    /// Every weight, row-major, with the flat indices of pruned ones (gaps between successive indices).
-    Dense {
+    /// Every weight, row-major (no mask).
+    Full { values: Vec<f32> },
+    /// The mask as a bitmap (bit `i % 8` of byte `i / 8` set = kept), and the kept weights in order.
+    Bitmap {
+        kept_bits: Vec<u8>,
         values: Vec<f32>,
-        pruned_gaps: Vec<u32>,
     },
-    /// Only the kept weights: gaps between successive flat indices, and their values.
+    /// Gaps between successive kept flat indices, and the kept weights in order.
     Sparse {
         kept_gaps: Vec<u32>,
         values: Vec<f32>,
     },
+}
+
+/// Bytes a postcard varint of `v` takes.
+fn varint_len(v: u32) -> usize {
+    (32 - v.leading_zeros()).max(1).div_ceil(7) as usize
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,24 +95,23 @@ impl From<Mlp> for ModelFile {
             .map(|l| {
                 let flat = l.weight.as_slice().expect("contiguous");
                 let weights = match &l.mask {
-                    None => Weights::Dense {
+                    None => Weights::Full {
                         values: flat.to_vec(),
-                        pruned_gaps: Vec::new(),
                     },
                     Some(mask) => {
                         let mask = mask.as_slice().expect("contiguous");
-                        let kept = mask.iter().filter(|&&k| k).count();
-                        if kept * 2 < mask.len() {
-                            let idx: Vec<usize> = (0..mask.len()).filter(|&i| mask[i]).collect();
-                            Weights::Sparse {
-                                values: idx.iter().map(|&i| flat[i]).collect(),
-                                kept_gaps: gaps(idx.into_iter()),
-                            }
+                        let kept: Vec<usize> = (0..mask.len()).filter(|&i| mask[i]).collect();
+                        let values: Vec<f32> = kept.iter().map(|&i| flat[i]).collect();
+                        let kept_gaps = gaps(kept.into_iter());
+                        let gap_bytes: usize = kept_gaps.iter().map(|&g| varint_len(g)).sum();
+                        if gap_bytes <= mask.len().div_ceil(8) {
+                            Weights::Sparse { kept_gaps, values }
                         } else {
-                            Weights::Dense {
-                                values: flat.to_vec(),
-                                pruned_gaps: gaps((0..mask.len()).filter(|&i| !mask[i])),
+                            let mut kept_bits = vec![0u8; mask.len().div_ceil(8)];
+                            for (i, _) in mask.iter().enumerate().filter(|(_, &k)| k) {
+                                kept_bits[i / 8] |= 1 << (i % 8);
                             }
+                            Weights::Bitmap { kept_bits, values }
                         }
                     }
                 };
@@ -156,43 +162,44 @@ impl TryFrom<ModelFile> for Mlp {
                 .checked_mul(l.units)
                 .filter(|&n| n > 0)
                 .ok_or_else(|| format!("layer {k}: bad shape {}x{}", l.units, l.inputs))?;
+            let scatter = |kept: Vec<usize>, values: Vec<f32>| -> std::result::Result<_, String> {
+                if kept.len() != values.len() {
+                    return Err(format!(
+                        "layer {k}: {} kept weights but {} values",
+                        kept.len(),
+                        values.len()
+                    ));
+                }
+                let (mut dense, mut mask) = (vec![0.0; n], vec![false; n]);
+                for (&i, &v) in kept.iter().zip(&values) {
+                    dense[i] = v;
+                    mask[i] = true;
+                }
+                Ok((dense, Some(mask)))
+            };
             let (values, mask) = match l.weights {
-                Weights::Dense {
-                    values,
-                    pruned_gaps,
-                } => {
+                Weights::Full { values } => {
                     if values.len() != n {
                         return Err(format!(
                             "layer {k}: {} weights, shape needs {n}",
                             values.len()
                         ));
                     }
-                    let pruned = ungap(&pruned_gaps, n, "pruned weight")?;
-                    let mask = (!pruned.is_empty()).then(|| {
-                        let mut m = vec![true; n];
-                        pruned.iter().for_each(|&i| m[i] = false);
-                        m
-                    });
-                    if pruned.iter().any(|&i| values[i] != 0.0) {
-                        return Err(format!("layer {k}: a pruned weight is not zero"));
+                    (values, None)
+                }
+                Weights::Bitmap { kept_bits, values } => {
+                    let stray_bits =
+                        n % 8 != 0 && kept_bits.last().is_some_and(|&b| b >> (n % 8) != 0);
+                    if kept_bits.len() != n.div_ceil(8) || stray_bits {
+                        return Err(format!("layer {k}: mask bitmap does not fit {n} weights"));
                     }
-                    (values, mask)
+                    let kept = (0..n)
+                        .filter(|&i| (kept_bits[i / 8] >> (i % 8)) & 1 == 1)
+                        .collect();
+                    scatter(kept, values)?
                 }
                 Weights::Sparse { kept_gaps, values } => {
-                    if kept_gaps.len() != values.len() {
-                        return Err(format!(
-                            "layer {k}: {} indices for {} values",
-                            kept_gaps.len(),
-                            values.len()
-                        ));
-                    }
-                    let kept = ungap(&kept_gaps, n, "kept weight")?;
-                    let (mut dense, mut mask) = (vec![0.0; n], vec![false; n]);
-                    for (&i, &v) in kept.iter().zip(&values) {
-                        dense[i] = v;
-                        mask[i] = true;
-                    }
-                    (dense, Some(mask))
+                    scatter(ungap(&kept_gaps, n, "kept weight")?, values)?
                 }
             };
             let weight =

@@ -54,3 +54,8 @@ pub mod prelude {
     };
     pub use crate::train::{BatchSize, EarlyStopping, History, Progress, TrainParams, Trainer};
 }
+
+/// The README's examples, compiled and run as doc-tests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -336,9 +336,20 @@ fn pruning_every_unit_of_a_layer_gives_a_constant_output() {
     UnitPruning::l1(1.0).skip(&[1]).apply(&mut m).unwrap();
     let report = m.prune_report();
     assert!(report.output_is_constant());
-    assert!(report.layers[0].constant_output);
-    assert!(report.to_string().contains("constant output"));
+    assert!(report.layers[0].dead);
+    assert!(report.to_string().contains("the output is constant"));
+    // Densely connected, a dead middle layer does not cut the input from the output.
+    let mut dense = Mlp::config(&[2, 3, 3, 1])
+        .topology(Topology::DenselyConnected)
+        .seed(1)
+        .build()
+        .unwrap();
+    UnitPruning::l1(1.0).skip(&[0]).apply(&mut dense).unwrap();
+    let r = dense.prune_report();
+    assert!(r.layers[1].dead && !r.output_is_constant());
     let x = array![[1.0f32, 2.0], [-3.0, 0.5]];
+    let yd = dense.forward(&x).unwrap();
+    assert_ne!(yd.row(0), yd.row(1));
     let y = m.forward(&x).unwrap();
     assert_eq!(y.row(0), y.row(1));
     let small = m.compact().unwrap();

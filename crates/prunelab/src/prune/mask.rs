@@ -244,7 +244,7 @@ impl Mlp {
                     sparsity: 1.0 - remaining as f64 / l.n_weights() as f64,
                     live_units,
                     macs,
-                    constant_output: live_units == 0,
+                    dead: live_units == 0,
                 }
             })
             .collect();
@@ -279,8 +279,8 @@ pub struct LayerReport {
     pub live_units: usize,
     /// Multiply-accumulates per sample after compaction: kept weights between live units.
     pub macs: usize,
-    /// Every unit of the layer is dead, so the network output no longer depends on its input.
-    pub constant_output: bool,
+    /// Every unit of the layer is dead (in a chain this cuts the network: its output becomes constant).
+    pub dead: bool,
 }
 
 /// Pruning figures per layer and in total, from [`Mlp::prune_report`].
@@ -299,9 +299,9 @@ pub struct PruneReport {
 }
 
 impl PruneReport {
-    /// Whether some layer has no live unit left, making the network output constant.
+    /// Whether no path from the input to the output survives, so the network output is a constant.
     pub fn output_is_constant(&self) -> bool {
-        self.layers.iter().any(|l| l.constant_output)
+        self.layers.last().is_some_and(|l| l.dead)
     }
 }
 
@@ -323,11 +323,7 @@ impl fmt::Display for PruneReport {
                 100.0 * l.sparsity,
                 format!("{}/{}", l.live_units, l.units),
                 l.macs,
-                if l.constant_output {
-                    "  (no live unit: constant output)"
-                } else {
-                    ""
-                }
+                if l.dead { "  (no live unit)" } else { "" }
             )?;
         }
         write!(
@@ -340,6 +336,13 @@ impl fmt::Display for PruneReport {
             100.0 * self.sparsity,
             "",
             self.macs
-        )
+        )?;
+        if self.output_is_constant() {
+            write!(
+                f,
+                "\nno path from the input to the output survives: the output is constant"
+            )?;
+        }
+        Ok(())
     }
 }

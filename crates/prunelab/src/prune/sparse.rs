@@ -56,31 +56,83 @@ impl Csr {
         self.values.len()
     }
 
-    /// `out = W · x` for feature-major `x` (`cols × batch`) into `out` (`rows × batch`).
+    /// `out = W · x` for feature-major `x` (`cols × batch`) into `out` (`rows × batch`, standard layout).
     fn matmul_into(&self, x: ArrayView2<f32>, mut out: ndarray::ArrayViewMut2<f32>) {
         let batch = x.ncols();
         let x = x.as_standard_layout();
         let xs = x.as_slice().expect("standard layout");
-        let mut start = 0;
-        while start < batch {
-            let width = BLOCK.min(batch - start);
+        let out = out.as_slice_mut().expect("standard layout");
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports the features the function is compiled for.
+                return unsafe { self.matmul_avx512(xs, batch, out) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                // SAFETY: as above.
+                return unsafe { self.matmul_avx2(xs, batch, out) };
+            }
+        }
+        self.matmul_generic::<false>(xs, batch, out);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn matmul_avx512(&self, xs: &[f32], batch: usize, out: &mut [f32]) {
+        self.matmul_generic::<true>(xs, batch, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn matmul_avx2(&self, xs: &[f32], batch: usize, out: &mut [f32]) {
+        self.matmul_generic::<true>(xs, batch, out)
+    }
+
+    /// The kernel, inlined into each feature-specific entry so the compiler vectorises it for that CPU:
+    /// full blocks of `BLOCK` batch columns keep their accumulators in registers.
+    #[inline(always)]
+    fn matmul_generic<const FMA: bool>(&self, xs: &[f32], batch: usize, out: &mut [f32]) {
+        let full = batch / BLOCK * BLOCK;
+        for start in (0..full).step_by(BLOCK) {
             for r in 0..self.rows {
                 let mut acc = [0.0f32; BLOCK];
-                let acc = &mut acc[..width];
                 for e in self.indptr[r]..self.indptr[r + 1] {
                     let w = self.values[e];
-                    let row = self.indices[e] as usize * batch + start;
-                    for (a, &v) in acc.iter_mut().zip(&xs[row..row + width]) {
-                        *a += w * v;
+                    let at = self.indices[e] as usize * batch + start;
+                    let xb: &[f32; BLOCK] = xs[at..at + BLOCK].try_into().expect("block length");
+                    for i in 0..BLOCK {
+                        acc[i] = madd::<FMA>(w, xb[i], acc[i]);
                     }
                 }
-                out.slice_mut(s![r, start..start + width])
-                    .iter_mut()
-                    .zip(acc.iter())
-                    .for_each(|(o, &a)| *o = a);
+                out[r * batch + start..r * batch + start + BLOCK].copy_from_slice(&acc);
             }
-            start += width;
         }
+        if full < batch {
+            let width = batch - full;
+            for r in 0..self.rows {
+                let mut acc = [0.0f32; BLOCK];
+                for e in self.indptr[r]..self.indptr[r + 1] {
+                    let w = self.values[e];
+                    let at = self.indices[e] as usize * batch + full;
+                    for (a, &v) in acc[..width].iter_mut().zip(&xs[at..at + width]) {
+                        *a = madd::<FMA>(w, v, *a);
+                    }
+                }
+                out[r * batch + full..(r + 1) * batch].copy_from_slice(&acc[..width]);
+            }
+        }
+    }
+}
+
+/// `w·x + a`, fused where the CPU has FMA (a library call otherwise, hence the switch).
+#[inline(always)]
+fn madd<const FMA: bool>(w: f32, x: f32, a: f32) -> f32 {
+    if FMA {
+        w.mul_add(x, a)
+    } else {
+        w * x + a
     }
 }
 
