@@ -22,6 +22,7 @@
 //! ```
 
 pub mod data;
+pub mod display;
 mod error;
 pub mod graph;
 pub mod io;

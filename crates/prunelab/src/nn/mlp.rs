@@ -502,17 +502,7 @@ impl Mlp {
 
     /// Checks that `x` is a non-empty, finite `(samples, n_inputs)` matrix.
     pub(crate) fn check_input(&self, x: &ArrayView2<f32>) -> Result<()> {
-        if x.nrows() == 0 {
-            return Err(Error::Empty { what: "input" });
-        }
-        if x.ncols() != self.n_inputs {
-            return Err(Error::shape(
-                "network input",
-                format!("{} columns", self.n_inputs),
-                format!("{} columns", x.ncols()),
-            ));
-        }
-        check_finite(x.iter(), "input")
+        check_batch(x, self.n_inputs)
     }
 
     /// Runs the forward pass on the first `x.nrows()` rows of `ws`. `x` must have been checked.
@@ -738,6 +728,21 @@ pub(crate) fn labels_from_output(out: ArrayView2<f32>) -> Array1<usize> {
             })
             .collect()
     }
+}
+
+/// Checks that `x` is a non-empty, finite batch with `n_inputs` columns.
+pub(crate) fn check_batch(x: &ArrayView2<f32>, n_inputs: usize) -> Result<()> {
+    if x.nrows() == 0 {
+        return Err(Error::Empty { what: "input" });
+    }
+    if x.ncols() != n_inputs {
+        return Err(Error::shape(
+            "network input",
+            format!("{n_inputs} columns"),
+            format!("{} columns", x.ncols()),
+        ));
+    }
+    check_finite(x.iter(), "input")
 }
 
 fn check_index(what: &'static str, index: usize, len: usize) -> Result<()> {

@@ -164,23 +164,7 @@ impl WeightPruning {
                 .map(|(i, &s)| (s, k, i))
                 .collect()
         };
-        let mut chosen = Vec::new();
-        match self.scope {
-            Scope::Layerwise => {
-                for &k in &layers {
-                    let mut c = candidates(k);
-                    let n = self.amount.of(c.len())?;
-                    select_lowest(&mut c, n);
-                    chosen.extend(c);
-                }
-            }
-            Scope::Global => {
-                let mut c: Vec<_> = layers.iter().flat_map(|&k| candidates(k)).collect();
-                let n = self.amount.of(c.len())?;
-                select_lowest(&mut c, n);
-                chosen = c;
-            }
-        }
+        let chosen = select_in_scope(self.scope, self.amount, &layers, candidates)?;
         Ok(prune_flat(
             model,
             chosen.into_iter().map(|(_, k, i)| (k, i)),
@@ -285,6 +269,34 @@ pub(crate) fn chosen_layers(model: &Mlp, skip: &[usize]) -> Result<Vec<usize>> {
 fn select_lowest(c: &mut Vec<(f32, usize, usize)>, n: usize) {
     c.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     c.truncate(n);
+}
+
+/// The `(score, layer, index)` candidates to prune: the lowest `amount` of each layer's candidates
+/// (layerwise), or of all chosen layers' candidates together (global).
+pub(crate) fn select_in_scope(
+    scope: Scope,
+    amount: Amount,
+    layers: &[usize],
+    candidates: impl Fn(usize) -> Vec<(f32, usize, usize)>,
+) -> Result<Vec<(f32, usize, usize)>> {
+    let mut chosen = Vec::new();
+    match scope {
+        Scope::Layerwise => {
+            for &k in layers {
+                let mut c = candidates(k);
+                let n = amount.of(c.len())?;
+                select_lowest(&mut c, n);
+                chosen.extend(c);
+            }
+        }
+        Scope::Global => {
+            let mut c: Vec<_> = layers.iter().flat_map(|&k| candidates(k)).collect();
+            let n = amount.of(c.len())?;
+            select_lowest(&mut c, n);
+            chosen = c;
+        }
+    }
+    Ok(chosen)
 }
 
 /// Prunes weights given as (layer, flat index); returns the count newly pruned per layer.

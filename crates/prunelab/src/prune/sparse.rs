@@ -4,8 +4,8 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, ArrayView2, AsArray, Axis, Ix2};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{check_finite, Error, Result};
-use crate::nn::{Activation, Mlp, Topology};
+use crate::error::{Error, Result};
+use crate::nn::{check_batch, Activation, Mlp, Topology};
 
 /// Columns of the batch processed together by the CSR kernel: one block of every input row stays in cache
 /// while all output rows are accumulated.
@@ -240,17 +240,7 @@ impl SparseMlp {
     /// The network output for a batch `x` of shape `(samples, inputs)`.
     pub fn forward<'a>(&self, x: impl AsArray<'a, f32, Ix2>) -> Result<Array2<f32>> {
         let x: ArrayView2<f32> = x.into();
-        if x.nrows() == 0 {
-            return Err(Error::Empty { what: "input" });
-        }
-        if x.ncols() != self.n_inputs {
-            return Err(Error::shape(
-                "network input",
-                format!("{} columns", self.n_inputs),
-                format!("{} columns", x.ncols()),
-            ));
-        }
-        check_finite(x.iter(), "input")?;
+        check_batch(&x, self.n_inputs)?;
         let n = x.nrows();
         // Feature-major buffer: the input's rows, then each layer's units' rows.
         let widths: Vec<usize> = (0..self.layers.len()).map(|k| self.width(k)).collect();

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::nn::Mlp;
+use crate::prune::criteria::select_in_scope;
 use crate::prune::{Amount, Scope};
 
 /// The norm that measures a unit's weights.
@@ -132,28 +133,7 @@ impl UnitPruning {
                 .collect()
         };
         let layers: Vec<usize> = (0..hidden).filter(|k| !self.skip.contains(k)).collect();
-        let order = |a: &(f32, usize, usize), b: &(f32, usize, usize)| {
-            a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2))
-        };
-        let mut chosen = Vec::new();
-        match self.scope {
-            Scope::Layerwise => {
-                for &k in &layers {
-                    let mut c = candidates(k);
-                    let n = self.amount.of(c.len())?;
-                    c.sort_by(order);
-                    c.truncate(n);
-                    chosen.extend(c);
-                }
-            }
-            Scope::Global => {
-                let mut c: Vec<_> = layers.iter().flat_map(|&k| candidates(k)).collect();
-                let n = self.amount.of(c.len())?;
-                c.sort_by(order);
-                c.truncate(n);
-                chosen = c;
-            }
-        }
+        let chosen = select_in_scope(self.scope, self.amount, &layers, candidates)?;
         let mut removed = vec![Vec::new(); hidden];
         for (_, k, u) in chosen {
             model.layers[k].prune_unit(u);

@@ -1,0 +1,118 @@
+//! The Jupyter kernelspec: install, uninstall, and the evcxr configuration it points at.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+/// The kernelspec name.
+pub const NAME: &str = "prunelab";
+/// The name Jupyter shows.
+pub const DISPLAY_NAME: &str = "Rust (prunelab)";
+
+/// The workspace this binary was built from (crates are `:dep`ed from here by absolute path).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+/// Where kernelspecs go for `--user`: `$JUPYTER_DATA_DIR`, else the platform's Jupyter data folder.
+fn user_data_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("JUPYTER_DATA_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let home = std::env::var_os("HOME").ok_or_else(|| anyhow!("HOME is not set; use --prefix"))?;
+    let home = PathBuf::from(home);
+    Ok(if cfg!(target_os = "macos") {
+        home.join("Library/Jupyter")
+    } else {
+        home.join(".local/share/jupyter")
+    })
+}
+
+/// The kernelspec folder chosen by the arguments (`--user`, the default, or `--prefix P`).
+pub fn kernel_dir(args: &[String]) -> Result<PathBuf> {
+    let mut data = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--user" => data = Some(user_data_dir()?),
+            "--prefix" => {
+                let p = it
+                    .next()
+                    .ok_or_else(|| anyhow!("--prefix needs a folder"))?;
+                data = Some(PathBuf::from(p).join("share/jupyter"));
+            }
+            other => bail!("unknown option {other}; expected --user or --prefix PATH"),
+        }
+    }
+    let data = match data {
+        Some(d) => d,
+        None => user_data_dir()?,
+    };
+    Ok(data.join("kernels").join(NAME))
+}
+
+/// The `init.evcxr` that `:dep`s every crate whose types notebooks meet, so evcxr can infer them.
+pub fn init_evcxr(root: &Path) -> String {
+    let path = |c: &str| root.join("crates").join(c).display().to_string();
+    format!(
+        "// Written by `prunelab kernel install`.\n\
+         :cache 4096\n\
+         :dep prunelab = {{ path = \"{}\" }}\n\
+         :dep prunelab-plot = {{ path = \"{}\" }}\n\
+         :dep prunelab-prelude = {{ path = \"{}\" }}\n\
+         :dep ndarray = {{ version = \"0.16.1\", features = [\"serde\"] }}\n",
+        path("prunelab"),
+        path("prunelab-plot"),
+        path("prunelab-prelude"),
+    )
+}
+
+/// The `prelude.rs` run at kernel start.
+pub const PRELUDE: &str = "use prunelab_prelude::*;\n";
+
+/// Writes the evcxr configuration folder for `root` into `dir`.
+pub fn write_config(dir: &Path, root: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(dir.join("init.evcxr"), init_evcxr(root))?;
+    std::fs::write(dir.join("prelude.rs"), PRELUDE)?;
+    Ok(())
+}
+
+/// `prunelab kernel install [--user | --prefix P]`.
+pub fn install(args: &[String]) -> Result<PathBuf> {
+    let dir = kernel_dir(args)?;
+    let config = dir.join("evcxr");
+    write_config(&config, &workspace_root())?;
+    let exe = std::env::current_exe()?.canonicalize()?;
+    let spec = serde_json::json!({
+        "argv": [exe.display().to_string(), "--control_file", "{connection_file}"],
+        "display_name": DISPLAY_NAME,
+        "language": "rust",
+        "interrupt_mode": "message",
+        "env": { "EVCXR_CONFIG_DIR": config.display().to_string() },
+    });
+    std::fs::write(
+        dir.join("kernel.json"),
+        serde_json::to_string_pretty(&spec)?,
+    )?;
+    println!(
+        "installed kernelspec {NAME:?} ({DISPLAY_NAME}) in {}",
+        dir.display()
+    );
+    Ok(dir)
+}
+
+/// `prunelab kernel uninstall [--user | --prefix P]`.
+pub fn uninstall(args: &[String]) -> Result<()> {
+    let dir = kernel_dir(args)?;
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        println!("removed {}", dir.display());
+    } else {
+        println!("no kernelspec at {}", dir.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! `prunelab`: the Jupyter kernel for prunelab notebooks (evcxr with the prunelab prelude), its kernelspec
+//! installer, and a warm-up that fills evcxr's build cache.
+
+mod kernel;
+
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Result};
+
+const USAGE: &str = "\
+prunelab — the prunelab notebook kernel
+
+USAGE:
+    prunelab kernel install [--user | --prefix PATH]   write the \"Rust (prunelab)\" kernelspec
+    prunelab kernel uninstall [--user | --prefix PATH] remove it
+    prunelab kernel config DIR                         write the kernel's evcxr configuration into DIR
+    prunelab warmup                                    compile the prelude once so the kernel starts fast
+    prunelab --control_file FILE                       serve the Jupyter protocol (Jupyter runs this)
+";
+
+fn main() -> Result<()> {
+    // evcxr re-runs this binary as the process that executes cells; this must come first.
+    evcxr::runtime_hook();
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("--control_file") => evcxr_jupyter::main(),
+        Some("kernel") => match args.get(2).map(String::as_str) {
+            Some("install") => kernel::install(&args[3..]).map(|_| ()),
+            Some("uninstall") => kernel::uninstall(&args[3..]),
+            Some("config") => {
+                let dir = args
+                    .get(3)
+                    .ok_or_else(|| anyhow!("kernel config needs a folder"))?;
+                kernel::write_config(std::path::Path::new(dir), &kernel::workspace_root())
+            }
+            _ => bail!("expected `kernel install` or `kernel uninstall`\n\n{USAGE}"),
+        },
+        Some("warmup") => warmup(),
+        None | Some("help") | Some("--help") | Some("-h") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command {other:?}\n\n{USAGE}"),
+    }
+}
+
+/// Runs the kernel's configuration and a chart cell once, so evcxr's cache holds the compiled crates.
+fn warmup() -> Result<()> {
+    let config = std::env::temp_dir().join(format!("prunelab-warmup-{}", std::process::id()));
+    kernel::write_config(&config, &kernel::workspace_root())?;
+    // SAFETY: single-threaded at this point; evcxr reads the variable when the context is created.
+    std::env::set_var("EVCXR_CONFIG_DIR", &config);
+    let start = Instant::now();
+    let (mut ctx, outputs) = evcxr::CommandContext::new().map_err(|e| anyhow!("{e}"))?;
+    let drain =
+        |rx: crossbeam_channel::Receiver<String>| std::thread::spawn(move || for _ in rx {});
+    let (out, err) = (drain(outputs.stdout), drain(outputs.stderr));
+    let t = Instant::now();
+    ctx.execute(":load_config --quiet")
+        .map_err(|e| anyhow!("loading the kernel configuration failed: {e}"))?;
+    println!(
+        "{:>8.2} s  kernel configuration (:dep of the prelude crates)",
+        t.elapsed().as_secs_f64()
+    );
+    let cells = [
+        "let a = array![[1.0f32, 2.0], [3.0, 4.0]];",
+        "let model = Mlp::config(&[2, 3, 1]).build()?;",
+        "let chart = LineChart::new(\"warm-up\").values(\"x\", &[1.0, 2.0]).draw()?; chart.png().len()",
+    ];
+    for cell in cells {
+        let t = Instant::now();
+        ctx.execute(cell)
+            .map_err(|e| anyhow!("warm-up cell failed: {e}"))?;
+        println!("{:>8.2} s  {cell}", t.elapsed().as_secs_f64());
+    }
+    println!("warm-up done in {:.1} s", start.elapsed().as_secs_f64());
+    drop(ctx);
+    let _ = (out.join(), err.join());
+    std::fs::remove_dir_all(&config).ok();
+    Ok(())
+}

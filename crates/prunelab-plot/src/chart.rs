@@ -1,0 +1,191 @@
+//! The [`Chart`] value (a PNG that shows itself inline in evcxr), rendering, and grids of charts.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::error::{PlotError, Result};
+
+/// DejaVu Sans (Bitstream Vera licence, see `assets/DejaVuSans-LICENSE.txt`), so charts need no system font.
+const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+
+/// The font family charts use.
+pub(crate) const FAMILY: &str = "sans-serif";
+
+/// Registers the embedded font with plotters once.
+pub(crate) fn ensure_font() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        [FontStyle::Normal, FontStyle::Bold]
+            .into_iter()
+            .all(|style| plotters::style::register_font(FAMILY, style, FONT).is_ok())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(PlotError::Font)
+    }
+}
+
+/// A rendered chart: PNG bytes plus the raw pixels (for grids).
+///
+/// In an evcxr notebook a `Chart` value at the end of a cell shows itself inline as an `image/png` output.
+///
+/// ```
+/// use prunelab_plot::LineChart;
+///
+/// let chart = LineChart::new("loss").values("train", &[1.0, 0.5, 0.25]).draw()?;
+/// assert!(chart.png().starts_with(b"\x89PNG"));
+/// # Ok::<(), prunelab_plot::PlotError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Chart {
+    width: u32,
+    height: u32,
+    rgb: Vec<u8>,
+    png: Vec<u8>,
+}
+
+impl std::fmt::Debug for Chart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Chart({}x{}, {} PNG bytes)",
+            self.width,
+            self.height,
+            self.png.len()
+        )
+    }
+}
+
+impl Chart {
+    fn from_rgb(width: u32, height: u32, rgb: Vec<u8>) -> Result<Chart> {
+        let mut png_bytes = Vec::new();
+        {
+            let mut encoder = png::Encoder::new(&mut png_bytes, width, height);
+            encoder.set_color(png::ColorType::Rgb);
+            encoder.set_depth(png::BitDepth::Eight);
+            encoder.set_compression(png::Compression::Default);
+            let mut writer = encoder
+                .write_header()
+                .map_err(|e| PlotError::Encode(e.to_string()))?;
+            writer
+                .write_image_data(&rgb)
+                .map_err(|e| PlotError::Encode(e.to_string()))?;
+        }
+        Ok(Chart {
+            width,
+            height,
+            rgb,
+            png: png_bytes,
+        })
+    }
+
+    /// The PNG file's bytes.
+    pub fn png(&self) -> &[u8] {
+        &self.png
+    }
+
+    /// Width and height in pixels.
+    pub fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    /// Writes the PNG to `path`.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        std::fs::write(path, &self.png).map_err(|source| PlotError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// The PNG as base64, as notebooks embed it.
+    pub fn to_base64(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(&self.png)
+    }
+
+    /// The block evcxr reads from a cell's output to show an `image/png`.
+    pub fn evcxr_block(&self) -> String {
+        format!(
+            "EVCXR_BEGIN_CONTENT image/png\n{}\nEVCXR_END_CONTENT",
+            self.to_base64()
+        )
+    }
+
+    /// Shows the chart inline in evcxr (an `image/png` output).
+    pub fn evcxr_display(&self) {
+        println!("{}", self.evcxr_block());
+    }
+
+    /// Puts several charts into one image, `columns` per row, each cell as large as the largest chart.
+    /// A notebook cell shows one output per MIME type, so a cell that wants several charts returns a grid.
+    pub fn grid(charts: &[Chart], columns: usize) -> Result<Chart> {
+        if charts.is_empty() {
+            return Err(PlotError::NoData("grid of no charts"));
+        }
+        if columns == 0 {
+            return Err(PlotError::Invalid("columns must be at least 1".into()));
+        }
+        let cell_w = charts.iter().map(|c| c.width).max().unwrap_or(1);
+        let cell_h = charts.iter().map(|c| c.height).max().unwrap_or(1);
+        let cols = columns.min(charts.len()) as u32;
+        let rows = charts.len().div_ceil(columns) as u32;
+        let (w, h) = (cell_w * cols, cell_h * rows);
+        let mut rgb = vec![255u8; (w * h * 3) as usize];
+        for (i, c) in charts.iter().enumerate() {
+            let (x0, y0) = ((i as u32 % cols) * cell_w, (i as u32 / cols) * cell_h);
+            for y in 0..c.height {
+                let src = (y * c.width * 3) as usize;
+                let dst = (((y0 + y) * w + x0) * 3) as usize;
+                rgb[dst..dst + (c.width * 3) as usize]
+                    .copy_from_slice(&c.rgb[src..src + (c.width * 3) as usize]);
+            }
+        }
+        Chart::from_rgb(w, h, rgb)
+    }
+}
+
+/// Renders a `width × height` chart with `draw` on a white bitmap.
+pub(crate) fn render(
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>,
+) -> Result<Chart> {
+    if !(16..=8192).contains(&width) || !(16..=8192).contains(&height) {
+        return Err(PlotError::Invalid(format!(
+            "size {width}x{height} is outside 16..=8192 pixels"
+        )));
+    }
+    ensure_font()?;
+    let mut rgb = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(PlotError::draw)?;
+        draw(&root)?;
+        root.present().map_err(PlotError::draw)?;
+    }
+    Chart::from_rgb(width, height, rgb)
+}
+
+/// The tab10 palette.
+pub(crate) const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// Colour `i` of the palette, cycling.
+pub(crate) fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}

@@ -1,0 +1,167 @@
+//! Every chart renders a valid PNG of the requested size, identically for identical data, and bad input is a
+//! typed error.
+
+use base64::Engine as _;
+use ndarray::array;
+use prunelab::prelude::*;
+use prunelab_plot::*;
+
+fn decode(chart: &Chart) -> (u32, u32) {
+    let decoder = png::Decoder::new(chart.png());
+    let reader = decoder.read_info().expect("valid PNG");
+    let info = reader.info();
+    (info.width, info.height)
+}
+
+fn trained() -> (Mlp, Dataset, History) {
+    let (train, test) = data::iris_binary().split(0.7, 42).unwrap();
+    let mut model = Mlp::config(&[4, 5, 3, 1])
+        .output_activation(Activation::Sigmoid)
+        .seed(42)
+        .build()
+        .unwrap();
+    let mut trainer = TrainParams::new(Loss::BinaryCrossEntropy, Adam::new(0.01))
+        .epochs(60)
+        .trainer()
+        .unwrap();
+    let h = trainer
+        .fit_validated(&mut model, &train, &test, Metric::Accuracy)
+        .unwrap();
+    (model, test, h)
+}
+
+#[test]
+fn every_chart_renders_a_png_of_its_size() {
+    let (model, test, history) = trained();
+    let sweep = ThresholdSweep::linspace(&model, 50)
+        .unwrap()
+        .run_metric(&model, &test, Metric::AveragePrecision)
+        .unwrap();
+    let table = SparsitySweep::new(vec![0.0, 0.5, 0.9])
+        .run_metric(&model, &test, Metric::Accuracy)
+        .unwrap();
+    let mut pruned = model.clone();
+    UnitPruning::l1(0.5).apply(&mut pruned).unwrap();
+    let charts = [
+        (history.plot().unwrap(), (1120, 420)),
+        (
+            LineChart::new("t")
+                .log_y(true)
+                .values("a", &[1.0, 0.1, 0.01])
+                .draw()
+                .unwrap(),
+            (800, 480),
+        ),
+        (
+            ThresholdSweepPlot::new(&sweep).bound(0.9).draw().unwrap(),
+            (1120, 420),
+        ),
+        (table.plot().unwrap(), (800, 480)),
+        (
+            ScatterMatrix::new(&data::iris()).draw().unwrap(),
+            (960, 760),
+        ),
+        (NetworkPlot::new(&model).draw().unwrap(), (560, 460)),
+        (
+            NetworkPlot::before_after(&model, &pruned).unwrap(),
+            (1120, 460),
+        ),
+        (
+            WeightHistogram::new(&model)
+                .bins(10)
+                .log_counts(true)
+                .draw()
+                .unwrap(),
+            (800, 420),
+        ),
+    ];
+    for (i, (chart, size)) in charts.iter().enumerate() {
+        assert_eq!(chart.size(), *size, "chart {i}");
+        assert_eq!(decode(chart), *size, "chart {i}");
+        assert!(chart.png().len() > 2000, "chart {i} looks empty");
+    }
+    let grid = Chart::grid(
+        &[
+            charts[1].0.clone(),
+            charts[3].0.clone(),
+            charts[5].0.clone(),
+        ],
+        2,
+    )
+    .unwrap();
+    assert_eq!(grid.size(), (1600, 960));
+}
+
+#[test]
+fn same_data_gives_the_same_pixels() {
+    let (model, _, history) = trained();
+    assert_eq!(history.plot().unwrap(), trained().2.plot().unwrap());
+    assert_eq!(model.plot().unwrap().png(), model.plot().unwrap().png());
+    let a = LineChart::new("x").values("a", &[1.0, 2.0]).draw().unwrap();
+    let b = LineChart::new("x").values("a", &[1.0, 2.5]).draw().unwrap();
+    assert_ne!(a.png(), b.png());
+}
+
+#[test]
+fn charts_display_inline_and_save() {
+    let chart = LineChart::new("x").values("a", &[1.0, 2.0]).draw().unwrap();
+    let block = chart.evcxr_block();
+    let mut lines = block.lines();
+    assert_eq!(lines.next(), Some("EVCXR_BEGIN_CONTENT image/png"));
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(lines.next().unwrap())
+        .unwrap();
+    assert_eq!(payload, chart.png());
+    assert_eq!(lines.next(), Some("EVCXR_END_CONTENT"));
+    let path = std::env::temp_dir().join(format!("prunelab-chart-{}.png", std::process::id()));
+    chart.save(&path).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), chart.png());
+    std::fs::remove_file(path).ok();
+    assert!(matches!(
+        chart.save("/nonexistent-dir/x.png"),
+        Err(PlotError::Io { .. })
+    ));
+}
+
+#[test]
+fn bad_chart_input_is_a_typed_error() {
+    assert!(matches!(
+        LineChart::new("empty").draw(),
+        Err(PlotError::NoData(_))
+    ));
+    assert!(matches!(
+        LineChart::new("nan").values("a", &[f32::NAN]).draw(),
+        Err(PlotError::NoData(_))
+    ));
+    assert!(matches!(
+        LineChart::new("log")
+            .log_y(true)
+            .values("a", &[0.0, -1.0])
+            .draw(),
+        Err(PlotError::NoData(_))
+    ));
+    assert!(matches!(
+        LineChart::new("big")
+            .values("a", &[1.0])
+            .size(10_000, 10)
+            .draw(),
+        Err(PlotError::Invalid(_))
+    ));
+    assert!(matches!(Chart::grid(&[], 2), Err(PlotError::NoData(_))));
+    let c = LineChart::new("x").values("a", &[1.0]).draw().unwrap();
+    assert!(matches!(Chart::grid(&[c], 0), Err(PlotError::Invalid(_))));
+    assert!(matches!(
+        ScatterMatrix::new(&data::xor()).pairs(&[(0, 5)]).draw(),
+        Err(PlotError::Invalid(_))
+    ));
+    let m = Mlp::from_layers(
+        1,
+        Topology::Chain,
+        vec![Dense::new(array![[0.5]], None, Activation::Identity).unwrap()],
+    )
+    .unwrap();
+    assert!(matches!(
+        WeightHistogram::new(&m).bins(0).draw(),
+        Err(PlotError::Invalid(_))
+    ));
+}

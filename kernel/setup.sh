@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Sets up the "Rust (prunelab)" Jupyter kernel on a fresh machine: the rust-src component (evcxr's type
+# inference reads the standard library's sources), a release build of the `prunelab` binary, the kernelspec,
+# and a warm-up that fills evcxr's build cache so the first cell runs in seconds.
+#
+#   kernel/setup.sh                 # kernelspec for the current user
+#   kernel/setup.sh --prefix DIR    # kernelspec under DIR/share/jupyter (e.g. a virtual environment)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+rustup component add rust-src
+cargo build --release -p prunelab-jupyter
+target/release/prunelab kernel install "$@"
+target/release/prunelab warmup

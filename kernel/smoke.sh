@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Real-client check: installs the kernelspec into a temporary prefix and executes kernel/smoke.ipynb through
+# Jupyter's own client tools (nbclient, nbformat) and the real kernel; prints its wall time.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+start=$(date +%s)
+
+rustup component add rust-src >/dev/null 2>&1 || true
+cargo build --release -p prunelab-jupyter
+venv=target/smoke-venv
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check nbclient nbformat
+
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+target/release/prunelab kernel install --prefix "$prefix"
+JUPYTER_PATH="$prefix/share/jupyter" "$venv/bin/python" kernel/smoke_test.py kernel/smoke.ipynb
+echo "kernel smoke check passed in $(( $(date +%s) - start )) s"
