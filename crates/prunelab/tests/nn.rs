@@ -3,6 +3,9 @@
 use ndarray::{array, Array2};
 use prunelab::prelude::*;
 
+mod common;
+use common::hand_set;
+
 #[test]
 fn densely_connected_cos_sin_network_has_99842_connections() {
     let mlp = Mlp::config(&[1, 128, 128, 128, 128, 2])
@@ -15,35 +18,6 @@ fn densely_connected_cos_sin_network_has_99842_connections() {
     assert_eq!(ins, [1, 129, 257, 385, 513]);
     let chain = Mlp::config(&[1, 128, 128, 128, 128, 2]).build().unwrap();
     assert_eq!(chain.n_weights(), 128 + 3 * 128 * 128 + 256);
-}
-
-/// The hand-set 2-2-4-2 network of the structured-pruning example.
-fn hand_set() -> Mlp {
-    Mlp::from_layers(
-        2,
-        Topology::Chain,
-        vec![
-            Dense::new(
-                array![[1.0, -1.0], [5.0, 2.0]],
-                Some(array![0.1, 0.2]),
-                Activation::Relu,
-            )
-            .unwrap(),
-            Dense::new(
-                array![[0.1, 0.2], [0.3, 0.4], [0.5, 0.6], [0.7, 0.8]],
-                Some(array![-0.2, 0.1, 0.3, 0.5]),
-                Activation::Relu,
-            )
-            .unwrap(),
-            Dense::new(
-                array![[0.1, -0.2, 0.3, 0.1], [-0.1, 0.8, 0.1, -0.4]],
-                Some(array![0.1, -0.2]),
-                Activation::Identity,
-            )
-            .unwrap(),
-        ],
-    )
-    .unwrap()
 }
 
 #[test]

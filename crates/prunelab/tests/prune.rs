@@ -4,37 +4,11 @@
 use ndarray::{array, Array2};
 use proptest::prelude::*;
 use prunelab::prelude::*;
+
+mod common;
+use common::hand_set;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-/// The hand-set 2-2-4-2 network of the structured-pruning example.
-fn hand_set() -> Mlp {
-    Mlp::from_layers(
-        2,
-        Topology::Chain,
-        vec![
-            Dense::new(
-                array![[1.0, -1.0], [5.0, 2.0]],
-                Some(array![0.1, 0.2]),
-                Activation::Relu,
-            )
-            .unwrap(),
-            Dense::new(
-                array![[0.1, 0.2], [0.3, 0.4], [0.5, 0.6], [0.7, 0.8]],
-                Some(array![-0.2, 0.1, 0.3, 0.5]),
-                Activation::Relu,
-            )
-            .unwrap(),
-            Dense::new(
-                array![[0.1, -0.2, 0.3, 0.1], [-0.1, 0.8, 0.1, -0.4]],
-                Some(array![0.1, -0.2]),
-                Activation::Identity,
-            )
-            .unwrap(),
-        ],
-    )
-    .unwrap()
-}
 
 #[test]
 fn hand_set_unit_pruning_removes_the_documented_units() {
