@@ -1,7 +1,13 @@
 //! `prunelab`: the Jupyter kernel for prunelab notebooks (evcxr with the prunelab prelude), its kernelspec
-//! installer, and a warm-up that fills evcxr's build cache.
+//! installer, a warm-up that fills evcxr's build cache, and the headless runner, checker and renderer of
+//! notebooks.
 
+mod highlight;
 mod kernel;
+mod notebook;
+mod render;
+mod runner;
+mod session;
 
 use std::time::Instant;
 
@@ -15,6 +21,11 @@ USAGE:
     prunelab kernel uninstall [--user | --prefix PATH] remove it
     prunelab kernel config DIR                         write the kernel's evcxr configuration into DIR
     prunelab warmup                                    compile the prelude once so the kernel starts fast
+    prunelab run NOTEBOOK... [--timeout S] [--allow-errors] [--echo]
+                                                       execute notebooks headlessly, write outputs back
+    prunelab check NOTEBOOK... [--timeout S] [--echo]  re-execute and fail where a text output changed
+    prunelab render NOTEBOOK... --out DIR [--to jekyll|html]
+                                                       render to Markdown with front matter, or an HTML site
     prunelab --control_file FILE                       serve the Jupyter protocol (Jupyter runs this)
 ";
 
@@ -36,6 +47,9 @@ fn main() -> Result<()> {
             _ => bail!("expected `kernel install` or `kernel uninstall`\n\n{USAGE}"),
         },
         Some("warmup") => warmup(),
+        Some("run") => runner::run(&args[2..]),
+        Some("check") => runner::check(&args[2..]),
+        Some("render") => render::render(&args[2..]),
         None | Some("help") | Some("--help") | Some("-h") => {
             print!("{USAGE}");
             Ok(())

@@ -28,7 +28,7 @@ pub use prunelab::prune::{
     ThresholdPruning, UnitPruning, UnitScore, WeightPruning, WeightScore,
 };
 pub use prunelab::sweep::{
-    SparsitySweep, SweepMethod, SweepTable, ThresholdSweep, ThresholdSweepResult,
+    SparsitySweep, SweepMethod, SweepRow, SweepTable, ThresholdSweep, ThresholdSweepResult,
 };
 pub use prunelab::train::{BatchSize, EarlyStopping, History, Progress, TrainParams, Trainer};
 pub use prunelab::Error;

@@ -51,7 +51,7 @@ pub mod prelude {
         SparseMlp, ThresholdPruning, UnitPruning, UnitScore, WeightPruning, WeightScore,
     };
     pub use crate::sweep::{
-        SparsitySweep, SweepMethod, SweepTable, ThresholdSweep, ThresholdSweepResult,
+        SparsitySweep, SweepMethod, SweepRow, SweepTable, ThresholdSweep, ThresholdSweepResult,
     };
     pub use crate::train::{BatchSize, EarlyStopping, History, Progress, TrainParams, Trainer};
 }

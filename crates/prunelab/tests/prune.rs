@@ -732,6 +732,32 @@ fn lottery_ticket_and_iterative_pruning() {
     assert_eq!(random.n_remaining(), 12);
     assert_ne!(random, ticket);
 
+    // The comparison's ticket rows are the search's rounds; its controls keep the ticket's sparsity.
+    let table = lt
+        .compare(&init, &data, &data, Metric::Accuracy, Init::GlorotUniform, 99)
+        .unwrap();
+    assert_eq!(table.methods(), ["lottery ticket", "random reinit", "one-shot"]);
+    let rows = |m: &str| -> Vec<&SweepRow> { table.rows.iter().filter(|r| r.method == m).collect() };
+    let (tickets, randoms, one_shots) = (rows("lottery ticket"), rows("random reinit"), rows("one-shot"));
+    for (r, row) in tickets.iter().enumerate() {
+        assert_eq!(row.metric, h.rounds[r].metric, "round {r}");
+        assert_eq!(row.remaining, h.rounds[r].remaining);
+        assert!((row.sparsity - (1.0 - 0.5f64.powi(r as i32))).abs() < 1e-12);
+        assert_eq!(randoms[r].remaining, row.remaining);
+        assert_eq!(one_shots[r].remaining, row.remaining);
+    }
+    assert!(lt
+        .compare(&init, &data, &data, Metric::Accuracy, Init::GlorotUniform, 99)
+        .is_ok_and(|again| again == table));
+    let bad = LotteryTicket {
+        amount_per_round: 1.0,
+        ..lt.clone()
+    };
+    assert!(matches!(
+        bad.compare(&init, &data, &data, Metric::Accuracy, Init::GlorotUniform, 0),
+        Err(Error::InvalidParam { name: "amount_per_round", .. })
+    ));
+
     let mut model = init.clone();
     train.fit(&mut model, &data).unwrap();
     let it = IterativePruning {

@@ -10,6 +10,7 @@ use crate::metrics::Metric;
 use crate::nn::Mlp;
 use crate::prune::criteria::chosen_layers;
 use crate::prune::{Amount, Scope, WeightPruning};
+use crate::sweep::{SweepRow, SweepTable};
 use crate::train::TrainParams;
 
 /// Prunes by magnitude until `sparsity` of the weights in scope are pruned (counting weights pruned
@@ -293,28 +294,12 @@ impl LotteryTicket {
         eval: &Dataset,
         metric: Metric,
     ) -> Result<PruningHistory> {
-        if !(0.0..1.0).contains(&self.amount_per_round) {
-            return Err(Error::param(
-                "amount_per_round",
-                format!("must lie in [0, 1), got {}", self.amount_per_round),
-            ));
-        }
-        chosen_layers(model, &self.skip)?;
+        self.check(model)?;
         let mut history = PruningHistory {
             metric,
             rounds: Vec::new(),
         };
-        let rewind_point = match self.rewind {
-            Rewind::Init => model.clone(),
-            Rewind::Epoch(0) => model.clone(),
-            Rewind::Epoch(k) => {
-                let mut early = model.clone();
-                let mut p = self.train.clone();
-                p.epochs = k;
-                p.fit(&mut early, train)?;
-                early
-            }
-        };
+        let rewind_point = self.rewind_point(model, train)?;
         for round in 0..=self.rounds {
             let h = self.train.fit(model, train)?;
             history.record(round, model, eval, h.final_loss().unwrap_or(f32::NAN))?;
@@ -327,6 +312,108 @@ impl LotteryTicket {
             model.rewind_to(&rewind_point);
         }
         Ok(history)
+    }
+}
+
+impl LotteryTicket {
+    fn check(&self, model: &Mlp) -> Result<Vec<usize>> {
+        if !(0.0..1.0).contains(&self.amount_per_round) {
+            return Err(Error::param(
+                "amount_per_round",
+                format!("must lie in [0, 1), got {}", self.amount_per_round),
+            ));
+        }
+        chosen_layers(model, &self.skip)
+    }
+
+    /// The weights survivors are reset to: the initial ones, or those after `k` epochs of training.
+    fn rewind_point(&self, model: &Mlp, train: &Dataset) -> Result<Mlp> {
+        Ok(match self.rewind {
+            Rewind::Init | Rewind::Epoch(0) => model.clone(),
+            Rewind::Epoch(k) => {
+                let mut early = model.clone();
+                let mut p = self.train.clone();
+                p.epochs = k;
+                p.fit(&mut early, train)?;
+                early
+            }
+        })
+    }
+
+    /// The lottery-ticket experiment with its two controls, at every round's sparsity: the ticket
+    /// (iterative magnitude pruning with rewinding, as [`run`](Self::run)); the same masks with fresh
+    /// random weights (drawn by `init` from `seed + round`), trained alike; and one-shot pruning — the
+    /// trained dense network pruned by magnitude to the round's sparsity in one step, rewound, and trained
+    /// alike. Every network trains with [`train`](Self::train). Rows are labelled `lottery ticket`,
+    /// `random reinit` and `one-shot`; sparsity is the round's target `1 − (1 − amount)^round` of the
+    /// pruned layers, and round 0 (the dense network) is shared by the three.
+    ///
+    /// ```
+    /// use prunelab::prelude::*;
+    ///
+    /// let data = data::xor();
+    /// let model = Mlp::config(&[2, 16, 1]).output_activation(Activation::Sigmoid).seed(0).build()?;
+    /// let train = TrainParams::new(Loss::BinaryCrossEntropy, Adam::new(0.05)).epochs(50).batch_size(BatchSize::Full);
+    /// let search = LotteryTicket {
+    ///     rounds: 2, amount_per_round: 0.3, rewind: Rewind::Init, scope: Scope::Layerwise, skip: vec![], train,
+    /// };
+    /// let table = search.compare(&model, &data, &data, Metric::Accuracy, Init::GlorotUniform, 7)?;
+    /// assert_eq!(table.rows.len(), 9); // 3 methods x (dense + 2 rounds)
+    /// # Ok::<(), prunelab::Error>(())
+    /// ```
+    pub fn compare(
+        &self,
+        model: &Mlp,
+        train: &Dataset,
+        eval: &Dataset,
+        metric: Metric,
+        init: crate::nn::Init,
+        seed: u64,
+    ) -> Result<SweepTable> {
+        self.check(model)?;
+        const METHODS: [&str; 3] = ["lottery ticket", "random reinit", "one-shot"];
+        let mut table = SweepTable {
+            metric_name: metric.name().into(),
+            rows: Vec::new(),
+        };
+        let mut row = |method: &str, sparsity: f64, m: &Mlp| -> Result<()> {
+            table.rows.push(SweepRow {
+                method: method.into(),
+                sparsity,
+                remaining: m.n_remaining(),
+                metric: metric.evaluate(m, eval)?,
+            });
+            Ok(())
+        };
+        let rewind_point = self.rewind_point(model, train)?;
+        let mut ticket = model.clone();
+        self.train.fit(&mut ticket, train)?;
+        for method in METHODS {
+            row(method, 0.0, &ticket)?;
+        }
+        let dense = ticket.clone();
+        for round in 1..=self.rounds {
+            let sparsity = 1.0 - (1.0 - self.amount_per_round).powi(round as i32);
+            let mut pruning = WeightPruning::magnitude(self.amount_per_round).skip(&self.skip);
+            pruning.scope = self.scope;
+            pruning.apply(&mut ticket)?;
+            ticket.rewind_to(&rewind_point);
+
+            let mut random = ticket.clone();
+            random.reinitialize(init, seed.wrapping_add(round as u64))?;
+            self.train.fit(&mut random, train)?;
+
+            let mut one_shot = dense.clone();
+            prune_to_sparsity(&mut one_shot, sparsity, self.scope, &self.skip)?;
+            one_shot.rewind_to(&rewind_point);
+            self.train.fit(&mut one_shot, train)?;
+
+            self.train.fit(&mut ticket, train)?;
+            row(METHODS[0], sparsity, &ticket)?;
+            row(METHODS[1], sparsity, &random)?;
+            row(METHODS[2], sparsity, &one_shot)?;
+        }
+        Ok(table)
     }
 }
 

@@ -1,0 +1,302 @@
+//! `prunelab render`: notebooks to a static blog — Markdown with front matter for Jekyll-style generators,
+//! or a standalone HTML site (a page per notebook and an index) — with images written as PNG files.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use base64::Engine as _;
+
+use crate::highlight::{self, escape};
+use crate::notebook::{stem, Notebook, Output};
+
+/// What `render` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Markdown with YAML front matter, one file per notebook.
+    Jekyll,
+    /// A standalone HTML site.
+    Html,
+}
+
+/// A rendered notebook's entry in the site's index.
+struct Entry {
+    slug: String,
+    title: String,
+    excerpt: String,
+    tags: Vec<String>,
+}
+
+/// `prunelab render NOTEBOOK… --out DIR [--to jekyll|html]`.
+pub fn render(args: &[String]) -> Result<()> {
+    let (mut notebooks, mut out, mut format) = (Vec::new(), None, Format::Jekyll);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--out" => out = Some(PathBuf::from(it.next().ok_or_else(|| anyhow!("--out needs a folder"))?)),
+            "--to" => {
+                format = match it.next().map(String::as_str) {
+                    Some("jekyll") | Some("markdown") => Format::Jekyll,
+                    Some("html") => Format::Html,
+                    other => bail!("--to {other:?}: expected jekyll or html"),
+                }
+            }
+            flag if flag.starts_with("--") => bail!("unknown option {flag}"),
+            path => notebooks.push(PathBuf::from(path)),
+        }
+    }
+    let out = out.ok_or_else(|| anyhow!("render needs --out DIR"))?;
+    if notebooks.is_empty() {
+        bail!("no notebook given");
+    }
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let mut entries = Vec::new();
+    for path in &notebooks {
+        let nb = Notebook::read(path)?;
+        let entry = Entry {
+            slug: stem(path),
+            title: nb.title(path),
+            excerpt: nb.excerpt(),
+            tags: nb.tags(),
+        };
+        let page = match format {
+            Format::Jekyll => markdown_page(&nb, &entry, &out)?,
+            Format::Html => html_page(&nb, &entry, &out)?,
+        };
+        let ext = if format == Format::Jekyll { "md" } else { "html" };
+        let file = out.join(format!("{}.{ext}", entry.slug));
+        std::fs::write(&file, page).with_context(|| format!("writing {}", file.display()))?;
+        println!("{} -> {}", path.display(), file.display());
+        entries.push(entry);
+    }
+    if format == Format::Html {
+        std::fs::write(out.join("index.html"), html_index(&entries))?;
+        std::fs::write(out.join("style.css"), STYLE)?;
+        println!("site index: {}", out.join("index.html").display());
+    }
+    Ok(())
+}
+
+/// Writes an output's image (if any) beside the page with nbconvert's naming
+/// (`{slug}_files/{slug}_{cell}_{output}.png`) and returns its relative path.
+fn write_image(
+    out: &Path,
+    slug: &str,
+    cell: usize,
+    k: usize,
+    data: &[(String, String)],
+) -> Result<Option<String>> {
+    let Some((_, b64)) = data.iter().find(|(m, _)| m == "image/png") else {
+        return Ok(None);
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.split_whitespace().collect::<String>())
+        .with_context(|| format!("{slug}: cell {} holds an image that is not base64", cell + 1))?;
+    let rel = format!("{slug}_files/{slug}_{cell}_{k}.png");
+    let file = out.join(&rel);
+    std::fs::create_dir_all(file.parent().expect("has a folder"))?;
+    std::fs::write(&file, bytes)?;
+    Ok(Some(rel))
+}
+
+fn get<'a>(data: &'a [(String, String)], mime: &str) -> Option<&'a str> {
+    data.iter()
+        .find(|(m, _)| m == mime)
+        .map(|(_, v)| v.as_str())
+}
+
+fn yaml_string(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialise")
+}
+
+/// The Markdown page: front matter, Markdown cells as they are, code in fenced blocks, outputs below.
+fn markdown_page(nb: &Notebook, entry: &Entry, out: &Path) -> Result<String> {
+    let mut md = String::new();
+    writeln!(md, "---")?;
+    writeln!(md, "layout: post")?;
+    writeln!(md, "title: {}", yaml_string(&entry.title))?;
+    writeln!(md, "excerpt: {}", yaml_string(&entry.excerpt))?;
+    let tags: Vec<String> = entry.tags.iter().map(|t| yaml_string(t)).collect();
+    writeln!(md, "tags: [{}]", tags.join(", "))?;
+    writeln!(md, "---\n")?;
+    for (i, cell) in nb.cells().iter().enumerate() {
+        match cell.kind() {
+            "markdown" => writeln!(md, "{}\n", cell.source().trim_end())?,
+            "code" => {
+                writeln!(md, "```rust\n{}\n```\n", cell.source().trim_end())?;
+                for (k, o) in cell.outputs()?.iter().enumerate() {
+                    match o {
+                        Output::Stream { text, .. } => {
+                            writeln!(md, "```text\n{}\n```\n", text.trim_end())?
+                        }
+                        Output::Data { data, .. } => {
+                            if let Some(rel) = write_image(out, &entry.slug, i, k, data)? {
+                                writeln!(md, "![png]({rel})\n")?;
+                            } else if let Some(html) = get(data, "text/html") {
+                                writeln!(md, "{}\n", html.trim())?;
+                            } else if let Some(text) = get(data, "text/plain") {
+                                writeln!(md, "```text\n{}\n```\n", text.trim_end())?;
+                            }
+                        }
+                        Output::Error {
+                            ename, evalue, ..
+                        } => writeln!(md, "```text\n{ename}: {evalue}\n```\n")?,
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(md)
+}
+
+/// The HTML page of one notebook.
+fn html_page(nb: &Notebook, entry: &Entry, out: &Path) -> Result<String> {
+    let mut body = String::new();
+    for (i, cell) in nb.cells().iter().enumerate() {
+        match cell.kind() {
+            "markdown" => {
+                let source = cell.source();
+                let parser = pulldown_cmark::Parser::new_ext(&source, pulldown_cmark::Options::all());
+                body.push_str("<div class=\"md\">");
+                pulldown_cmark::html::push_html(&mut body, parser);
+                body.push_str("</div>\n");
+            }
+            "code" => {
+                write!(
+                    body,
+                    "<pre class=\"code\"><code>{}</code></pre>\n",
+                    highlight::rust(cell.source().trim_end())
+                )?;
+                for (k, o) in cell.outputs()?.iter().enumerate() {
+                    match o {
+                        Output::Stream { name, text } => write!(
+                            body,
+                            "<pre class=\"out {name}\">{}</pre>\n",
+                            escape(text.trim_end())
+                        )?,
+                        Output::Data { data, .. } => {
+                            if let Some(rel) = write_image(out, &entry.slug, i, k, data)? {
+                                write!(body, "<p class=\"img\"><img src=\"{}\" alt=\"chart\"></p>\n", escape(&rel))?;
+                            } else if let Some(html) = get(data, "text/html") {
+                                write!(body, "<div class=\"html\">{html}</div>\n")?;
+                            } else if let Some(text) = get(data, "text/plain") {
+                                write!(body, "<pre class=\"out\">{}</pre>\n", escape(text.trim_end()))?;
+                            }
+                        }
+                        Output::Error {
+                            ename, evalue, ..
+                        } => write!(
+                            body,
+                            "<pre class=\"out error\">{}: {}</pre>\n",
+                            escape(ename),
+                            escape(evalue)
+                        )?,
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title}</title>\n<meta name=\"description\" content=\"{excerpt}\">\n\
+         <link rel=\"stylesheet\" href=\"style.css\">\n</head>\n<body>\n\
+         <nav><a href=\"index.html\">prunelab notebooks</a></nav>\n<main>\n{body}</main>\n</body>\n</html>\n",
+        title = escape(&entry.title),
+        excerpt = escape(&entry.excerpt),
+    ))
+}
+
+/// The site's index: every notebook with its title, excerpt and tags.
+fn html_index(entries: &[Entry]) -> String {
+    let mut items = String::new();
+    for e in entries {
+        let tags: Vec<String> = e
+            .tags
+            .iter()
+            .map(|t| format!("<span class=\"tag\">{}</span>", escape(t)))
+            .collect();
+        let _ = write!(
+            items,
+            "<li><a href=\"{}.html\">{}</a><p>{}</p><p>{}</p></li>\n",
+            escape(&e.slug),
+            escape(&e.title),
+            escape(&e.excerpt),
+            tags.join(" ")
+        );
+    }
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>prunelab notebooks</title>\n<link rel=\"stylesheet\" href=\"style.css\">\n</head>\n<body>\n\
+         <main>\n<h1>prunelab notebooks</h1>\n<p>Neural-network pruning experiments in Rust, executed with the \
+         prunelab kernel.</p>\n<ul class=\"index\">\n{items}</ul>\n</main>\n</body>\n</html>\n"
+    )
+}
+
+const STYLE: &str = "\
+body { font-family: system-ui, sans-serif; line-height: 1.55; color: #1d1f21; margin: 0; }
+main { max-width: 52rem; margin: 0 auto; padding: 1rem 1.25rem 4rem; }
+nav { max-width: 52rem; margin: 0 auto; padding: 0.75rem 1.25rem 0; font-size: 0.9rem; }
+pre { overflow-x: auto; padding: 0.6rem 0.8rem; border-radius: 4px; font-size: 0.85rem; }
+pre.code { background: #f6f8fa; border-left: 3px solid #4a90d9; }
+pre.out { background: #fff; border-left: 3px solid #ccc; }
+pre.stderr, pre.error { background: #fff4f4; border-left-color: #d9534f; }
+.img img { max-width: 100%; height: auto; }
+.html table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
+.html th, .html td { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: right; }
+.index li { margin-bottom: 1rem; }
+.tag { background: #eef; border-radius: 3px; padding: 0 0.3rem; font-size: 0.8rem; }
+.c { color: #6a737d; } .s { color: #032f62; } .n { color: #005cc5; } .k { color: #d73a49; }
+.m { color: #6f42c1; } .t { color: #22863a; } .l { color: #e36209; } .d { color: #6f42c1; }
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> Notebook {
+        // A 1x1 PNG.
+        let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+        Notebook {
+            doc: json!({"nbformat": 4, "nbformat_minor": 5,
+                "metadata": {"tags": ["pruning", "iris"]},
+                "cells": [
+                    {"cell_type": "markdown", "metadata": {}, "source": "# Iris sweep\n\nThresholds <and> AP."},
+                    {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "let x = 1;\nx",
+                     "outputs": [
+                        {"output_type": "stream", "name": "stdout", "text": ["hello\n"]},
+                        {"output_type": "execute_result", "execution_count": 1, "metadata": {},
+                         "data": {"image/png": png, "text/plain": "chart"}}
+                     ]}
+                ]}),
+        }
+    }
+
+    #[test]
+    fn markdown_has_front_matter_fenced_code_and_image_files() {
+        let dir = std::env::temp_dir().join(format!("prunelab-render-md-{}", std::process::id()));
+        let nb = sample();
+        let entry = Entry {
+            slug: "iris".into(),
+            title: nb.title(Path::new("iris.ipynb")),
+            excerpt: nb.excerpt(),
+            tags: nb.tags(),
+        };
+        let md = markdown_page(&nb, &entry, &dir).unwrap();
+        assert!(md.starts_with("---\nlayout: post\ntitle: \"Iris sweep\"\nexcerpt: \"Thresholds <and> AP.\"\ntags: [\"pruning\", \"iris\"]\n---\n"), "{md}");
+        assert!(md.contains("```rust\nlet x = 1;\nx\n```"));
+        assert!(md.contains("```text\nhello\n```"));
+        assert!(md.contains("![png](iris_files/iris_1_1.png)"));
+        let png = std::fs::read(dir.join("iris_files/iris_1_1.png")).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        let html = html_page(&nb, &entry, &dir).unwrap();
+        assert!(html.contains("<h1>Iris sweep</h1>"));
+        assert!(html.contains("<img src=\"iris_files/iris_1_1.png\""));
+        assert!(html.contains("<span class=\"k\">let</span>"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
