@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-rustup component add rust-src
+. kernel/ensure-rust.sh
 cargo build --release -p prunelab-jupyter
 target/release/prunelab kernel install "$@"
 target/release/prunelab warmup

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 start=$(date +%s)
 
-rustup component add rust-src >/dev/null 2>&1 || true
+. kernel/ensure-rust.sh
 cargo build --release -p prunelab-jupyter
 venv=target/smoke-venv
 if [ ! -x "$venv/bin/python" ]; then

@@ -18,9 +18,10 @@ pub fn escape(text: &str) -> String {
 }
 
 const KEYWORDS: &[&str] = &[
-    "as", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn", "for",
-    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self",
-    "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while",
+    "as", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn",
+    "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref",
+    "return", "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe",
+    "use", "where", "while",
 ];
 
 fn span(out: &mut String, class: &str, text: &str) {
@@ -60,7 +61,8 @@ pub fn rust(src: &str) -> String {
             }
             i = (i + 2).min(chars.len());
             span(&mut out, "c", &text(start, i));
-        } else if c == 'r' && (next == Some('"') || (next == Some('#') && raw_string_at(&chars, i))) {
+        } else if c == 'r' && (next == Some('"') || (next == Some('#') && raw_string_at(&chars, i)))
+        {
             i += 1;
             let mut hashes = 0;
             while chars.get(i) == Some(&'#') {
@@ -160,7 +162,8 @@ mod tests {
         assert!(html.contains("<span class=\"s\">'c'</span>"));
         assert!(rust("fn f<'a>(x: &'a str) {}").contains("<span class=\"l\">'a</span>"));
         assert!(rust(":dep foo\nlet a = 1;").starts_with("<span class=\"d\">:dep foo</span>"));
-        assert!(rust("r#\"raw \" text\"#").starts_with("<span class=\"s\">r#&quot;raw &quot; text&quot;#</span>"));
+        assert!(rust("r#\"raw \" text\"#")
+            .starts_with("<span class=\"s\">r#&quot;raw &quot; text&quot;#</span>"));
         assert_eq!(rust("a != b"), "a != b");
     }
 }

@@ -29,9 +29,16 @@ USAGE:
     prunelab --control_file FILE                       serve the Jupyter protocol (Jupyter runs this)
 ";
 
-fn main() -> Result<()> {
+fn main() {
     // evcxr re-runs this binary as the process that executes cells; this must come first.
     evcxr::runtime_hook();
+    if let Err(e) = dispatch() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn dispatch() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("--control_file") => evcxr_jupyter::main(),

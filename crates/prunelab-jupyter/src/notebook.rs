@@ -214,7 +214,10 @@ impl Notebook {
         let doc: Value = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a JSON notebook", path.display()))?;
         if doc.get("nbformat").and_then(Value::as_u64) != Some(4) {
-            bail!("{}: only nbformat 4 notebooks are supported", path.display());
+            bail!(
+                "{}: only nbformat 4 notebooks are supported",
+                path.display()
+            );
         }
         if !doc.get("cells").is_some_and(Value::is_array) {
             bail!("{}: the notebook has no list of cells", path.display());
@@ -290,7 +293,11 @@ impl Notebook {
 
     /// The excerpt: `metadata.excerpt`, else the first paragraph of Markdown that is not a heading.
     pub fn excerpt(&self) -> String {
-        if let Some(t) = self.doc.pointer("/metadata/excerpt").and_then(Value::as_str) {
+        if let Some(t) = self
+            .doc
+            .pointer("/metadata/excerpt")
+            .and_then(Value::as_str)
+        {
             return t.to_string();
         }
         for cell in self.cells() {

@@ -33,7 +33,11 @@ pub fn render(args: &[String]) -> Result<()> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--out" => out = Some(PathBuf::from(it.next().ok_or_else(|| anyhow!("--out needs a folder"))?)),
+            "--out" => {
+                out = Some(PathBuf::from(
+                    it.next().ok_or_else(|| anyhow!("--out needs a folder"))?,
+                ))
+            }
             "--to" => {
                 format = match it.next().map(String::as_str) {
                     Some("jekyll") | Some("markdown") => Format::Jekyll,
@@ -63,7 +67,11 @@ pub fn render(args: &[String]) -> Result<()> {
             Format::Jekyll => markdown_page(&nb, &entry, &out)?,
             Format::Html => html_page(&nb, &entry, &out)?,
         };
-        let ext = if format == Format::Jekyll { "md" } else { "html" };
+        let ext = if format == Format::Jekyll {
+            "md"
+        } else {
+            "html"
+        };
         let file = out.join(format!("{}.{ext}", entry.slug));
         std::fs::write(&file, page).with_context(|| format!("writing {}", file.display()))?;
         println!("{} -> {}", path.display(), file.display());
@@ -91,7 +99,12 @@ fn write_image(
     };
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64.split_whitespace().collect::<String>())
-        .with_context(|| format!("{slug}: cell {} holds an image that is not base64", cell + 1))?;
+        .with_context(|| {
+            format!(
+                "{slug}: cell {} holds an image that is not base64",
+                cell + 1
+            )
+        })?;
     let rel = format!("{slug}_files/{slug}_{cell}_{k}.png");
     let file = out.join(&rel);
     std::fs::create_dir_all(file.parent().expect("has a folder"))?;
@@ -138,9 +151,9 @@ fn markdown_page(nb: &Notebook, entry: &Entry, out: &Path) -> Result<String> {
                                 writeln!(md, "```text\n{}\n```\n", text.trim_end())?;
                             }
                         }
-                        Output::Error {
-                            ename, evalue, ..
-                        } => writeln!(md, "```text\n{ename}: {evalue}\n```\n")?,
+                        Output::Error { ename, evalue, .. } => {
+                            writeln!(md, "```text\n{ename}: {evalue}\n```\n")?
+                        }
                     }
                 }
             }
@@ -157,7 +170,8 @@ fn html_page(nb: &Notebook, entry: &Entry, out: &Path) -> Result<String> {
         match cell.kind() {
             "markdown" => {
                 let source = cell.source();
-                let parser = pulldown_cmark::Parser::new_ext(&source, pulldown_cmark::Options::all());
+                let parser =
+                    pulldown_cmark::Parser::new_ext(&source, pulldown_cmark::Options::all());
                 body.push_str("<div class=\"md\">");
                 pulldown_cmark::html::push_html(&mut body, parser);
                 body.push_str("</div>\n");
@@ -177,16 +191,22 @@ fn html_page(nb: &Notebook, entry: &Entry, out: &Path) -> Result<String> {
                         )?,
                         Output::Data { data, .. } => {
                             if let Some(rel) = write_image(out, &entry.slug, i, k, data)? {
-                                write!(body, "<p class=\"img\"><img src=\"{}\" alt=\"chart\"></p>\n", escape(&rel))?;
+                                write!(
+                                    body,
+                                    "<p class=\"img\"><img src=\"{}\" alt=\"chart\"></p>\n",
+                                    escape(&rel)
+                                )?;
                             } else if let Some(html) = get(data, "text/html") {
                                 write!(body, "<div class=\"html\">{html}</div>\n")?;
                             } else if let Some(text) = get(data, "text/plain") {
-                                write!(body, "<pre class=\"out\">{}</pre>\n", escape(text.trim_end()))?;
+                                write!(
+                                    body,
+                                    "<pre class=\"out\">{}</pre>\n",
+                                    escape(text.trim_end())
+                                )?;
                             }
                         }
-                        Output::Error {
-                            ename, evalue, ..
-                        } => write!(
+                        Output::Error { ename, evalue, .. } => write!(
                             body,
                             "<pre class=\"out error\">{}: {}</pre>\n",
                             escape(ename),
@@ -245,6 +265,7 @@ pre.code { background: #f6f8fa; border-left: 3px solid #4a90d9; }
 pre.out { background: #fff; border-left: 3px solid #ccc; }
 pre.stderr, pre.error { background: #fff4f4; border-left-color: #d9534f; }
 .img img { max-width: 100%; height: auto; }
+.html { overflow-x: auto; }
 .html table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
 .html th, .html td { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: right; }
 .index li { margin-bottom: 1rem; }
@@ -263,16 +284,16 @@ mod tests {
         let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
         Notebook {
             doc: json!({"nbformat": 4, "nbformat_minor": 5,
-                "metadata": {"tags": ["pruning", "iris"]},
-                "cells": [
-                    {"cell_type": "markdown", "metadata": {}, "source": "# Iris sweep\n\nThresholds <and> AP."},
-                    {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "let x = 1;\nx",
-                     "outputs": [
-                        {"output_type": "stream", "name": "stdout", "text": ["hello\n"]},
-                        {"output_type": "execute_result", "execution_count": 1, "metadata": {},
-                         "data": {"image/png": png, "text/plain": "chart"}}
-                     ]}
-                ]}),
+            "metadata": {"tags": ["pruning", "iris"]},
+            "cells": [
+                {"cell_type": "markdown", "metadata": {}, "source": "# Iris sweep\n\nThresholds <and> AP."},
+                {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "let x = 1;\nx",
+                 "outputs": [
+                    {"output_type": "stream", "name": "stdout", "text": ["hello\n"]},
+                    {"output_type": "execute_result", "execution_count": 1, "metadata": {},
+                     "data": {"image/png": png, "text/plain": "chart"}}
+                 ]}
+            ]}),
         }
     }
 

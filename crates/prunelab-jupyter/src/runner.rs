@@ -42,11 +42,10 @@ impl RunOptions {
                     let v = it
                         .next()
                         .ok_or_else(|| anyhow!("--timeout needs a number of seconds"))?;
-                    let secs: u64 = v
-                        .parse()
-                        .ok()
-                        .filter(|&s| s > 0)
-                        .ok_or_else(|| anyhow!("--timeout {v:?}: expected a positive integer"))?;
+                    let secs: u64 =
+                        v.parse().ok().filter(|&s| s > 0).ok_or_else(|| {
+                            anyhow!("--timeout {v:?}: expected a positive integer")
+                        })?;
                     opts.timeout = Duration::from_secs(secs);
                 }
                 "--allow-errors" => opts.allow_errors = true,
@@ -237,11 +236,7 @@ pub fn compare(stored: &[Output], fresh: &[Output]) -> Vec<String> {
     let (a, b) = (texts(stored), texts(fresh));
     let mut diffs = Vec::new();
     if a.len() != b.len() {
-        diffs.push(format!(
-            "{} text outputs stored, {} now",
-            a.len(),
-            b.len()
-        ));
+        diffs.push(format!("{} text outputs stored, {} now", a.len(), b.len()));
     }
     for (x, y) in a.iter().zip(&b) {
         if x != y {
@@ -338,7 +333,8 @@ mod tests {
     #[test]
     fn options_are_checked() {
         let args = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        let o = RunOptions::parse(&args(&["a.ipynb", "--timeout", "30", "--allow-errors"])).unwrap();
+        let o =
+            RunOptions::parse(&args(&["a.ipynb", "--timeout", "30", "--allow-errors"])).unwrap();
         assert_eq!(o.timeout, Duration::from_secs(30));
         assert!(o.allow_errors);
         assert!(RunOptions::parse(&args(&["--timeout", "0", "a.ipynb"])).is_err());

@@ -220,12 +220,7 @@ fn error_output(e: &evcxr::Error, timed_out: bool, timeout: Duration) -> Output 
                 .unwrap_or_else(|| "compilation failed".into());
             let traceback = errors
                 .iter()
-                .flat_map(|c| {
-                    c.rendered()
-                        .lines()
-                        .map(str::to_string)
-                        .collect::<Vec<_>>()
-                })
+                .flat_map(|c| c.rendered().lines().map(str::to_string).collect::<Vec<_>>())
                 .collect();
             Output::Error {
                 ename: "CompilationError".into(),

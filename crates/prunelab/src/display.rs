@@ -36,6 +36,15 @@ pub(crate) fn table(caption: &str, header: &[String], rows: &[Vec<String>]) -> S
 }
 
 /// Prints an evcxr `text/html` block.
+/// A score for a table: four decimals, or scientific notation when that would hide its size.
+fn score(v: f32) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-3..1e5).contains(&v.abs()) {
+        format!("{v:.3e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
 fn show_html(html: &str) {
     println!("EVCXR_BEGIN_CONTENT text/html\n{html}\nEVCXR_END_CONTENT");
 }
@@ -241,9 +250,7 @@ impl ScoreTable {
             .enumerate()
             .map(|(k, s)| {
                 std::iter::once(k.to_string())
-                    .chain(
-                        (0..width).map(|u| s.get(u).map_or(String::new(), |v| format!("{v:.4}"))),
-                    )
+                    .chain((0..width).map(|u| s.get(u).map_or(String::new(), |&v| score(v))))
                     .collect()
             })
             .collect();

@@ -194,6 +194,24 @@ fn idx_files_load_plain_and_gzipped() {
     gz.write_all(&idx_images(3, 2, 2, &pixels)).unwrap();
     let img_gz = write(&dir, "img.gz", &gz.finish().unwrap());
     assert_eq!(data::read_idx_images(&img_gz).unwrap(), ds.records);
+
+    // A folder of MNIST's four files, plain or gzipped.
+    let mnist = temp_dir("mnist");
+    assert!(
+        matches!(data::mnist_dir(&mnist), Err(Error::Io { path, .. }) if path.ends_with("train-images-idx3-ubyte"))
+    );
+    std::fs::copy(&img_gz, mnist.join("train-images-idx3-ubyte.gz")).unwrap();
+    std::fs::copy(&lab, mnist.join("train-labels-idx1-ubyte")).unwrap();
+    write(
+        &mnist,
+        "t10k-images-idx3-ubyte",
+        &idx_images(1, 2, 2, &pixels[..4]),
+    );
+    write(&mnist, "t10k-labels-idx1-ubyte", &idx_labels(&[5]));
+    let (train, test) = data::mnist_dir(&mnist).unwrap();
+    assert_eq!(train.records, ds.records);
+    assert_eq!((test.n_samples(), test.labels().unwrap()[0]), (1, 5));
+    std::fs::remove_dir_all(mnist).ok();
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -34,6 +34,12 @@ fn reports_and_tables_render_as_html() {
         .to_html()
         .contains("<caption>a &lt;b&gt; &amp; c</caption>"));
     assert!(t.to_html().contains("<td>2.5000</td>"));
+    // Tiny scores keep their size visible instead of printing as 0.0000.
+    let tiny = ScoreTable::new("utility", vec![ndarray::array![2.5e-6, 0.0]]).to_html();
+    assert!(
+        tiny.contains("<td>2.500e-6</td>") && tiny.contains("<td>0.0000</td>"),
+        "{tiny}"
+    );
 
     let h = TrainParams::new(Loss::CrossEntropy, Adam::default())
         .epochs(3)

@@ -734,11 +734,26 @@ fn lottery_ticket_and_iterative_pruning() {
 
     // The comparison's ticket rows are the search's rounds; its controls keep the ticket's sparsity.
     let table = lt
-        .compare(&init, &data, &data, Metric::Accuracy, Init::GlorotUniform, 99)
+        .compare(
+            &init,
+            &data,
+            &data,
+            Metric::Accuracy,
+            Init::GlorotUniform,
+            99,
+        )
         .unwrap();
-    assert_eq!(table.methods(), ["lottery ticket", "random reinit", "one-shot"]);
-    let rows = |m: &str| -> Vec<&SweepRow> { table.rows.iter().filter(|r| r.method == m).collect() };
-    let (tickets, randoms, one_shots) = (rows("lottery ticket"), rows("random reinit"), rows("one-shot"));
+    assert_eq!(
+        table.methods(),
+        ["lottery ticket", "random reinit", "one-shot"]
+    );
+    let rows =
+        |m: &str| -> Vec<&SweepRow> { table.rows.iter().filter(|r| r.method == m).collect() };
+    let (tickets, randoms, one_shots) = (
+        rows("lottery ticket"),
+        rows("random reinit"),
+        rows("one-shot"),
+    );
     for (r, row) in tickets.iter().enumerate() {
         assert_eq!(row.metric, h.rounds[r].metric, "round {r}");
         assert_eq!(row.remaining, h.rounds[r].remaining);
@@ -747,15 +762,32 @@ fn lottery_ticket_and_iterative_pruning() {
         assert_eq!(one_shots[r].remaining, row.remaining);
     }
     assert!(lt
-        .compare(&init, &data, &data, Metric::Accuracy, Init::GlorotUniform, 99)
+        .compare(
+            &init,
+            &data,
+            &data,
+            Metric::Accuracy,
+            Init::GlorotUniform,
+            99
+        )
         .is_ok_and(|again| again == table));
     let bad = LotteryTicket {
         amount_per_round: 1.0,
         ..lt.clone()
     };
     assert!(matches!(
-        bad.compare(&init, &data, &data, Metric::Accuracy, Init::GlorotUniform, 0),
-        Err(Error::InvalidParam { name: "amount_per_round", .. })
+        bad.compare(
+            &init,
+            &data,
+            &data,
+            Metric::Accuracy,
+            Init::GlorotUniform,
+            0
+        ),
+        Err(Error::InvalidParam {
+            name: "amount_per_round",
+            ..
+        })
     ));
 
     let mut model = init.clone();

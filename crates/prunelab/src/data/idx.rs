@@ -121,3 +121,28 @@ pub fn mnist_idx(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<D
     Ok(Dataset::classification(records, labels_arr, 10)?
         .with_class_names((0..10).map(|d| d.to_string())))
 }
+
+/// The four MNIST files in `dir` (`train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`,
+/// `t10k-labels-idx1-ubyte`, each plain or with `.gz`), as the (train, test) datasets. A missing file is an
+/// [`Error::Io`] naming the path looked for.
+pub fn mnist_dir(dir: impl AsRef<Path>) -> Result<(Dataset, Dataset)> {
+    let dir = dir.as_ref();
+    let find = |name: &str| {
+        let plain = dir.join(name);
+        let gz = dir.join(format!("{name}.gz"));
+        if !plain.exists() && gz.exists() {
+            gz
+        } else {
+            plain
+        }
+    };
+    let train = mnist_idx(
+        find("train-images-idx3-ubyte"),
+        find("train-labels-idx1-ubyte"),
+    )?;
+    let test = mnist_idx(
+        find("t10k-images-idx3-ubyte"),
+        find("t10k-labels-idx1-ubyte"),
+    )?;
+    Ok((train, test))
+}

@@ -6,7 +6,7 @@ mod idx;
 mod split;
 
 pub use builtin::{cos_sin, digits, iris, iris_binary, xor};
-pub use idx::{mnist_idx, read_idx_images, read_idx_labels};
+pub use idx::{mnist_dir, mnist_idx, read_idx_images, read_idx_labels};
 pub use split::Standardizer;
 
 use ndarray::{Array1, Array2, Axis};

@@ -155,8 +155,17 @@ impl Mlp {
     }
 
     /// Per layer, whether each unit is live: its output varies with the input and is used downstream.
-    /// Output units are used by definition.
-    pub(crate) fn live_units(&self) -> Vec<Vec<bool>> {
+    /// Output units are used by definition. [`compact`](Mlp::compact) keeps exactly the live units.
+    ///
+    /// ```
+    /// use prunelab::prelude::*;
+    ///
+    /// let mut model = Mlp::config(&[2, 4, 1]).seed(0).build()?;
+    /// UnitPruning::new(UnitScore::Random { seed: 1 }, Amount::Count(3)).apply(&mut model)?;
+    /// assert_eq!(model.live_units()[0].iter().filter(|&&live| live).count(), 1);
+    /// # Ok::<(), prunelab::Error>(())
+    /// ```
+    pub fn live_units(&self) -> Vec<Vec<bool>> {
         let n = self.layers.len();
         let mut live: Vec<Vec<bool>> = self
             .layers
