@@ -177,38 +177,38 @@ fn html_page(nb: &Notebook, entry: &Entry, out: &Path) -> Result<String> {
                 body.push_str("</div>\n");
             }
             "code" => {
-                write!(
+                writeln!(
                     body,
-                    "<pre class=\"code\"><code>{}</code></pre>\n",
+                    "<pre class=\"code\"><code>{}</code></pre>",
                     highlight::rust(cell.source().trim_end())
                 )?;
                 for (k, o) in cell.outputs()?.iter().enumerate() {
                     match o {
-                        Output::Stream { name, text } => write!(
+                        Output::Stream { name, text } => writeln!(
                             body,
-                            "<pre class=\"out {name}\">{}</pre>\n",
+                            "<pre class=\"out {name}\">{}</pre>",
                             escape(text.trim_end())
                         )?,
                         Output::Data { data, .. } => {
                             if let Some(rel) = write_image(out, &entry.slug, i, k, data)? {
-                                write!(
+                                writeln!(
                                     body,
-                                    "<p class=\"img\"><img src=\"{}\" alt=\"chart\"></p>\n",
+                                    "<p class=\"img\"><img src=\"{}\" alt=\"chart\"></p>",
                                     escape(&rel)
                                 )?;
                             } else if let Some(html) = get(data, "text/html") {
-                                write!(body, "<div class=\"html\">{html}</div>\n")?;
+                                writeln!(body, "<div class=\"html\">{html}</div>")?;
                             } else if let Some(text) = get(data, "text/plain") {
-                                write!(
+                                writeln!(
                                     body,
-                                    "<pre class=\"out\">{}</pre>\n",
+                                    "<pre class=\"out\">{}</pre>",
                                     escape(text.trim_end())
                                 )?;
                             }
                         }
-                        Output::Error { ename, evalue, .. } => write!(
+                        Output::Error { ename, evalue, .. } => writeln!(
                             body,
-                            "<pre class=\"out error\">{}: {}</pre>\n",
+                            "<pre class=\"out error\">{}: {}</pre>",
                             escape(ename),
                             escape(evalue)
                         )?,
@@ -238,9 +238,9 @@ fn html_index(entries: &[Entry]) -> String {
             .iter()
             .map(|t| format!("<span class=\"tag\">{}</span>", escape(t)))
             .collect();
-        let _ = write!(
+        let _ = writeln!(
             items,
-            "<li><a href=\"{}.html\">{}</a><p>{}</p><p>{}</p></li>\n",
+            "<li><a href=\"{}.html\">{}</a><p>{}</p><p>{}</p></li>",
             escape(&e.slug),
             escape(&e.title),
             escape(&e.excerpt),

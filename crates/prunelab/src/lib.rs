@@ -26,6 +26,7 @@ pub mod display;
 mod error;
 pub mod graph;
 pub mod io;
+mod linalg;
 pub mod loss;
 pub mod metrics;
 pub mod nn;

@@ -2,7 +2,6 @@
 
 use std::ops::Range;
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, ArrayView2, AsArray, Axis, Ix2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -517,7 +516,7 @@ impl Mlp {
             let input = left.slice(s![..n, inputs]);
             let z = &mut ws.pre[k];
             let mut z = z.slice_mut(s![..n, ..]);
-            general_mat_mul(1.0, &input, &layer.weight.t(), 0.0, &mut z);
+            crate::linalg::matmul(input, layer.weight.t(), &mut z, false);
             if let Some(b) = &layer.bias {
                 z += b;
             }
@@ -563,7 +562,7 @@ impl Mlp {
                 layer.activation.backward(z, a, dz.view_mut());
             }
             let input = ws.acts.slice(s![..n, inputs.clone()]);
-            general_mat_mul(1.0, &dz.t(), &input, 0.0, &mut grads.weights[k]);
+            crate::linalg::matmul(dz.t(), input, &mut grads.weights[k].view_mut(), false);
             if let Some(db) = &mut grads.biases[k] {
                 db.assign(&dz.sum_axis(Axis(0)));
             }
@@ -572,7 +571,7 @@ impl Mlp {
                 let lo = inputs.start.max(self.n_inputs);
                 let w = layer.weight.slice(s![.., lo - inputs.start..]);
                 let mut target = dleft.slice_mut(s![..n, lo..inputs.end]);
-                general_mat_mul(1.0, &dz, &w, 1.0, &mut target);
+                crate::linalg::matmul(dz.view(), w, &mut target, true);
             }
         }
     }

@@ -1,8 +1,8 @@
 //! Sparse inference: layers below a density threshold run a CSR kernel, so pruned weights cost nothing.
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, ArrayView2, AsArray, Axis, Ix2};
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 
 use crate::error::{Error, Result};
 use crate::nn::{check_batch, Activation, Mlp, Topology};
@@ -57,46 +57,71 @@ impl Csr {
     }
 
     /// `out = W · x` for feature-major `x` (`cols × batch`) into `out` (`rows × batch`, standard layout).
+    /// Large products split their rows over rayon's threads.
     fn matmul_into(&self, x: ArrayView2<f32>, mut out: ndarray::ArrayViewMut2<f32>) {
+        use rayon::prelude::*;
         let batch = x.ncols();
         let x = x.as_standard_layout();
         let xs = x.as_slice().expect("standard layout");
         let out = out.as_slice_mut().expect("standard layout");
+        let threads = rayon::current_num_threads();
+        if threads == 1 || self.nnz() * batch < 1 << 21 || self.rows < 2 * threads {
+            return self.rows_into(xs, batch, 0..self.rows, out);
+        }
+        let chunk = self.rows.div_ceil(4 * threads);
+        out.par_chunks_mut(chunk * batch)
+            .enumerate()
+            .for_each(|(i, o)| {
+                let lo = i * chunk;
+                self.rows_into(xs, batch, lo..(lo + chunk).min(self.rows), o)
+            });
+    }
+
+    /// Rows `rows` of the product into `out` (those rows only), with the widest kernel the CPU runs.
+    fn rows_into(&self, xs: &[f32], batch: usize, rows: Range<usize>, out: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f") {
                 // SAFETY: the CPU supports the features the function is compiled for.
-                return unsafe { self.matmul_avx512(xs, batch, out) };
+                return unsafe { self.matmul_avx512(xs, batch, rows, out) };
             }
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
             {
                 // SAFETY: as above.
-                return unsafe { self.matmul_avx2(xs, batch, out) };
+                return unsafe { self.matmul_avx2(xs, batch, rows, out) };
             }
         }
-        self.matmul_generic::<false>(xs, batch, out);
+        self.matmul_generic::<false>(xs, batch, rows, out);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx2,fma")]
-    unsafe fn matmul_avx512(&self, xs: &[f32], batch: usize, out: &mut [f32]) {
-        self.matmul_generic::<true>(xs, batch, out)
+    unsafe fn matmul_avx512(&self, xs: &[f32], batch: usize, rows: Range<usize>, out: &mut [f32]) {
+        self.matmul_generic::<true>(xs, batch, rows, out)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn matmul_avx2(&self, xs: &[f32], batch: usize, out: &mut [f32]) {
-        self.matmul_generic::<true>(xs, batch, out)
+    unsafe fn matmul_avx2(&self, xs: &[f32], batch: usize, rows: Range<usize>, out: &mut [f32]) {
+        self.matmul_generic::<true>(xs, batch, rows, out)
     }
 
     /// The kernel, inlined into each feature-specific entry so the compiler vectorises it for that CPU:
-    /// full blocks of `BLOCK` batch columns keep their accumulators in registers.
+    /// full blocks of `BLOCK` batch columns keep their accumulators in registers. `out` holds the rows
+    /// `rows` only.
     #[inline(always)]
-    fn matmul_generic<const FMA: bool>(&self, xs: &[f32], batch: usize, out: &mut [f32]) {
+    fn matmul_generic<const FMA: bool>(
+        &self,
+        xs: &[f32],
+        batch: usize,
+        rows: Range<usize>,
+        out: &mut [f32],
+    ) {
         let full = batch / BLOCK * BLOCK;
+        let base = rows.start;
         for start in (0..full).step_by(BLOCK) {
-            for r in 0..self.rows {
+            for r in rows.clone() {
                 let mut acc = [0.0f32; BLOCK];
                 for e in self.indptr[r]..self.indptr[r + 1] {
                     let w = self.values[e];
@@ -106,12 +131,13 @@ impl Csr {
                         acc[i] = madd::<FMA>(w, xb[i], acc[i]);
                     }
                 }
-                out[r * batch + start..r * batch + start + BLOCK].copy_from_slice(&acc);
+                let o = (r - base) * batch + start;
+                out[o..o + BLOCK].copy_from_slice(&acc);
             }
         }
         if full < batch {
             let width = batch - full;
-            for r in 0..self.rows {
+            for r in rows.clone() {
                 let mut acc = [0.0f32; BLOCK];
                 for e in self.indptr[r]..self.indptr[r + 1] {
                     let w = self.values[e];
@@ -120,7 +146,8 @@ impl Csr {
                         *a = madd::<FMA>(w, v, *a);
                     }
                 }
-                out[r * batch + full..(r + 1) * batch].copy_from_slice(&acc[..width]);
+                let o = (r - base) * batch;
+                out[o + full..o + batch].copy_from_slice(&acc[..width]);
             }
         }
     }
@@ -258,7 +285,9 @@ impl SparseMlp {
             let input = left.slice(s![in_lo.., ..]);
             let mut z = Array2::<f32>::zeros((widths[k], n));
             match &layer.kernel {
-                Kernel::Dense(w) => general_mat_mul(1.0, w, &input, 0.0, &mut z),
+                Kernel::Dense(w) => {
+                    crate::linalg::matmul(w.view(), input.view(), &mut z.view_mut(), false)
+                }
                 Kernel::Sparse(csr) => csr.matmul_into(input, z.view_mut()),
             }
             if let Some(b) = &layer.bias {
