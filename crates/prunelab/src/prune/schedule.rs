@@ -306,9 +306,7 @@ impl LotteryTicket {
             if round == self.rounds {
                 break;
             }
-            let mut pruning = WeightPruning::magnitude(self.amount_per_round).skip(&self.skip);
-            pruning.scope = self.scope;
-            pruning.apply(model)?;
+            self.round_pruning().apply(model)?;
             model.rewind_to(&rewind_point);
         }
         Ok(history)
@@ -324,6 +322,13 @@ impl LotteryTicket {
             ));
         }
         chosen_layers(model, &self.skip)
+    }
+
+    /// One round's pruning: magnitude, `amount_per_round` of what remains, in the search's scope.
+    fn round_pruning(&self) -> WeightPruning {
+        let mut pruning = WeightPruning::magnitude(self.amount_per_round).skip(&self.skip);
+        pruning.scope = self.scope;
+        pruning
     }
 
     /// The weights survivors are reset to: the initial ones, or those after `k` epochs of training.
@@ -394,9 +399,7 @@ impl LotteryTicket {
         let dense = ticket.clone();
         for round in 1..=self.rounds {
             let sparsity = 1.0 - (1.0 - self.amount_per_round).powi(round as i32);
-            let mut pruning = WeightPruning::magnitude(self.amount_per_round).skip(&self.skip);
-            pruning.scope = self.scope;
-            pruning.apply(&mut ticket)?;
+            self.round_pruning().apply(&mut ticket)?;
             ticket.rewind_to(&rewind_point);
 
             let mut random = ticket.clone();
