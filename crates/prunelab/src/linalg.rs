@@ -1,10 +1,10 @@
 //! The matrix product behind every dense layer: `c ← a·b` or `c ← c + a·b` on ndarray views of any strides
 //! (transposed views cost nothing). Large products go to the `gemm` crate, whose kernels use the widest
-//! vector unit the CPU has (AVX-512 where present) and split the work over rayon's threads when the product
-//! is big enough to pay for it; tiny products (iris-sized layers) use a plain loop, which avoids the
-//! packing and dispatch overhead that dominates there.
+//! vector unit the CPU has (its `x86-v4` feature: AVX-512 where present, detected at run time); products big
+//! enough to pay for threads are cut into one slice per rayon thread; tiny products (iris-sized layers) use a
+//! plain loop, which avoids the packing and dispatch overhead that dominates there.
 
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 
 /// Products with fewer multiply-adds than this run single-threaded.
 const PARALLEL_MIN_FLOPS: usize = 1 << 21;
@@ -46,11 +46,69 @@ pub(crate) fn matmul(
         }
         return;
     }
-    let parallelism = if flops >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1 {
-        gemm::Parallelism::Rayon(0)
+    if flops < PARALLEL_MIN_FLOPS || !may_split() {
+        return gemm_serial(a, b, c, accumulate);
+    }
+    // One single-threaded product per thread on a slice of the longer output side. For the thin products of
+    // training (100 rows) this scales where splitting inside one product does not: each thread packs only
+    // its share of `b`.
+    use rayon::prelude::*;
+    let threads = rayon::current_num_threads();
+    if n >= m {
+        let chunk = n.div_ceil(threads).next_multiple_of(16);
+        let parts: Vec<_> = c
+            .axis_chunks_iter_mut(Axis(1), chunk)
+            .zip(b.axis_chunks_iter(Axis(1), chunk))
+            .collect();
+        parts
+            .into_par_iter()
+            .for_each(|(mut c, b)| gemm_serial(a, b, &mut c, accumulate));
     } else {
-        gemm::Parallelism::None
+        let chunk = m.div_ceil(threads).next_multiple_of(16);
+        let parts: Vec<_> = c
+            .axis_chunks_iter_mut(Axis(0), chunk)
+            .zip(a.axis_chunks_iter(Axis(0), chunk))
+            .collect();
+        parts
+            .into_par_iter()
+            .for_each(|(mut c, a)| gemm_serial(a, b, &mut c, accumulate));
+    }
+}
+
+/// Whether a call from this thread may fan out over rayon's pool: there is more than one thread, and the
+/// caller is not itself a pool worker (which already runs in parallel with its siblings).
+pub(crate) fn may_split() -> bool {
+    rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none()
+}
+
+/// Whether every value is finite (no NaN, no ±∞). Written on the bit pattern so it vectorises; long slices
+/// are checked in parallel.
+pub(crate) fn all_finite(xs: &[f32]) -> bool {
+    const EXPONENT: u32 = 0x7f80_0000;
+    let check = |c: &[f32]| {
+        c.chunks(4096).all(|c| {
+            c.iter().fold(0u32, |bad, v| {
+                bad | u32::from(v.to_bits() & EXPONENT == EXPONENT)
+            }) == 0
+        })
     };
+    if xs.len() >= 1 << 18 && may_split() {
+        use rayon::prelude::*;
+        xs.par_chunks(1 << 16).all(check)
+    } else {
+        check(xs)
+    }
+}
+
+/// One single-threaded `gemm` call on the views as they are.
+fn gemm_serial(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    c: &mut ArrayViewMut2<f32>,
+    accumulate: bool,
+) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
     let (cs, ass, bs) = ([c.strides()[0], c.strides()[1]], a.strides(), b.strides());
     // SAFETY: the pointers and strides describe live ndarray views of the stated shapes; `c` is borrowed
     // mutably and does not alias `a` or `b` (the borrow checker guarantees it for these views).
@@ -74,7 +132,7 @@ pub(crate) fn matmul(
             false,
             false,
             false,
-            parallelism,
+            gemm::Parallelism::None,
         );
     }
 }
@@ -94,6 +152,23 @@ mod tests {
     }
 
     #[test]
+    fn finiteness_is_found_anywhere() {
+        for len in [0usize, 1, 17, 5000, 300_000] {
+            let mut v = vec![1.5f32; len];
+            assert!(all_finite(&v));
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                if len > 0 {
+                    let at = len * 2 / 3;
+                    v[at] = bad;
+                    assert!(!all_finite(&v), "{bad} at {at} of {len}");
+                    v[at] = f32::MAX;
+                    assert!(all_finite(&v));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn products_match_the_definition_for_every_layout_and_size() {
         for &(m, k, n) in &[
             (1, 1, 1),
@@ -102,6 +177,7 @@ mod tests {
             (70, 4, 5),
             (33, 65, 17),
             (130, 200, 90),
+            (20, 300, 400),
             (5, 0, 4),
         ] {
             let a =

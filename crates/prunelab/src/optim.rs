@@ -348,11 +348,42 @@ impl OptimizerState {
     }
 }
 
+/// Parameters per parallel piece of an update; smaller tensors are updated on the calling thread.
+const PARALLEL_CHUNK: usize = 1 << 15;
+
 fn update(config: &Optimizer, step: u64, slot: &mut Slot, params: &mut [f32], grads: &[f32]) {
+    if params.len() < 4 * PARALLEL_CHUNK || !crate::linalg::may_split() {
+        return update_chunk(
+            config,
+            step,
+            params,
+            grads,
+            &mut slot.first,
+            &mut slot.second,
+        );
+    }
+    // Every parameter's update is independent of the others, so pieces give the same numbers.
+    use rayon::prelude::*;
+    params
+        .par_chunks_mut(PARALLEL_CHUNK)
+        .zip(grads.par_chunks(PARALLEL_CHUNK))
+        .zip(slot.first.par_chunks_mut(PARALLEL_CHUNK))
+        .zip(slot.second.par_chunks_mut(PARALLEL_CHUNK))
+        .for_each(|(((p, g), m), v)| update_chunk(config, step, p, g, m, v));
+}
+
+fn update_chunk(
+    config: &Optimizer,
+    step: u64,
+    params: &mut [f32],
+    grads: &[f32],
+    first: &mut [f32],
+    second: &mut [f32],
+) {
     match *config {
         Optimizer::Sgd(s) => {
             let first_step = step == 1;
-            for ((p, &g), b) in params.iter_mut().zip(grads).zip(slot.first.iter_mut()) {
+            for ((p, &g), b) in params.iter_mut().zip(grads).zip(first.iter_mut()) {
                 let mut d = g + s.weight_decay * *p;
                 if s.momentum != 0.0 {
                     *b = if first_step {
@@ -371,12 +402,11 @@ fn update(config: &Optimizer, step: u64, slot: &mut Slot, params: &mut [f32], gr
             let step_size = (a.lr as f64 / bc1) as f32;
             let bc2_sqrt = bc2.sqrt() as f32;
             let decay = 1.0 - a.lr * a.weight_decay;
-            let slot = &mut *slot;
             for (((p, &g), m), v) in params
                 .iter_mut()
                 .zip(grads)
-                .zip(slot.first.iter_mut())
-                .zip(slot.second.iter_mut())
+                .zip(first.iter_mut())
+                .zip(second.iter_mut())
             {
                 let g = if a.decoupled {
                     *p *= decay;

@@ -21,6 +21,30 @@ fn densely_connected_cos_sin_network_has_99842_connections() {
 }
 
 #[test]
+fn forward_in_blocks_equals_forward_per_sample() {
+    for topology in [Topology::Chain, Topology::DenselyConnected] {
+        let mlp = Mlp::config(&[6, 40, 30, 3])
+            .topology(topology)
+            .activation(Activation::Tanh)
+            .output_activation(Activation::Softmax)
+            .seed(4)
+            .build()
+            .unwrap();
+        // 700 rows: blocks of the inference pass run on several threads, the last block partial.
+        let x = Array2::from_shape_fn((700, 6), |(i, j)| {
+            ((i * 13 + j * 7) % 17) as f32 / 8.0 - 1.0
+        });
+        let all = mlp.forward(&x).unwrap();
+        for i in [0, 1, 255, 256, 257, 511, 512, 699] {
+            let one = mlp.forward(x.slice(ndarray::s![i..i + 1, ..])).unwrap();
+            for (a, b) in all.row(i).iter().zip(one.row(0)) {
+                assert!((a - b).abs() < 1e-6, "{topology:?} row {i}: {a} vs {b}");
+            }
+        }
+    }
+}
+
+#[test]
 fn hand_set_forward_matches_manual_computation() {
     let mlp = hand_set();
     let x = array![[1.0f32, 2.0]];

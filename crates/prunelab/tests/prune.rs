@@ -471,13 +471,15 @@ proptest! {
 #[test]
 fn sparse_forward_on_a_large_batch_crosses_blocks() {
     let mut m = Mlp::config(&[30, 50, 40, 5])
+        .topology(Topology::DenselyConnected)
         .output_activation(Activation::Softmax)
         .seed(8)
         .build()
         .unwrap();
     WeightPruning::magnitude(0.9).apply(&mut m).unwrap();
     let x = random_input(30, 1);
-    let big = ndarray::concatenate(ndarray::Axis(0), &vec![x.view(); 30]).unwrap(); // 210 rows > 3 blocks
+    // 630 rows: several sample blocks of the inference passes, the last one partial.
+    let big = ndarray::concatenate(ndarray::Axis(0), &vec![x.view(); 90]).unwrap();
     assert_close(
         &m.forward(&big).unwrap(),
         &SparseMlp::new(&m, 0.5).unwrap().forward(&big).unwrap(),

@@ -1,6 +1,6 @@
 //! Activation functions and their derivatives, applied to whole batches.
 
-use ndarray::{ArrayView2, ArrayViewMut2, Axis, Zip};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
 use serde::{Deserialize, Serialize};
 
 /// The non-linearity a layer applies to its pre-activation `z = x·Wᵀ + b`.
@@ -53,22 +53,67 @@ impl Activation {
         }
     }
 
-    /// Writes `f(z)` into `a` for a batch (`z` and `a` have shape `(samples, units)`).
-    pub(crate) fn apply(self, z: ArrayView2<f32>, mut a: ArrayViewMut2<f32>) {
-        if self == Activation::Softmax {
-            for (zr, mut ar) in z.axis_iter(Axis(0)).zip(a.axis_iter_mut(Axis(0))) {
-                let max = zr.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                let mut sum = 0.0;
-                Zip::from(&mut ar).and(&zr).for_each(|a, &z| {
-                    *a = (z - max).exp();
-                    sum += *a;
-                });
-                ar.mapv_inplace(|v| v / sum);
+    /// One layer's forward step on a batch whose rows are samples: `z ← z + bias`, then `a ← f(z)`, in a
+    /// single pass per sample (the row stays in L1 cache between the two). With `a = None` the activation
+    /// overwrites `z`: inference keeps no pre-activation.
+    pub(crate) fn forward(
+        self,
+        mut z: ArrayViewMut2<f32>,
+        bias: Option<ArrayView1<f32>>,
+        a: Option<ArrayViewMut2<f32>>,
+    ) {
+        match a {
+            Some(mut a) => {
+                for (mut zr, ar) in z.rows_mut().into_iter().zip(a.rows_mut()) {
+                    if let Some(b) = &bias {
+                        zr += b;
+                    }
+                    self.apply_row(zr.view(), ar);
+                }
             }
+            None => {
+                for mut zr in z.rows_mut() {
+                    if let Some(b) = &bias {
+                        zr += b;
+                    }
+                    self.apply_row_in_place(zr);
+                }
+            }
+        }
+    }
+
+    /// `a ← f(z)` for one sample.
+    fn apply_row(self, z: ArrayView1<f32>, mut a: ArrayViewMut1<f32>) {
+        if self == Activation::Softmax {
+            let max = z.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let mut sum = 0.0;
+            Zip::from(&mut a).and(&z).for_each(|a, &z| {
+                *a = (z - max).exp();
+                sum += *a;
+            });
+            a.mapv_inplace(|v| v / sum);
         } else {
             Zip::from(&mut a)
                 .and(&z)
                 .for_each(|a, &z| *a = self.scalar(z));
+        }
+    }
+
+    /// `z ← f(z)` for one sample.
+    fn apply_row_in_place(self, mut z: ArrayViewMut1<f32>) {
+        match self {
+            Activation::Identity => {}
+            Activation::Softmax => {
+                let max = z.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                let mut sum = 0.0;
+                z.mapv_inplace(|v| {
+                    let e = (v - max).exp();
+                    sum += e;
+                    e
+                });
+                z.mapv_inplace(|v| v / sum);
+            }
+            _ => z.mapv_inplace(|v| self.scalar(v)),
         }
     }
 

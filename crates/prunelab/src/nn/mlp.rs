@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use ndarray::{s, Array1, Array2, ArrayView2, AsArray, Axis, Ix2};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, AsArray, Axis, Ix2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -11,6 +11,9 @@ use crate::data::Dataset;
 use crate::error::{check_finite, Error, Result};
 use crate::loss::Loss;
 use crate::nn::{Activation, Dense, Init};
+
+/// Rows per block of the inference pass: a block's activations for the widest layers stay in L2 cache.
+const INFER_BLOCK: usize = 256;
 
 /// How layers are wired together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -229,7 +232,11 @@ impl Gradients {
 
     /// Whether every value is finite.
     pub(crate) fn all_finite(&self) -> bool {
-        self.weights.iter().all(|w| w.iter().all(|v| v.is_finite()))
+        let finite = |a: &Array2<f32>| match a.as_slice() {
+            Some(v) => crate::linalg::all_finite(v),
+            None => a.iter().all(|v| v.is_finite()),
+        };
+        self.weights.iter().all(finite)
             && self
                 .biases
                 .iter()
@@ -517,18 +524,34 @@ impl Mlp {
             let z = &mut ws.pre[k];
             let mut z = z.slice_mut(s![..n, ..]);
             crate::linalg::matmul(input, layer.weight.t(), &mut z, false);
-            if let Some(b) = &layer.bias {
-                z += b;
-            }
             let out = right.slice_mut(s![..n, ..outputs.len()]);
-            layer.activation.apply(z.view(), out);
+            let bias = layer.bias.as_ref().map(|b| b.view());
+            layer.activation.forward(z, bias, Some(out));
         }
     }
 
-    /// The network output stored in `ws` after [`Mlp::forward_ws`] on `n` rows.
-    pub(crate) fn output_view<'a>(&self, ws: &'a Workspace, n: usize) -> ArrayView2<'a, f32> {
+    /// The inference pass for one block of rows: `acts` is `(≥ rows, total_width)`; each layer's product goes
+    /// straight into its columns and bias and activation are applied there in place. Writes the output into
+    /// `out`. `x` must have been checked.
+    fn forward_block(
+        &self,
+        acts: &mut Array2<f32>,
+        x: ArrayView2<f32>,
+        mut out: ArrayViewMut2<f32>,
+    ) {
+        let n = x.nrows();
+        acts.slice_mut(s![..n, ..self.n_inputs]).assign(&x);
+        for (k, layer) in self.layers.iter().enumerate() {
+            let outputs = self.output_range(k);
+            let (left, mut right) = acts.view_mut().split_at(Axis(1), outputs.start);
+            let input = left.slice(s![..n, self.input_range(k)]);
+            let mut z = right.slice_mut(s![..n, ..outputs.len()]);
+            crate::linalg::matmul(input, layer.weight.t(), &mut z, false);
+            let bias = layer.bias.as_ref().map(|b| b.view());
+            layer.activation.forward(z, bias, None);
+        }
         let last = self.layers.len() - 1;
-        ws.acts.slice(s![..n, self.output_range(last)])
+        out.assign(&acts.slice(s![..n, self.output_range(last)]));
     }
 
     /// Back-propagates through `n` rows of `ws`. The output layer's ∂L/∂z must already be in `ws.dacts`
@@ -581,11 +604,31 @@ impl Mlp {
         self.forward_view(x.into())
     }
 
+    /// Inference in blocks of [`INFER_BLOCK`] rows, each carried through every layer while its activations
+    /// sit in cache; blocks run in parallel on rayon's threads. Each row's result does not depend on the
+    /// blocking or the thread count.
     fn forward_view(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
         self.check_input(&x)?;
-        let mut ws = Workspace::new(self, x.nrows());
-        self.forward_ws(&mut ws, x);
-        Ok(self.output_view(&ws, x.nrows()).to_owned())
+        let n = x.nrows();
+        let width = self.total_width();
+        let mut out = Array2::zeros((n, self.n_outputs()));
+        let jobs: Vec<_> = out
+            .axis_chunks_iter_mut(Axis(0), INFER_BLOCK)
+            .zip(x.axis_chunks_iter(Axis(0), INFER_BLOCK))
+            .collect();
+        if jobs.len() > 1 && crate::linalg::may_split() {
+            use rayon::prelude::*;
+            jobs.into_par_iter().for_each_init(
+                || Array2::zeros((INFER_BLOCK, width)),
+                |acts, (o, xb)| self.forward_block(acts, xb, o),
+            );
+        } else {
+            let mut acts = Array2::zeros((n.min(INFER_BLOCK), width));
+            for (o, xb) in jobs {
+                self.forward_block(&mut acts, xb, o);
+            }
+        }
+        Ok(out)
     }
 
     /// Class probabilities, shape `(samples, classes)`. A single sigmoid output gives two columns,

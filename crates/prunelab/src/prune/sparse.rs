@@ -1,11 +1,14 @@
 //! Sparse inference: layers below a density threshold run a CSR kernel, so pruned weights cost nothing.
 
-use ndarray::{s, Array1, Array2, ArrayView2, AsArray, Axis, Ix2};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, AsArray, Axis, Ix2};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
 use crate::error::{Error, Result};
 use crate::nn::{check_batch, Activation, Mlp, Topology};
+
+/// Samples per block of [`SparseMlp::forward`]: a block's inputs and outputs of a layer stay in L2 cache.
+const SAMPLE_BLOCK: usize = 128;
 
 /// Columns of the batch processed together by the CSR kernel: one block of every input row stays in cache
 /// while all output rows are accumulated.
@@ -65,7 +68,7 @@ impl Csr {
         let xs = x.as_slice().expect("standard layout");
         let out = out.as_slice_mut().expect("standard layout");
         let threads = rayon::current_num_threads();
-        if threads == 1 || self.nnz() * batch < 1 << 21 || self.rows < 2 * threads {
+        if !crate::linalg::may_split() || self.nnz() * batch < 1 << 21 || self.rows < 2 * threads {
             return self.rows_into(xs, batch, 0..self.rows, out);
         }
         let chunk = self.rows.div_ceil(4 * threads);
@@ -264,41 +267,79 @@ impl SparseMlp {
         }
     }
 
-    /// The network output for a batch `x` of shape `(samples, inputs)`.
+    /// The network output for a batch `x` of shape `(samples, inputs)`. Samples go through the network in
+    /// blocks of [`SAMPLE_BLOCK`], each carried through every layer while its activations sit in cache;
+    /// blocks run in parallel on rayon's threads.
     pub fn forward<'a>(&self, x: impl AsArray<'a, f32, Ix2>) -> Result<Array2<f32>> {
         let x: ArrayView2<f32> = x.into();
         check_batch(&x, self.n_inputs)?;
+        let outputs = self.width(self.layers.len() - 1);
+        let mut out = Array2::zeros((x.nrows(), outputs));
+        let jobs: Vec<_> = out
+            .axis_chunks_iter_mut(Axis(0), SAMPLE_BLOCK)
+            .zip(x.axis_chunks_iter(Axis(0), SAMPLE_BLOCK))
+            .collect();
+        if jobs.len() > 1 && crate::linalg::may_split() {
+            use rayon::prelude::*;
+            jobs.into_par_iter()
+                .for_each_init(Vec::new, |buf, (o, xb)| self.forward_block(buf, xb, o));
+        } else {
+            let mut buf = Vec::new();
+            for (o, xb) in jobs {
+                self.forward_block(&mut buf, xb, o);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One block of samples through every layer, in a feature-major buffer (the input's rows, then each
+    /// layer's units' rows, one column per sample), so that the CSR kernel reads whole rows of inputs.
+    fn forward_block(&self, buf: &mut Vec<f32>, x: ArrayView2<f32>, mut out: ArrayViewMut2<f32>) {
         let n = x.nrows();
-        // Feature-major buffer: the input's rows, then each layer's units' rows.
-        let widths: Vec<usize> = (0..self.layers.len()).map(|k| self.width(k)).collect();
-        let total = self.n_inputs + widths.iter().sum::<usize>();
-        let mut acts = Array2::<f32>::zeros((total, n));
+        let total = self.n_inputs + (0..self.layers.len()).map(|k| self.width(k)).sum::<usize>();
+        if buf.len() < total * n {
+            buf.resize(total * n, 0.0);
+        }
+        let mut acts =
+            ArrayViewMut2::from_shape((total, n), &mut buf[..total * n]).expect("buffer fits");
         acts.slice_mut(s![..self.n_inputs, ..]).assign(&x.t());
         let mut start = self.n_inputs;
         let mut prev_start = 0;
-        for (k, layer) in self.layers.iter().enumerate() {
+        for layer in &self.layers {
+            let width = match &layer.kernel {
+                Kernel::Dense(w) => w.nrows(),
+                Kernel::Sparse(c) => c.rows,
+            };
             let in_lo = match self.topology {
                 Topology::Chain => prev_start,
                 Topology::DenselyConnected => 0,
             };
             let (left, mut right) = acts.view_mut().split_at(Axis(0), start);
             let input = left.slice(s![in_lo.., ..]);
-            let mut z = Array2::<f32>::zeros((widths[k], n));
+            let mut z = right.slice_mut(s![..width, ..]);
             match &layer.kernel {
-                Kernel::Dense(w) => {
-                    crate::linalg::matmul(w.view(), input.view(), &mut z.view_mut(), false)
-                }
+                Kernel::Dense(w) => crate::linalg::matmul(w.view(), input, &mut z, false),
                 Kernel::Sparse(csr) => csr.matmul_into(input, z.view_mut()),
             }
-            if let Some(b) = &layer.bias {
-                z += &b.view().insert_axis(Axis(1));
+            let bias = layer.bias.as_ref().map(|b| b.view());
+            if layer.activation == Activation::Softmax {
+                // Row-wise over samples, which are the columns here.
+                layer.activation.forward(z.reversed_axes(), bias, None);
+            } else {
+                for (u, mut row) in z.rows_mut().into_iter().enumerate() {
+                    match bias {
+                        Some(b) => {
+                            let b = b[u];
+                            row.mapv_inplace(|v| layer.activation.scalar(v + b));
+                        }
+                        None => row.mapv_inplace(|v| layer.activation.scalar(v)),
+                    }
+                }
             }
-            let out = right.slice_mut(s![..widths[k], ..]);
-            layer.activation.apply(z.t(), out.reversed_axes());
             prev_start = start;
-            start += widths[k];
+            start += width;
         }
-        Ok(acts.slice(s![prev_start.., ..]).t().to_owned())
+        out.assign(&acts.slice(s![prev_start.., ..]).t());
     }
 }
 
