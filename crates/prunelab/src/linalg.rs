@@ -34,16 +34,7 @@ pub(crate) fn matmul(
     }
     let flops = m * n * k;
     if flops <= SMALL_MAX_FLOPS {
-        for i in 0..m {
-            for j in 0..n {
-                let mut s = 0.0f32;
-                for p in 0..k {
-                    s += a[[i, p]] * b[[p, j]];
-                }
-                let d = &mut c[[i, j]];
-                *d = if accumulate { *d + s } else { s };
-            }
-        }
+        small(a, b, c, accumulate);
         return;
     }
     if flops < PARALLEL_MIN_FLOPS || !may_split() {
@@ -72,6 +63,112 @@ pub(crate) fn matmul(
         parts
             .into_par_iter()
             .for_each(|(mut c, a)| gemm_serial(a, b, &mut c, accumulate));
+    }
+}
+
+/// The plain loop for tiny products, on raw strides (no bounds checks, no packing). Outputs are computed in
+/// tiles of up to 4 × 4, so the additions do not wait on each other and the loop overhead is shared; each
+/// output is still summed in order over `k`.
+fn small(a: ArrayView2<f32>, b: ArrayView2<f32>, c: &mut ArrayViewMut2<f32>, accumulate: bool) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    let a = Strided::of(a.as_ptr(), a.strides());
+    let b = Strided::of(b.as_ptr(), b.strides());
+    let c = Out {
+        ptr: c.as_mut_ptr(),
+        rs: c.strides()[0],
+        cs: c.strides()[1],
+        accumulate,
+    };
+    let mut i = 0;
+    while i < m {
+        let r = if m - i >= 4 { 4 } else { 1 };
+        let mut j = 0;
+        while j < n {
+            let w = (n - j).min(4);
+            // SAFETY: i + r ≤ m and j + w ≤ n: the tile lies inside all three views.
+            unsafe {
+                match (r, w) {
+                    (4, 4) => tile::<4, 4>(a, b, c, i, j, k),
+                    (4, 3) => tile::<4, 3>(a, b, c, i, j, k),
+                    (4, 2) => tile::<4, 2>(a, b, c, i, j, k),
+                    (4, _) => tile::<4, 1>(a, b, c, i, j, k),
+                    (_, 4) => tile::<1, 4>(a, b, c, i, j, k),
+                    (_, 3) => tile::<1, 3>(a, b, c, i, j, k),
+                    (_, 2) => tile::<1, 2>(a, b, c, i, j, k),
+                    _ => tile::<1, 1>(a, b, c, i, j, k),
+                }
+            }
+            j += w;
+        }
+        i += r;
+    }
+}
+
+/// The output of the tiny-product loop.
+#[derive(Clone, Copy)]
+struct Out {
+    ptr: *mut f32,
+    rs: isize,
+    cs: isize,
+    accumulate: bool,
+}
+
+/// `c[i + r, j + w] (+)= a[i + r, ..] · b[.., j + w]` for `r < R`, `w < W`, summed in order over `k`.
+///
+/// # Safety
+/// The tile must lie inside the views `a`, `b` and `c` came from.
+#[inline(always)]
+unsafe fn tile<const R: usize, const W: usize>(
+    a: Strided,
+    b: Strided,
+    c: Out,
+    i: usize,
+    j: usize,
+    k: usize,
+) {
+    let mut s = [[0.0f32; W]; R];
+    for p in 0..k {
+        let bv: [f32; W] = std::array::from_fn(|w| b.at(p, j + w));
+        for (r, row) in s.iter_mut().enumerate() {
+            let av = a.at(i + r, p);
+            for (s, &bv) in row.iter_mut().zip(&bv) {
+                *s += av * bv;
+            }
+        }
+    }
+    for (r, row) in s.iter().enumerate() {
+        for (w, &v) in row.iter().enumerate() {
+            let d = c
+                .ptr
+                .offset((i + r) as isize * c.rs + (j + w) as isize * c.cs);
+            *d = if c.accumulate { *d + v } else { v };
+        }
+    }
+}
+
+/// A read-only matrix as a pointer and strides, for the tiny-product loop.
+#[derive(Clone, Copy)]
+struct Strided {
+    ptr: *const f32,
+    rs: isize,
+    cs: isize,
+}
+
+impl Strided {
+    fn of(ptr: *const f32, strides: &[isize]) -> Self {
+        Strided {
+            ptr,
+            rs: strides[0],
+            cs: strides[1],
+        }
+    }
+
+    /// # Safety
+    /// `(r, c)` must lie inside the view the pointer and strides came from.
+    #[inline(always)]
+    unsafe fn at(self, r: usize, c: usize) -> f32 {
+        *self.ptr.offset(r as isize * self.rs + c as isize * self.cs)
     }
 }
 

@@ -53,8 +53,8 @@ impl Activation {
         }
     }
 
-    /// One layer's forward step on a batch whose rows are samples: `z ← z + bias`, then `a ← f(z)`, in a
-    /// single pass per sample (the row stays in L1 cache between the two). With `a = None` the activation
+    /// One layer's forward step on a batch whose rows are samples: `z ← z + bias`, then `a ← f(z)`, fused in
+    /// one pass (softmax: per sample, while the row is in L1 cache). With `a = None` the activation
     /// overwrites `z`: inference keeps no pre-activation.
     pub(crate) fn forward(
         self,
@@ -62,23 +62,56 @@ impl Activation {
         bias: Option<ArrayView1<f32>>,
         a: Option<ArrayViewMut2<f32>>,
     ) {
-        match a {
-            Some(mut a) => {
-                for (mut zr, ar) in z.rows_mut().into_iter().zip(a.rows_mut()) {
-                    if let Some(b) = &bias {
-                        zr += b;
+        if self == Activation::Softmax {
+            match a {
+                Some(mut a) => {
+                    for (mut zr, ar) in z.rows_mut().into_iter().zip(a.rows_mut()) {
+                        if let Some(b) = &bias {
+                            zr += b;
+                        }
+                        self.apply_row(zr.view(), ar);
                     }
-                    self.apply_row(zr.view(), ar);
+                }
+                None => {
+                    for mut zr in z.rows_mut() {
+                        if let Some(b) = &bias {
+                            zr += b;
+                        }
+                        self.apply_row_in_place(zr);
+                    }
                 }
             }
-            None => {
-                for mut zr in z.rows_mut() {
-                    if let Some(b) = &bias {
-                        zr += b;
-                    }
-                    self.apply_row_in_place(zr);
-                }
+            return;
+        }
+        // Element-wise activations: one pass over the batch, with the function chosen outside the loop.
+        #[inline(always)]
+        fn pass(
+            f: impl Fn(f32) -> f32,
+            mut z: ArrayViewMut2<f32>,
+            bias: Option<ArrayView1<f32>>,
+            a: Option<ArrayViewMut2<f32>>,
+        ) {
+            match (a, bias) {
+                (Some(mut a), Some(b)) => Zip::from(&mut z)
+                    .and(&mut a)
+                    .and_broadcast(&b)
+                    .for_each(|z, a, &b| {
+                        *z += b;
+                        *a = f(*z);
+                    }),
+                (Some(mut a), None) => Zip::from(&mut a).and(&z).for_each(|a, &z| *a = f(z)),
+                (None, Some(b)) => Zip::from(&mut z)
+                    .and_broadcast(&b)
+                    .for_each(|z, &b| *z = f(*z + b)),
+                (None, None) => z.map_inplace(|z| *z = f(*z)),
             }
+        }
+        match self {
+            Activation::Identity | Activation::Softmax => pass(|z| z, z, bias, a),
+            Activation::Relu => pass(|z| z.max(0.0), z, bias, a),
+            Activation::Sigmoid => pass(sigmoid, z, bias, a),
+            Activation::Tanh => pass(f32::tanh, z, bias, a),
+            Activation::Gelu => pass(|z| Activation::Gelu.scalar(z), z, bias, a),
         }
     }
 

@@ -587,7 +587,18 @@ impl Mlp {
             let input = ws.acts.slice(s![..n, inputs.clone()]);
             crate::linalg::matmul(dz.t(), input, &mut grads.weights[k].view_mut(), false);
             if let Some(db) = &mut grads.biases[k] {
-                db.assign(&dz.sum_axis(Axis(0)));
+                // Column sums in sample order (both ways add the same numbers in the same order): narrow
+                // layers column by column, wide ones row by row so that the additions vectorise.
+                if db.len() < 16 {
+                    for (d, col) in db.iter_mut().zip(dz.columns()) {
+                        *d = col.fold(0.0, |s, &v| s + v);
+                    }
+                } else {
+                    db.fill(0.0);
+                    for row in dz.rows() {
+                        *db += &row;
+                    }
+                }
             }
             // Propagate to the hidden outputs this layer reads; the network input needs no gradient.
             if inputs.end > self.n_inputs {
