@@ -514,14 +514,14 @@ fn report(progress: Progress, local: usize, epochs: usize, history: &History) {
     match progress {
         Progress::Silent => {}
         Progress::Every(k) => {
-            if local % k == 0 || local == epochs {
+            if local.is_multiple_of(k) || local == epochs {
                 println!("{}", line());
             }
         }
         Progress::Bar => {
             const WIDTH: usize = 30;
             let redraw_every = (epochs / 100).max(1);
-            if local % redraw_every == 0 || local == epochs {
+            if local.is_multiple_of(redraw_every) || local == epochs {
                 let filled = WIDTH * local / epochs;
                 print!(
                     "\r[{}{}] {}",

@@ -92,13 +92,15 @@ impl Activation {
             a: Option<ArrayViewMut2<f32>>,
         ) {
             match (a, bias) {
-                (Some(mut a), Some(b)) => Zip::from(&mut z)
-                    .and(&mut a)
-                    .and_broadcast(&b)
-                    .for_each(|z, a, &b| {
-                        *z += b;
-                        *a = f(*z);
-                    }),
+                (Some(mut a), Some(b)) => {
+                    Zip::from(&mut z)
+                        .and(&mut a)
+                        .and_broadcast(&b)
+                        .for_each(|z, a, &b| {
+                            *z += b;
+                            *a = f(*z);
+                        })
+                }
                 (Some(mut a), None) => Zip::from(&mut a).and(&z).for_each(|a, &z| *a = f(z)),
                 (None, Some(b)) => Zip::from(&mut z)
                     .and_broadcast(&b)

@@ -13,7 +13,7 @@ use crate::loss::Loss;
 use crate::nn::{Activation, Dense, Init};
 
 /// Rows per block of the inference pass: a block's activations for the widest layers stay in L2 cache.
-const INFER_BLOCK: usize = 256;
+const INFER_BLOCK: usize = 512;
 
 /// How layers are wired together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -540,11 +540,20 @@ impl Mlp {
         mut out: ArrayViewMut2<f32>,
     ) {
         let n = x.nrows();
-        acts.slice_mut(s![..n, ..self.n_inputs]).assign(&x);
+        // A chain's first layer reads `x` where it is; only densely connected layers need it beside the
+        // hidden outputs.
+        let chain = self.topology == Topology::Chain;
+        if !chain {
+            acts.slice_mut(s![..n, ..self.n_inputs]).assign(&x);
+        }
         for (k, layer) in self.layers.iter().enumerate() {
             let outputs = self.output_range(k);
             let (left, mut right) = acts.view_mut().split_at(Axis(1), outputs.start);
-            let input = left.slice(s![..n, self.input_range(k)]);
+            let input = if chain && k == 0 {
+                x.view()
+            } else {
+                left.slice(s![..n, self.input_range(k)])
+            };
             let mut z = right.slice_mut(s![..n, ..outputs.len()]);
             crate::linalg::matmul(input, layer.weight.t(), &mut z, false);
             let bias = layer.bias.as_ref().map(|b| b.view());

@@ -150,7 +150,7 @@ impl GradualPruning {
     pub fn target_at(&self, t: usize) -> Option<f64> {
         let t0 = self.start_step;
         let span = self.n_updates * self.frequency;
-        if t < t0 || t > t0 + span || (t - t0) % self.frequency != 0 {
+        if t < t0 || t > t0 + span || !(t - t0).is_multiple_of(self.frequency) {
             return None;
         }
         if span == 0 {
