@@ -625,8 +625,7 @@ impl Mlp {
     }
 
     /// Inference in blocks of [`INFER_BLOCK`] rows, each carried through every layer while its activations
-    /// sit in cache; blocks run in parallel on rayon's threads. Each row's result does not depend on the
-    /// blocking or the thread count.
+    /// sit in cache; blocks run in parallel on rayon's threads.
     fn forward_view(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
         self.check_input(&x)?;
         let n = x.nrows();
