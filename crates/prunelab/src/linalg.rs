@@ -43,27 +43,33 @@ pub(crate) fn matmul(
     // One single-threaded product per thread on a slice of the longer output side. For the thin products of
     // training (100 rows) this scales where splitting inside one product does not: each thread packs only
     // its share of `b`.
-    use rayon::prelude::*;
-    let threads = rayon::current_num_threads();
     if n >= m {
-        let chunk = n.div_ceil(threads).next_multiple_of(16);
-        let parts: Vec<_> = c
-            .axis_chunks_iter_mut(Axis(1), chunk)
-            .zip(b.axis_chunks_iter(Axis(1), chunk))
-            .collect();
-        parts
-            .into_par_iter()
-            .for_each(|(mut c, b)| gemm_serial(a, b, &mut c, accumulate));
+        split_columns(a, b, c, accumulate);
     } else {
-        let chunk = m.div_ceil(threads).next_multiple_of(16);
-        let parts: Vec<_> = c
-            .axis_chunks_iter_mut(Axis(0), chunk)
-            .zip(a.axis_chunks_iter(Axis(0), chunk))
-            .collect();
-        parts
-            .into_par_iter()
-            .for_each(|(mut c, a)| gemm_serial(a, b, &mut c, accumulate));
+        // cᵀ = bᵀ·aᵀ: the rows of `c` are the columns of its transpose.
+        split_columns(b.t(), a.t(), &mut c.view_mut().reversed_axes(), accumulate);
     }
+}
+
+/// `c (+)= a·b` as one single-threaded product per rayon thread, each on a slice of `c`'s columns.
+fn split_columns(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    c: &mut ArrayViewMut2<f32>,
+    accumulate: bool,
+) {
+    use rayon::prelude::*;
+    let chunk = b
+        .ncols()
+        .div_ceil(rayon::current_num_threads())
+        .next_multiple_of(16);
+    let parts: Vec<_> = c
+        .axis_chunks_iter_mut(Axis(1), chunk)
+        .zip(b.axis_chunks_iter(Axis(1), chunk))
+        .collect();
+    parts
+        .into_par_iter()
+        .for_each(|(mut c, b)| gemm_serial(a, b, &mut c, accumulate));
 }
 
 /// The plain loop for tiny products, on raw strides (no bounds checks, no packing). Outputs are computed in
