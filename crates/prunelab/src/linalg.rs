@@ -178,6 +178,31 @@ impl Strided {
     }
 }
 
+/// Runs `f(scratch, x_block, out_block)` on matching blocks of `block` rows of `x` and `out`: in parallel,
+/// one scratch buffer per worker, when there are several blocks and this thread may fan out; else in order.
+pub(crate) fn row_blocks<S>(
+    x: ArrayView2<f32>,
+    mut out: ArrayViewMut2<f32>,
+    block: usize,
+    scratch: impl Fn() -> S + Sync + Send,
+    f: impl Fn(&mut S, ArrayView2<f32>, ArrayViewMut2<f32>) + Sync + Send,
+) {
+    let jobs: Vec<_> = out
+        .axis_chunks_iter_mut(Axis(0), block)
+        .zip(x.axis_chunks_iter(Axis(0), block))
+        .collect();
+    if jobs.len() > 1 && may_split() {
+        use rayon::prelude::*;
+        jobs.into_par_iter()
+            .for_each_init(&scratch, |s, (o, xb)| f(s, xb, o));
+    } else {
+        let mut s = scratch();
+        for (o, xb) in jobs {
+            f(&mut s, xb, o);
+        }
+    }
+}
+
 /// Whether a call from this thread may fan out over rayon's pool: there is more than one thread, and the
 /// caller is not itself a pool worker (which already runs in parallel with its siblings).
 pub(crate) fn may_split() -> bool {

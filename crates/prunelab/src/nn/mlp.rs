@@ -631,22 +631,13 @@ impl Mlp {
         let n = x.nrows();
         let width = self.total_width();
         let mut out = Array2::zeros((n, self.n_outputs()));
-        let jobs: Vec<_> = out
-            .axis_chunks_iter_mut(Axis(0), INFER_BLOCK)
-            .zip(x.axis_chunks_iter(Axis(0), INFER_BLOCK))
-            .collect();
-        if jobs.len() > 1 && crate::linalg::may_split() {
-            use rayon::prelude::*;
-            jobs.into_par_iter().for_each_init(
-                || Array2::zeros((INFER_BLOCK, width)),
-                |acts, (o, xb)| self.forward_block(acts, xb, o),
-            );
-        } else {
-            let mut acts = Array2::zeros((n.min(INFER_BLOCK), width));
-            for (o, xb) in jobs {
-                self.forward_block(&mut acts, xb, o);
-            }
-        }
+        crate::linalg::row_blocks(
+            x,
+            out.view_mut(),
+            INFER_BLOCK,
+            || Array2::zeros((n.min(INFER_BLOCK), width)),
+            |acts, xb, o| self.forward_block(acts, xb, o),
+        );
         Ok(out)
     }
 

@@ -275,20 +275,9 @@ impl SparseMlp {
         check_batch(&x, self.n_inputs)?;
         let outputs = self.width(self.layers.len() - 1);
         let mut out = Array2::zeros((x.nrows(), outputs));
-        let jobs: Vec<_> = out
-            .axis_chunks_iter_mut(Axis(0), SAMPLE_BLOCK)
-            .zip(x.axis_chunks_iter(Axis(0), SAMPLE_BLOCK))
-            .collect();
-        if jobs.len() > 1 && crate::linalg::may_split() {
-            use rayon::prelude::*;
-            jobs.into_par_iter()
-                .for_each_init(Vec::new, |buf, (o, xb)| self.forward_block(buf, xb, o));
-        } else {
-            let mut buf = Vec::new();
-            for (o, xb) in jobs {
-                self.forward_block(&mut buf, xb, o);
-            }
-        }
+        crate::linalg::row_blocks(x, out.view_mut(), SAMPLE_BLOCK, Vec::new, |buf, xb, o| {
+            self.forward_block(buf, xb, o)
+        });
         Ok(out)
     }
 
@@ -305,11 +294,8 @@ impl SparseMlp {
         acts.slice_mut(s![..self.n_inputs, ..]).assign(&x.t());
         let mut start = self.n_inputs;
         let mut prev_start = 0;
-        for layer in &self.layers {
-            let width = match &layer.kernel {
-                Kernel::Dense(w) => w.nrows(),
-                Kernel::Sparse(c) => c.rows,
-            };
+        for (k, layer) in self.layers.iter().enumerate() {
+            let width = self.width(k);
             let in_lo = match self.topology {
                 Topology::Chain => prev_start,
                 Topology::DenselyConnected => 0,
