@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 . kernel/ensure-rust.sh
-cargo build --release -p prunelab-jupyter
+# shellcheck disable=SC1091
+. kernel/build.sh
 target/release/prunelab kernel install "$@"
 target/release/prunelab warmup

@@ -6,7 +6,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 start=$(date +%s)
 
 . kernel/ensure-rust.sh
-cargo build --release -p prunelab-jupyter
+# shellcheck disable=SC1091
+. kernel/build.sh
 venv=target/smoke-venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"

@@ -1,4 +1,6 @@
-"""Executes a notebook through the installed prunelab kernel with nbclient and checks its outputs.
+"""Executes a notebook through the installed prunelab kernel with nbclient and checks its outputs, then
+presses the stop button (Jupyter's interrupt_request) on a running fit, on an idle kernel, and on a cell
+that ignores it, through jupyter_client.
 
 Usage: smoke_test.py NOTEBOOK  (the kernelspec must be findable, e.g. through JUPYTER_PATH)
 """
@@ -6,7 +8,16 @@ import sys
 import time
 
 import nbformat
+from jupyter_client.manager import start_new_kernel
 from nbclient import NotebookClient
+
+FAILURES = []
+
+
+def expect(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        FAILURES.append(what)
 
 
 def outputs_of(cell):
@@ -36,12 +47,7 @@ def main(path):
     for c in cells:
         for tag in c.metadata.get("tags", []):
             by_tag[tag] = c
-    failures = []
-
-    def expect(cond, what):
-        print(("ok   " if cond else "FAIL ") + what)
-        if not cond:
-            failures.append(what)
+    expect(cells[0].execution_count == 1, f"the first cell is [1] (got {cells[0].execution_count})")
 
     mimes, text = outputs_of(by_tag["sum"])
     expect(text.strip() == "10.0", f"array sum prints 10.0 (got {text.strip()!r})")
@@ -55,8 +61,87 @@ def main(path):
     expect("error" in mimes and "mismatched types" in text, "a compile error is reported with the compiler's message")
     mimes, text = outputs_of(by_tag["survives"])
     expect(text.strip() == "14", f"variables from before the error survive (got {text.strip()!r})")
-    if failures:
-        sys.exit(f"{len(failures)} check(s) failed")
+    interrupts()
+    if FAILURES:
+        sys.exit(f"{len(FAILURES)} check(s) failed")
+
+
+class Cell:
+    """A cell sent with jupyter_client: its outputs as they arrive, and whether it has finished."""
+
+    def __init__(self, client, code):
+        self.client, self.msg_id = client, client.execute(code)
+        self.text, self.error, self.done, self.sent = "", None, False, time.time()
+
+    def pump(self, until, timeout):
+        """Reads messages until `until(self)` holds or `timeout` seconds pass; returns whether it held."""
+        deadline = time.time() + timeout
+        while not until(self) and time.time() < deadline:
+            try:
+                msg = self.client.get_iopub_msg(timeout=0.2)
+            except Exception:  # queue.Empty
+                continue
+            if msg["parent_header"].get("msg_id") != self.msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                self.text += content["text"]
+            elif kind in ("execute_result", "display_data"):
+                self.text += content["data"].get("text/plain", "")
+            elif kind == "error":
+                self.error = content["evalue"] + "\n".join(content.get("traceback", []))
+            elif kind == "status" and content["execution_state"] == "idle":
+                self.done = True
+        return until(self)
+
+
+def run(client, code, timeout=600):
+    cell = Cell(client, code)
+    cell.pump(lambda c: c.done, timeout)
+    return cell
+
+
+def interrupts():
+    """The stop button: a long fit stops with Error::Interrupted and its model and the other variables live
+    on; an idle kernel loses nothing; a cell that ignores the interrupt is killed after the grace period."""
+    manager, client = start_new_kernel(kernel_name="prunelab", startup_timeout=600)
+    try:
+        run(client, "let kept = 41;")
+        run(client, "let (train, _) = data::iris_binary().split(0.7, 42)?;\n"
+                    "let mut model = Mlp::config(&[4, 5, 3, 1]).output_activation(Activation::Sigmoid).seed(1).build()?;\n"
+                    "let before = model.clone();")
+        fit = Cell(client, 'println!("training");\n'
+                           "TrainParams::new(Loss::BinaryCrossEntropy, Sgd::new(0.01)).epochs(100_000_000)"
+                           ".progress(Progress::Silent).fit(&mut model, &train)?;")
+        started = fit.pump(lambda c: "training" in c.text, 600)
+        expect(started, "the long fit started")
+        time.sleep(1.0)
+        pressed = time.time()
+        manager.interrupt_kernel()
+        fit.pump(lambda c: c.done, 30)
+        stopped = time.time() - pressed
+        expect(fit.done and fit.error is not None and "interrupted: training stopped" in fit.error,
+               f"the interrupted fit returns Error::Interrupted in {stopped:.2f} s (got {fit.error!r})")
+        after = run(client, "(kept + 1, model.n_weights(), model != before, model.forward(&train.records)?.len())")
+        expect(after.error is None and after.text.strip() == "(42, 38, true, 70)",
+               f"the model keeps its trained weights and other variables survive (got {after.text.strip()!r}, {after.error!r})")
+        manager.interrupt_kernel()  # idle: nothing to stop, nothing lost
+        time.sleep(0.5)
+        idle = run(client, "kept + 2")
+        expect(idle.text.strip() == "43", f"an interrupt on an idle kernel loses nothing (got {idle.text.strip()!r})")
+        stubborn = Cell(client, 'println!("sleeping"); for _ in 0..100_000 { std::thread::sleep(std::time::Duration::from_millis(50)); }')
+        expect(stubborn.pump(lambda c: "sleeping" in c.text, 600), "a cell that ignores interrupts started")
+        pressed = time.time()
+        manager.interrupt_kernel()
+        stubborn.pump(lambda c: c.done, 30)
+        killed = time.time() - pressed
+        expect(stubborn.done and "every variable is lost" in (stubborn.error or ""),
+               f"a cell that ignores the interrupt is killed after {killed:.1f} s and says so (got {stubborn.error!r})")
+        fresh = run(client, "40 + 3")
+        expect(fresh.text.strip() == "43", f"the kernel runs cells again after the kill (got {fresh.text.strip()!r})")
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck disable=SC1091
 . kernel/ensure-rust.sh
 
-cargo build --release -p prunelab-jupyter
+# shellcheck disable=SC1091
+. kernel/build.sh
 if [ "${1:-}" = "--check" ]; then
   target/release/prunelab check notebooks/*.ipynb
 else

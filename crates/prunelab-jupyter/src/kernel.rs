@@ -58,7 +58,9 @@ pub fn kernel_dir(args: &[String]) -> Result<PathBuf> {
 pub fn init_evcxr(root: &Path) -> String {
     let path = |c: &str| root.join("crates").join(c).display().to_string();
     format!(
-        "// Written by `prunelab kernel install`.\n\
+        "// Written by `prunelab kernel install`. Offline: the crates below are on this machine already, and\n\
+         // cargo then skips the package index. A notebook adds a crate of its own with `:offline 0` first.\n\
+         :offline 1\n\
          :cache 4096\n\
          :dep prunelab = {{ path = \"{}\" }}\n\
          :dep prunelab-plot = {{ path = \"{}\" }}\n\

@@ -8,6 +8,7 @@ mod notebook;
 mod render;
 mod runner;
 mod session;
+mod slot;
 
 use std::time::Instant;
 
@@ -20,6 +21,7 @@ USAGE:
     prunelab kernel install [--user | --prefix PATH]   write the \"Rust (prunelab)\" kernelspec
     prunelab kernel uninstall [--user | --prefix PATH] remove it
     prunelab kernel config DIR                         write the kernel's evcxr configuration into DIR
+    prunelab kernel clean                              remove the kernels' build folders (none in use)
     prunelab warmup                                    compile the prelude once so the kernel starts fast
     prunelab run NOTEBOOK... [--timeout S] [--allow-errors] [--echo]
                                                        execute notebooks headlessly, write outputs back
@@ -30,7 +32,14 @@ USAGE:
 ";
 
 fn main() {
-    // evcxr re-runs this binary as the process that executes cells; this must come first.
+    // evcxr re-runs this binary as the process that executes cells; this must come first. That process
+    // ignores SIGINT until prunelab's loops handle it (`prunelab::interrupt`): the kernel's stop button sends
+    // SIGINT and kills only a cell still running a few seconds later.
+    #[cfg(unix)]
+    if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
+        // SAFETY: setting a signal's disposition to "ignore" before any other thread exists.
+        unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    }
     evcxr::runtime_hook();
     if let Err(e) = dispatch() {
         eprintln!("error: {e:#}");
@@ -41,7 +50,14 @@ fn main() {
 fn dispatch() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("--control_file") => evcxr_jupyter::main(),
+        Some("--control_file") => {
+            // Each kernel builds in its own persistent folder, locked for as long as it runs.
+            let slot = slot::Slot::acquire()?;
+            slot.export();
+            let served = evcxr_jupyter::main();
+            drop(slot);
+            served
+        }
         Some("kernel") => match args.get(2).map(String::as_str) {
             Some("install") => kernel::install(&args[3..]).map(|_| ()),
             Some("uninstall") => kernel::uninstall(&args[3..]),
@@ -51,7 +67,8 @@ fn dispatch() -> Result<()> {
                     .ok_or_else(|| anyhow!("kernel config needs a folder"))?;
                 kernel::write_config(std::path::Path::new(dir), &kernel::workspace_root())
             }
-            _ => bail!("expected `kernel install` or `kernel uninstall`\n\n{USAGE}"),
+            Some("clean") => slot::clean(),
+            _ => bail!("expected `kernel install`, `uninstall`, `config` or `clean`\n\n{USAGE}"),
         },
         Some("warmup") => warmup(),
         Some("run") => runner::run(&args[2..]),
@@ -65,8 +82,12 @@ fn dispatch() -> Result<()> {
     }
 }
 
-/// Runs the kernel's configuration and a chart cell once, so evcxr's cache holds the compiled crates.
+/// Runs the kernel's configuration and a few cells once in a kernel build folder (a slot), so the folder and
+/// evcxr's cache hold the compiled crates.
 fn warmup() -> Result<()> {
+    let slot = slot::Slot::acquire()?;
+    slot.export();
+    println!("warming up {}", slot.dir().display());
     let config = std::env::temp_dir().join(format!("prunelab-warmup-{}", std::process::id()));
     kernel::write_config(&config, &kernel::workspace_root())?;
     // SAFETY: single-threaded at this point; evcxr reads the variable when the context is created.
@@ -86,6 +107,7 @@ fn warmup() -> Result<()> {
     let cells = [
         "let a = array![[1.0f32, 2.0], [3.0, 4.0]];",
         "let model = Mlp::config(&[2, 3, 1]).build()?;",
+        "model.n_weights() + 1",
         "let chart = LineChart::new(\"warm-up\").values(\"x\", &[1.0, 2.0]).draw()?; chart.png().len()",
     ];
     for cell in cells {

@@ -10,6 +10,9 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use crate::notebook::Output;
 
+/// How long a timed-out cell has to stop by itself before its process is killed (as in the kernel).
+const INTERRUPT_GRACE: Duration = Duration::from_secs(3);
+
 /// Lines from one of evcxr's output channels, collected by a draining thread.
 struct Drain {
     lines: Arc<Mutex<Vec<String>>>,
@@ -75,6 +78,8 @@ pub struct Session {
     stderr: Drain,
     config_dir: std::path::PathBuf,
     count: u64,
+    // Dropped after `ctx` (fields drop in order): the build folder stays locked while evcxr uses it.
+    _slot: crate::slot::Slot,
 }
 
 impl Session {
@@ -88,6 +93,8 @@ impl Session {
             SESSIONS.fetch_add(1, Ordering::SeqCst)
         ));
         crate::kernel::write_config(&config_dir, &crate::kernel::workspace_root())?;
+        let slot = crate::slot::Slot::acquire()?;
+        slot.export();
         // SAFETY: no other thread of this process reads the environment while the context starts.
         std::env::set_var("EVCXR_CONFIG_DIR", &config_dir);
         let (mut ctx, outputs) =
@@ -108,11 +115,13 @@ impl Session {
             stderr,
             config_dir,
             count: 0,
+            _slot: slot,
         })
     }
 
-    /// Executes one cell; the child process is killed when it runs past `timeout` (evcxr restarts it for the
-    /// next cell, losing variables, as an interrupt in Jupyter does).
+    /// Executes one cell; a cell that runs past `timeout` is interrupted as Jupyter's stop button does it: it
+    /// gets SIGINT (prunelab's loops stop with `Error::Interrupted`), and its process is killed if it still
+    /// runs a few seconds later (evcxr restarts it for the next cell, losing variables).
     pub fn execute(&mut self, code: &str, timeout: Duration) -> CellResult {
         self.count += 1;
         let start = Instant::now();
@@ -132,7 +141,9 @@ impl Session {
                     .unwrap_or_else(|e| e.into_inner());
                 if wait.timed_out() && !*guard {
                     timed_out.store(true, Ordering::SeqCst);
-                    let _ = process.lock().map(|mut child| child.kill());
+                    drop(guard);
+                    let running = || !*lock.lock().unwrap_or_else(|e| e.into_inner());
+                    evcxr::interrupt_process(&process, INTERRUPT_GRACE, running, || {});
                 }
             })
         };
@@ -179,6 +190,11 @@ impl Session {
                 outputs.push(error_output(&e, timed_out.load(Ordering::SeqCst), timeout));
             }
         }
+        if timed_out.load(Ordering::SeqCst) && !failed {
+            // The cell stopped at the interrupt without an error of its own.
+            failed = true;
+            outputs.push(timeout_output(timeout));
+        }
         CellResult {
             outputs,
             failed,
@@ -200,17 +216,22 @@ impl Drop for Session {
     }
 }
 
+/// The nbformat error output of a cell that ran past its time limit.
+fn timeout_output(timeout: Duration) -> Output {
+    Output::Error {
+        ename: "Timeout".into(),
+        evalue: format!(
+            "the cell ran past the time limit of {} s and was interrupted",
+            timeout.as_secs()
+        ),
+        traceback: vec![],
+    }
+}
+
 /// The nbformat error output for an evcxr error.
 fn error_output(e: &evcxr::Error, timed_out: bool, timeout: Duration) -> Output {
     if timed_out {
-        return Output::Error {
-            ename: "Timeout".into(),
-            evalue: format!(
-                "the cell ran past the time limit of {} s and was stopped",
-                timeout.as_secs()
-            ),
-            traceback: vec![],
-        };
+        return timeout_output(timeout);
     }
     match e {
         evcxr::Error::CompilationErrors(errors) => {

@@ -2,7 +2,8 @@
 //!
 //! What a prunelab notebook gets with `use prunelab_prelude::*;` (the kernel runs that line at start): the
 //! core API, charts, datasets, and ndarray's array types and macros. It deliberately does not shadow
-//! `std`'s `Result`, so notebook code can write `Result<T, E>` as usual.
+//! `std`'s `Result`, so notebook code can write `Result<T, E>` as usual. Plain values (numbers, strings,
+//! vectors of them) show themselves through [`PlainText`], so a cell ending in one compiles once.
 //!
 //! ```
 //! use prunelab_prelude::*;
@@ -13,6 +14,10 @@
 //! assert_eq!(model.forward(&x)?.dim(), (1, 1));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+mod text;
+
+pub use text::PlainText;
 
 pub use ndarray::{array, s, Array, Array1, Array2, ArrayView1, ArrayView2, Axis};
 pub use prunelab::data::{self, Dataset, Standardizer, Targets};
@@ -31,7 +36,7 @@ pub use prunelab::sweep::{
     SparsitySweep, SweepMethod, SweepRow, SweepTable, ThresholdSweep, ThresholdSweepResult,
 };
 pub use prunelab::train::{BatchSize, EarlyStopping, History, Progress, TrainParams, Trainer};
-pub use prunelab::Error;
+pub use prunelab::{interrupt, Error};
 pub use prunelab_plot::{
     Chart, LineChart, NetworkPlot, Plot, PlotError, PrunedEdges, ScatterMatrix, ThresholdSweepPlot,
     WeightHistogram,

@@ -77,6 +77,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A long computation was stopped from outside (Jupyter's stop button, or
+    /// [`interrupt::request`](crate::interrupt::request)) between two steps; what it finished is kept (a
+    /// model being trained has the weights of the last completed step).
+    #[error("interrupted: {what} stopped {at}")]
+    Interrupted {
+        /// The computation that stopped.
+        what: &'static str,
+        /// Where it stopped.
+        at: String,
+    },
     /// A file was read but its content is not in the expected format.
     #[error("{path}: {reason}")]
     Format {

@@ -25,6 +25,7 @@ pub mod data;
 pub mod display;
 mod error;
 pub mod graph;
+pub mod interrupt;
 pub mod io;
 mod linalg;
 pub mod loss;

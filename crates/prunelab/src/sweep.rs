@@ -172,6 +172,12 @@ impl ThresholdSweep {
                 let mut done = 0;
                 run.iter()
                     .map(|&cut| {
+                        crate::interrupt::checkpoint("the threshold sweep", || {
+                            format!(
+                                "before the end of its {} thresholds; the model is unchanged",
+                                cuts.len()
+                            )
+                        })?;
                         for &(_, k, u, c) in &entries[done..cut] {
                             copy.layers[k].prune_entry(u, c);
                         }
@@ -408,6 +414,12 @@ impl SparsitySweep {
         let rows = points
             .par_iter()
             .map(|&(method, sparsity)| {
+                crate::interrupt::checkpoint("the sparsity sweep", || {
+                    format!(
+                        "at {} sparsity {sparsity}; the model is unchanged",
+                        method.label()
+                    )
+                })?;
                 let mut copy = model.clone();
                 method.prune(&mut copy, sparsity, &self.skip)?;
                 Ok(SweepRow {

@@ -396,6 +396,11 @@ impl Trainer {
         let mut since_best = 0;
         for local in 1..=p.epochs {
             let epoch = self.epochs_done + 1;
+            // Checked before the epoch draws its order, so a run stopped here continues exactly as one
+            // that was never stopped.
+            crate::interrupt::checkpoint("training", || {
+                format!("before epoch {local} of {}", p.epochs)
+            })?;
             copy_params(&mut snapshot, &model.layers);
             if p.shuffle && !full_batch {
                 // A fresh permutation per epoch, so continued runs equal one longer run.
@@ -403,7 +408,20 @@ impl Trainer {
                 order.shuffle(&mut self.rng);
             }
             let mut total = 0.0f64;
-            for chunk in order.chunks(bs) {
+            let steps = n.div_ceil(bs);
+            let stopped_at = |step: usize| {
+                move || {
+                    format!(
+                        "in epoch {local} of {} after {step} of {steps} steps; the model has the weights \
+                         of the last completed step",
+                        p.epochs
+                    )
+                }
+            };
+            for (step, chunk) in order.chunks(bs).enumerate() {
+                if step > 0 {
+                    crate::interrupt::checkpoint("training", stopped_at(step))?;
+                }
                 let m = chunk.len();
                 let (xv, yv) = if full_batch {
                     (train.records.view(), y.view())

@@ -192,3 +192,42 @@ impl Drop for ChildProcess {
         }
     }
 }
+
+/// PATCH(prunelab): stops the cell running in the process behind `handle` (from
+/// `CommandContext::process_handle`) as gently as it can. On Unix it sends SIGINT, which code in
+/// the cell may handle to return early with the process and its variables intact, and waits up to
+/// `grace` for `running` to turn false; if the cell is still running then (or on other platforms),
+/// `before_kill` is called and the process is killed: every variable is lost. Returns whether it
+/// killed the process.
+pub fn interrupt_process(
+    handle: &Arc<Mutex<std::process::Child>>,
+    grace: std::time::Duration,
+    running: impl Fn() -> bool,
+    before_kill: impl FnOnce(),
+) -> bool {
+    #[cfg(unix)]
+    {
+        {
+            let mut child = handle.lock().unwrap();
+            if !matches!(child.try_wait(), Ok(None)) {
+                // Already exited: its pid may belong to another process by now.
+                return false;
+            }
+            // SAFETY: `kill` only sends a signal; the child has not been reaped (checked above,
+            // under the lock that restarts take), so the pid is still ours.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+        }
+        let deadline = std::time::Instant::now() + grace;
+        while std::time::Instant::now() < deadline {
+            if !running() {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    if !running() {
+        return false;
+    }
+    before_kill();
+    handle.lock().unwrap().kill().is_ok()
+}

@@ -541,6 +541,17 @@ impl EvalContext {
         // Once, we reach here, our code has successfully executed, so we
         // conclude that variable changes are now applied.
         self.commit_state(state);
+        // PATCH(prunelab): once the dependencies change, load them into rust-analyzer and prime its
+        // caches in the background, so the next cell that needs types finds them ready.
+        if !self.committed_state.external_deps.is_empty() {
+            let state = &self.committed_state;
+            if let Err(error) = self
+                .analyzer
+                .prime_in_background(|| state.analysis_code(CodeBlock::new()).code_string())
+            {
+                eprintln!("rust-analyzer priming failed: {error}");
+            }
+        }
 
         phases.phase_complete("Execution");
         outputs.phases = phases.phases;
@@ -706,8 +717,19 @@ impl EvalContext {
         callbacks: &mut EvalCallbacks,
     ) -> Result<EvalOutputs, Error> {
         self.write_cargo_toml(state)?;
-        let analysis_code = state.analysis_code(user_code.clone());
-        if let Err(errors) = self.fix_variable_types(state, analysis_code) {
+        // PATCH(prunelab): rust-analyzer is only needed to name the types of new `let` bindings;
+        // code without them (`:dep`, `use`, expressions, statements) skips it.
+        let needs_types = state
+            .variable_states
+            .values()
+            .any(|v| v.move_state == VariableMoveState::New);
+        let fix_result = if needs_types {
+            let analysis_code = state.analysis_code(user_code.clone());
+            self.fix_variable_types(state, analysis_code)
+        } else {
+            Ok(())
+        };
+        if let Err(errors) = fix_result {
             let mut check_res = self.check(user_code.clone(), state.clone(), code_info)?;
             if !check_res.is_empty() {
                 // Do one round of trying to fix errors, otherwise code like the following can end

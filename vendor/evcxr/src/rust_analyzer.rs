@@ -52,6 +52,7 @@ pub(crate) struct RustAnalyzer {
     loader: vfs_notify::NotifyHandle,
     message_receiver: crossbeam_channel::Receiver<ra_vfs::loader::Message>,
     last_cargo_toml: Option<Vec<u8>>,
+    last_primed_cargo_toml: Option<Vec<u8>>,
     source_file: AbsPathBuf,
     source_file_id: FileId,
     current_source: String,
@@ -102,6 +103,7 @@ impl RustAnalyzer {
             loader: vfs_notify::NotifyHandle::spawn(message_sender),
             message_receiver,
             last_cargo_toml: None,
+            last_primed_cargo_toml: None,
             source_file,
             source_file_id,
             current_source: String::new(),
@@ -133,6 +135,27 @@ impl RustAnalyzer {
         }
 
         self.analysis_host.apply_change(change);
+        Ok(())
+    }
+
+    /// PATCH(prunelab): when Cargo.toml changed since the last call, loads it with `source` and
+    /// computes the def maps of every crate on a background thread. A later `set_source` cancels
+    /// that thread; whatever it finished stays memoized.
+    pub(crate) fn prime_in_background(&mut self, source: impl FnOnce() -> String) -> Result<()> {
+        let cargo_toml = std::fs::read(self.cargo_toml_filename()).ok();
+        if cargo_toml.is_none() || cargo_toml == self.last_primed_cargo_toml {
+            return Ok(());
+        }
+        self.set_source(source())?;
+        self.last_primed_cargo_toml = cargo_toml;
+        let crates = ra_ap_base_db::all_crates(self.analysis_host.raw_database());
+        let analysis = self.analysis_host.analysis();
+        std::thread::Builder::new()
+            .name("evcxr-ra-prime".to_owned())
+            .spawn(move || {
+                // Cancellation (by the next `set_source`) is the expected way for this to end early.
+                let _ = analysis.parallel_prime_caches(&crates, 1, |_| {});
+            })?;
         Ok(())
     }
 

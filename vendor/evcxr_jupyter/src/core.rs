@@ -21,6 +21,7 @@ use evcxr::Theme;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
 use yansi::Paint as _;
@@ -33,7 +34,15 @@ pub(crate) struct Server {
     latest_execution_request: Arc<Mutex<Option<JupyterMessage>>>,
     io_thread_shutdown_sender: Arc<Mutex<Option<crossbeam_channel::Sender<()>>>>,
     tokio_handle: tokio::runtime::Handle,
+    // PATCH(prunelab): the execution count of the cell being executed, 0 when idle.
+    running_cell: Arc<AtomicU32>,
+    // PATCH(prunelab): set when an interrupt had to kill the process of the running cell.
+    killed_by_interrupt: Arc<AtomicBool>,
 }
+
+/// PATCH(prunelab): how long a cell has to stop by itself after an interrupt before its process is
+/// killed.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(3);
 
 impl Server {
     pub(crate) fn run(config: &control_file::Control) -> Result<()> {
@@ -96,6 +105,8 @@ impl Server {
             stdin: Arc::new(Mutex::new(stdin_socket)),
             io_thread_shutdown_sender: Arc::new(Mutex::new(Some(shutdown_sender))),
             tokio_handle,
+            running_cell: Arc::new(AtomicU32::new(0)),
+            killed_by_interrupt: Arc::new(AtomicBool::new(false)),
         };
 
         let (execution_sender, mut execution_receiver) = tokio::sync::mpsc::unbounded_channel();
@@ -186,7 +197,8 @@ impl Server {
         receiver: &mut tokio::sync::mpsc::UnboundedReceiver<JupyterMessage>,
         execution_reply_sender: &tokio::sync::mpsc::UnboundedSender<JupyterMessage>,
     ) -> Result<()> {
-        let mut execution_count = 1;
+        // PATCH(prunelab): counted up before each cell, so the first cell is [1].
+        let mut execution_count = 0;
         loop {
             let message = match receiver.recv().await {
                 Some(x) => x,
@@ -213,6 +225,8 @@ impl Server {
 
             let context = Arc::clone(context);
             let server = self.clone();
+            self.killed_by_interrupt.store(false, Ordering::SeqCst);
+            self.running_cell.store(execution_count, Ordering::SeqCst);
             let (eval_result, message) = tokio::task::spawn_blocking(move || {
                 let eval_result = context.lock().unwrap().execute_with_callbacks(
                     message.code(),
@@ -234,6 +248,20 @@ impl Server {
                 (eval_result, message)
             })
             .await?;
+            self.running_cell.store(0, Ordering::SeqCst);
+            // PATCH(prunelab): say why the process ended when the interrupt had to kill it.
+            let eval_result = match eval_result {
+                Err(evcxr::Error::SubprocessTerminated(_))
+                    if self.killed_by_interrupt.swap(false, Ordering::SeqCst) =>
+                {
+                    Err(evcxr::Error::SubprocessTerminated(format!(
+                        "The cell did not stop within {} s of the interrupt, so its process was \
+                         killed: every variable is lost.",
+                        INTERRUPT_GRACE.as_secs()
+                    )))
+                }
+                other => other,
+            };
             match eval_result {
                 Ok(output) => {
                     if !output.is_empty() {
@@ -471,13 +499,25 @@ impl Server {
                     return Ok(());
                 }
                 "interrupt_request" => {
-                    let process_handle = process_handle.clone();
-                    tokio::task::spawn_blocking(move || {
-                        if let Err(error) = process_handle.lock().unwrap().kill() {
-                            eprintln!("Failed to restart subprocess: {error}");
-                        }
-                    })
-                    .await?;
+                    // PATCH(prunelab): ask the running cell to stop (SIGINT) and kill its process
+                    // only if it is still running after a grace period; an idle kernel keeps its
+                    // process (and variables).
+                    let cell = self.running_cell.load(Ordering::SeqCst);
+                    if cell != 0 {
+                        let (process_handle, running_cell, killed) = (
+                            process_handle.clone(),
+                            self.running_cell.clone(),
+                            self.killed_by_interrupt.clone(),
+                        );
+                        tokio::task::spawn_blocking(move || {
+                            evcxr::interrupt_process(
+                                &process_handle,
+                                INTERRUPT_GRACE,
+                                || running_cell.load(Ordering::SeqCst) == cell,
+                                || killed.store(true, Ordering::SeqCst),
+                            );
+                        });
+                    }
 
                     message
                         .new_reply()

@@ -628,6 +628,8 @@ impl Mlp {
     /// sit in cache; blocks run in parallel on rayon's threads.
     fn forward_view(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
         self.check_input(&x)?;
+        // Loops of forward passes (timing, evaluation) stop at the stop button.
+        crate::interrupt::checkpoint("inference", || "before a forward pass".into())?;
         let n = x.nrows();
         let width = self.total_width();
         let mut out = Array2::zeros((n, self.n_outputs()));

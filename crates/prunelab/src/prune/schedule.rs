@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::interrupt;
 use crate::metrics::Metric;
 use crate::nn::Mlp;
 use crate::prune::criteria::chosen_layers;
@@ -247,10 +248,21 @@ impl IterativePruning {
             rounds: Vec::new(),
         };
         history.record(0, model, eval, model.loss(train, self.retrain.loss)?)?;
+        let at = |round: usize| {
+            move || {
+                format!(
+                    "in round {round} of {}; the model has the weights of the last completed step",
+                    self.rounds
+                )
+            }
+        };
         for round in 1..=self.rounds {
+            interrupt::checkpoint("iterative pruning", at(round))?;
             self.pruning.apply(model)?;
             trainer.reset_optimizer();
-            let h = trainer.fit(model, train)?;
+            let h = trainer
+                .fit(model, train)
+                .map_err(|e| interrupt::within(e, "iterative pruning", at(round)))?;
             history.record(round, model, eval, h.final_loss().unwrap_or(f32::NAN))?;
         }
         Ok(history)
@@ -301,7 +313,12 @@ impl LotteryTicket {
         };
         let rewind_point = self.rewind_point(model, train)?;
         for round in 0..=self.rounds {
-            let h = self.train.fit(model, train)?;
+            let at = || format!("in round {round} of {}", self.rounds);
+            interrupt::checkpoint("the lottery ticket", at)?;
+            let h = self
+                .train
+                .fit(model, train)
+                .map_err(|e| interrupt::within(e, "the lottery ticket", at))?;
             history.record(round, model, eval, h.final_loss().unwrap_or(f32::NAN))?;
             if round == self.rounds {
                 break;
@@ -398,20 +415,27 @@ impl LotteryTicket {
         }
         let dense = ticket.clone();
         for round in 1..=self.rounds {
+            let at = || format!("in round {round} of {}; rows so far are lost", self.rounds);
+            interrupt::checkpoint("the lottery-ticket comparison", at)?;
+            let fit = |m: &mut Mlp| {
+                self.train
+                    .fit(m, train)
+                    .map_err(|e| interrupt::within(e, "the lottery-ticket comparison", at))
+            };
             let sparsity = 1.0 - (1.0 - self.amount_per_round).powi(round as i32);
             self.round_pruning().apply(&mut ticket)?;
             ticket.rewind_to(&rewind_point);
 
             let mut random = ticket.clone();
             random.reinitialize(init, seed.wrapping_add(round as u64))?;
-            self.train.fit(&mut random, train)?;
+            fit(&mut random)?;
 
             let mut one_shot = dense.clone();
             prune_to_sparsity(&mut one_shot, sparsity, self.scope, &self.skip)?;
             one_shot.rewind_to(&rewind_point);
-            self.train.fit(&mut one_shot, train)?;
+            fit(&mut one_shot)?;
 
-            self.train.fit(&mut ticket, train)?;
+            fit(&mut ticket)?;
             row(METHODS[0], sparsity, &ticket)?;
             row(METHODS[1], sparsity, &random)?;
             row(METHODS[2], sparsity, &one_shot)?;

@@ -273,6 +273,7 @@ impl SparseMlp {
     pub fn forward<'a>(&self, x: impl AsArray<'a, f32, Ix2>) -> Result<Array2<f32>> {
         let x: ArrayView2<f32> = x.into();
         check_batch(&x, self.n_inputs)?;
+        crate::interrupt::checkpoint("sparse inference", || "before a forward pass".into())?;
         let outputs = self.width(self.layers.len() - 1);
         let mut out = Array2::zeros((x.nrows(), outputs));
         crate::linalg::row_blocks(x, out.view_mut(), SAMPLE_BLOCK, Vec::new, |buf, xb, o| {

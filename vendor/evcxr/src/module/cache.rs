@@ -26,6 +26,8 @@ pub(crate) struct CacheMiss {
     cache_subdirectory: PathBuf,
     output_directory: PathBuf,
     meta: String,
+    // PATCH(prunelab): the target directory that dep-info paths are made relative to.
+    cache_env: CacheEnv,
 }
 
 /// The values of environment variables relevant to caching.
@@ -63,6 +65,17 @@ pub(crate) fn access_cache(command: &Command) -> Result<CacheResult> {
             };
             let cache_path = cache_subdirectory.join(filename);
             let output_path = output_directory.join(filename);
+            // PATCH(prunelab): dep-info lists build-script outputs by absolute path; point them at
+            // this target directory, not the one the entry was made in.
+            if artifact.emit == "dep-info" {
+                let text = std::fs::read_to_string(&cache_path)
+                    .with_context(|| format!("Failed to read `{}`", cache_path.display()))?;
+                std::fs::write(&output_path, cache_env.restore_target_dir(&text))
+                    .with_context(|| format!("Failed to write `{}`", output_path.display()))?;
+                artifact.path = output_path;
+                artifacts_out.push(artifact);
+                continue;
+            }
             std::fs::copy(&cache_path, &output_path).with_context(|| {
                 format!(
                     "Failed to copy from cache `{}` -> `{}`",
@@ -93,6 +106,7 @@ pub(crate) fn access_cache(command: &Command) -> Result<CacheResult> {
         output_directory,
         cache_subdirectory,
         meta: cache_key_inputs(command, &cache_env)?,
+        cache_env,
     }))
 }
 
@@ -135,7 +149,24 @@ impl RustCommandLine {
     }
 }
 
+/// PATCH(prunelab): stands for the target directory in cached dep-info files.
+const TARGET_DIR_PLACEHOLDER: &str = "@@EVCXR_TARGET_DIR@@";
+/// PATCH(prunelab): part of every cache key; bumped when the format of cached entries changes, so
+/// entries with absolute dep-info paths (made before the placeholder) are never reused.
+const CACHE_FORMAT: &str = "dep-info-relocatable-1";
+
 impl CacheEnv {
+    /// PATCH(prunelab): dep-info text with this target directory replaced by the placeholder. (A
+    /// target directory with spaces is written escaped, is not matched, and stays absolute.)
+    fn relocatable(&self, dep_info: &str) -> String {
+        dep_info.replace(&self.target_dir, TARGET_DIR_PLACEHOLDER)
+    }
+
+    /// PATCH(prunelab): the inverse of `relocatable` for this target directory.
+    fn restore_target_dir(&self, dep_info: &str) -> String {
+        dep_info.replace(TARGET_DIR_PLACEHOLDER, &self.target_dir)
+    }
+
     fn from_env() -> Result<Self> {
         fn get_env(var_name: &str) -> Result<String> {
             std::env::var(var_name)
@@ -177,6 +208,7 @@ fn cache_key_inputs_do(
 
 fn cache_key(command: &Command, env: &CacheEnv) -> Result<u64> {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(CACHE_FORMAT, &mut hasher);
     cache_key_inputs_do(command, env, |input| {
         std::hash::Hash::hash(input, &mut hasher)
     })?;
@@ -197,6 +229,13 @@ impl CacheMiss {
             };
             let output_path = self.output_directory.join(filename);
             let cache_path = self.cache_subdirectory.join(filename);
+            if artifact.emit == "dep-info" {
+                let text = std::fs::read_to_string(&output_path)
+                    .with_context(|| format!("Failed to read `{}`", output_path.display()))?;
+                std::fs::write(&cache_path, self.cache_env.relocatable(&text))
+                    .with_context(|| format!("Failed to write `{}`", cache_path.display()))?;
+                continue;
+            }
             std::fs::copy(&output_path, &cache_path).with_context(|| {
                 format!(
                     "Failed to copy output to cache `{}` -> `{}`",
@@ -433,7 +472,8 @@ mod tests {
 
         // Check the actual value of the hash. We want this to remain stable between separate runs
         // and even separate builds.
-        assert_eq!(base, 12456302748188275193);
+        // PATCH(prunelab): the key now starts with `CACHE_FORMAT`.
+        assert_eq!(base, 1560807780999216295);
     }
 
     #[test]

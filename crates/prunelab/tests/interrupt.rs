@@ -1,0 +1,126 @@
+//! Interrupts (Jupyter's stop button, or `interrupt::request`) stop long computations between steps with
+//! `Error::Interrupted`, keep what was finished, and are consumed by the check that sees them. One test
+//! function: the pending request is process-wide.
+
+use prunelab::interrupt;
+use prunelab::prelude::*;
+
+fn xor_model(seed: u64) -> Result<Mlp> {
+    Mlp::config(&[2, 8, 1])
+        .output_activation(Activation::Sigmoid)
+        .seed(seed)
+        .build()
+}
+
+#[test]
+fn interrupts_stop_between_steps_and_keep_the_work() -> Result<()> {
+    let data = data::xor();
+    let params = TrainParams::new(Loss::BinaryCrossEntropy, Adam::new(0.05))
+        .epochs(20)
+        .batch_size(BatchSize::Size(1))
+        .progress(Progress::Silent);
+
+    // Training: stopped before its first step, the weights are untouched and the trainer counts no epoch.
+    let mut model = xor_model(3)?;
+    let before = model.clone();
+    let mut trainer = params.clone().trainer()?;
+    interrupt::request();
+    match trainer.fit(&mut model, &data) {
+        Err(Error::Interrupted { what, at }) => {
+            assert_eq!(what, "training");
+            assert_eq!(at, "before epoch 1 of 20");
+        }
+        other => panic!("expected an interrupt, got {other:?}"),
+    }
+    assert_eq!(model, before);
+    assert_eq!((trainer.epochs_done(), trainer.steps_done()), (0, 0));
+
+    // The request was consumed: the same trainer goes on, and training is exactly as without the stop.
+    let history = trainer.fit(&mut model, &data)?;
+    let mut reference = before.clone();
+    let reference_history = params.fit(&mut reference, &data)?;
+    assert_eq!(history.loss, reference_history.loss);
+    assert_eq!(model, reference);
+
+    // Interrupts reach into sweeps (the model unchanged) and forward passes.
+    interrupt::request();
+    let sweep = ThresholdSweep::linspace(&model, 50)?.run_metric(&model, &data, Metric::Accuracy);
+    assert!(
+        matches!(
+            sweep,
+            Err(Error::Interrupted {
+                what: "the threshold sweep",
+                ..
+            })
+        ),
+        "{sweep:?}"
+    );
+    assert_eq!(model, reference);
+    interrupt::request();
+    let sweep = SparsitySweep::new(vec![0.5, 0.9]).run_metric(&model, &data, Metric::Accuracy);
+    assert!(
+        matches!(
+            sweep,
+            Err(Error::Interrupted {
+                what: "the sparsity sweep",
+                ..
+            })
+        ),
+        "{sweep:?}"
+    );
+    interrupt::request();
+    assert!(matches!(
+        model.forward(&data.records),
+        Err(Error::Interrupted { .. })
+    ));
+    let sparse = model.to_sparse();
+    interrupt::request();
+    assert!(matches!(
+        sparse.forward(&data.records),
+        Err(Error::Interrupted { .. })
+    ));
+    model.forward(&data.records)?;
+
+    // Schedules name their round and the inner step.
+    let search = LotteryTicket {
+        rounds: 2,
+        amount_per_round: 0.3,
+        rewind: Rewind::Init,
+        scope: Scope::Layerwise,
+        skip: vec![],
+        train: params.clone(),
+    };
+    let mut ticket = xor_model(4)?;
+    interrupt::request();
+    match search.run(&mut ticket, &data, &data, Metric::Accuracy) {
+        Err(Error::Interrupted { what, at }) => {
+            assert_eq!(what, "the lottery ticket");
+            assert!(at.starts_with("in round 0 of 2"), "{at}");
+        }
+        other => panic!("expected an interrupt, got {other:?}"),
+    }
+
+    // A request from another thread while training runs stops it part-way, between two steps.
+    let mut long = xor_model(5)?;
+    let start = long.clone();
+    let params = params.epochs(1_000_000);
+    let stopper = std::thread::spawn(|| {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        interrupt::request();
+    });
+    let err = params.fit(&mut long, &data).unwrap_err();
+    stopper.join().expect("the stopping thread");
+    assert!(
+        matches!(
+            err,
+            Error::Interrupted {
+                what: "training",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_ne!(long, start, "the steps before the stop are kept");
+    assert!(long.forward(&data.records)?.iter().all(|v| v.is_finite()));
+    Ok(())
+}
