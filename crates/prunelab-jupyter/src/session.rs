@@ -175,6 +175,15 @@ impl Session {
         let mut failed = wrote_stderr;
         match result {
             Ok(eval) => {
+                if std::env::var_os("PRUNELAB_PHASES").is_some() {
+                    // evcxr's phases of this cell (what `:timing` would sum), for latency work.
+                    let phases: Vec<String> = eval
+                        .phases
+                        .iter()
+                        .map(|p| format!("{} {:.3} s", p.name, p.duration.as_secs_f64()))
+                        .collect();
+                    eprintln!("    phases: {}", phases.join(", "));
+                }
                 let mut data: Vec<(String, String)> =
                     eval.content_by_mime_type.into_iter().collect();
                 data.sort();

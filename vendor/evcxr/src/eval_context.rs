@@ -23,7 +23,7 @@ use crate::module::Module;
 use crate::module::SoFile;
 use crate::runtime;
 use crate::rust_analyzer::Completions;
-use crate::rust_analyzer::RustAnalyzer;
+use crate::rust_analyzer::BackgroundAnalyzer;
 use crate::rust_analyzer::TypeName;
 use crate::rust_analyzer::VariableInfo;
 use crate::toml_parse;
@@ -58,7 +58,8 @@ pub struct EvalContext {
     module: Module,
     committed_state: ContextState,
     stdout_sender: crossbeam_channel::Sender<String>,
-    analyzer: RustAnalyzer,
+    // PATCH(prunelab): loads projects in the background.
+    analyzer: BackgroundAnalyzer,
     initial_config: Config,
 }
 
@@ -423,7 +424,7 @@ impl EvalContext {
         let tmpdir_var = parsed_config.get_tmp_dir()?;
         let tmpdir_path = tmpdir_var.get_path()?;
         let opt_tmpdir = tmpdir_var.get_opt_tmpdir();
-        let analyzer = RustAnalyzer::new(&tmpdir_path)?;
+        let analyzer = BackgroundAnalyzer::new(&tmpdir_path)?;
         let module = Module::new()?;
         let mut initial_config =
             create_initial_config(tmpdir_path, subprocess_command.get_program().into())?;
@@ -517,6 +518,16 @@ impl EvalContext {
             return Ok(EvalOutputs::default());
         }
         let mut phases = PhaseDetailsBuilder::new();
+        // PATCH(prunelab): a cell that uses `?` gets the wrapper that allows it from the start, rather
+        // than after a first compile fails with E0277 (the flag then stays set, as it does there).
+        if !state.allow_question_mark
+            && code_info.nodes.iter().any(|node| {
+                node.descendants()
+                    .any(|d| d.kind() == SyntaxKind::TRY_EXPR)
+            })
+        {
+            state.allow_question_mark = true;
+        }
         let code_out = state.apply(user_code.clone(), &code_info.nodes)?;
 
         let mut outputs =
@@ -547,7 +558,7 @@ impl EvalContext {
             let state = &self.committed_state;
             if let Err(error) = self
                 .analyzer
-                .prime_in_background(|| state.analysis_code(CodeBlock::new()).code_string())
+                .prime(|| state.analysis_code(CodeBlock::new()).code_string())
             {
                 eprintln!("rust-analyzer priming failed: {error}");
             }
@@ -585,8 +596,9 @@ impl EvalContext {
             println!("=========\n{s}\n==========");
         }
 
-        self.analyzer.set_source(code.code_string())?;
-        let mut completions = self.analyzer.completions(wrapped_offset)?;
+        let analyzer = self.analyzer.get()?;
+        analyzer.set_source(code.code_string())?;
+        let mut completions = analyzer.completions(wrapped_offset)?;
         completions.start_offset = code.output_offset_to_user_offset(completions.start_offset)?;
         completions.end_offset = code.output_offset_to_user_offset(completions.end_offset)?;
         // Filter internal identifiers.
@@ -612,11 +624,12 @@ impl EvalContext {
         let (user_code, code_info) = CodeBlock::from_original_user_code(&modified_code);
         let user_code = state.apply(user_code, &code_info.nodes)?;
         let pad_code = state.analysis_code(user_code);
-        self.analyzer.set_source(pad_code.code_string())?;
+        let analyzer = self.analyzer.get()?;
+        analyzer.set_source(pad_code.code_string())?;
         let wrapped_offset = pad_code.user_offset_to_output_offset(hover_offset)? as u32;
         let text_range = TextRange::new(wrapped_offset.into(), wrapped_offset.into());
-        let hover_text = self.analyzer.hover(text_range, false)?;
-        let hover_markdown = self.analyzer.hover(text_range, true)?;
+        let hover_text = analyzer.hover(text_range, false)?;
+        let hover_markdown = analyzer.hover(text_range, true)?;
         match (hover_text, hover_markdown) {
             (Some(data_text), Some(data_markdown)) => Ok((
                 data_text.info.markup.into(),
@@ -852,14 +865,15 @@ impl EvalContext {
         state: &mut ContextState,
         code: CodeBlock,
     ) -> Result<(), Error> {
-        self.analyzer.set_source(code.code_string())?;
+        let analyzer = self.analyzer.get()?;
+        analyzer.set_source(code.code_string())?;
         for (
             variable_name,
             VariableInfo {
                 type_name,
                 is_mutable,
             },
-        ) in self.analyzer.top_level_variables("evcxr_analysis_wrapper")
+        ) in analyzer.top_level_variables("evcxr_analysis_wrapper")
         {
             // We don't want to try to store evcxr_variable_store into itself, so we ignore it.
             if variable_name == "evcxr_variable_store" {
@@ -1422,7 +1436,15 @@ impl ContextState {
             return Ok(());
         }
         let external = ExternalCrate::new(dep.to_owned(), dep_config.to_owned())?;
-        crate::cargo_metadata::validate_dep(&external.name, &external.config, &self.config)?;
+        // PATCH(prunelab): a dependency validated before in this build folder (kept across kernels with
+        // EVCXR_TMPDIR) is not validated again: validation runs `cargo metadata`, 0.1-0.4 s each.
+        let validated = self.config.crate_dir().join(".evcxr-validated-deps");
+        let entry = format!("{dep} = {}", dep_config.replace('\n', " "));
+        let known = std::fs::read_to_string(&validated).unwrap_or_default();
+        if !known.lines().any(|line| line == entry) {
+            crate::cargo_metadata::validate_dep(&external.name, &external.config, &self.config)?;
+            std::fs::write(&validated, format!("{known}{entry}\n"))?;
+        }
         self.external_deps.insert(dep.to_owned(), external);
         Ok(())
     }

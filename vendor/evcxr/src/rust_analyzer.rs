@@ -41,6 +41,7 @@ use ra_ide::RangeInfo;
 use std::collections::HashMap;
 use std::convert::TryFrom;
 use std::path::Path;
+use std::path::PathBuf;
 
 pub(crate) const EDITION: Edition = Edition::Edition2024;
 
@@ -71,6 +72,66 @@ pub(crate) struct VariableInfo {
     pub(crate) type_name: TypeName,
     /// Whether the variable is declared as mutable.
     pub(crate) is_mutable: bool,
+}
+
+/// PATCH(prunelab): a `RustAnalyzer` that may be loading a project on a background thread, so that
+/// evcxr can go on compiling and running cells that don't need it.
+pub(crate) struct BackgroundAnalyzer {
+    root_directory: PathBuf,
+    ready: Option<RustAnalyzer>,
+    loading: Option<std::thread::JoinHandle<(RustAnalyzer, Result<()>)>>,
+}
+
+impl BackgroundAnalyzer {
+    pub(crate) fn new(root_directory: &Path) -> Result<BackgroundAnalyzer> {
+        Ok(BackgroundAnalyzer {
+            root_directory: root_directory.to_owned(),
+            ready: Some(RustAnalyzer::new(root_directory)?),
+            loading: None,
+        })
+    }
+
+    /// The analyzer, once any load in progress has finished.
+    pub(crate) fn get(&mut self) -> Result<&mut RustAnalyzer> {
+        if let Some(loading) = self.loading.take() {
+            let analyzer = match loading.join() {
+                Ok((analyzer, result)) => {
+                    if let Err(error) = result {
+                        eprintln!("rust-analyzer priming failed: {error}");
+                    }
+                    analyzer
+                }
+                // The load panicked: start over with an empty analyzer, as at start-up.
+                Err(_) => RustAnalyzer::new(&self.root_directory)?,
+            };
+            self.ready = Some(analyzer);
+        }
+        match self.ready.as_mut() {
+            Some(analyzer) => Ok(analyzer),
+            None => bail!("rust-analyzer is not available"),
+        }
+    }
+
+    /// When Cargo.toml changed since the last call, loads it with `source()` into rust-analyzer and
+    /// primes its caches, both on background threads.
+    pub(crate) fn prime(&mut self, source: impl FnOnce() -> String) -> Result<()> {
+        if !self.get()?.needs_priming() {
+            return Ok(());
+        }
+        let source = source();
+        let Some(mut analyzer) = self.ready.take() else {
+            return Ok(());
+        };
+        self.loading = Some(
+            std::thread::Builder::new()
+                .name("evcxr-ra-load".to_owned())
+                .spawn(move || {
+                    let result = analyzer.prime(source);
+                    (analyzer, result)
+                })?,
+        );
+        Ok(())
+    }
 }
 
 impl RustAnalyzer {
@@ -111,11 +172,20 @@ impl RustAnalyzer {
     }
 
     pub(crate) fn set_source(&mut self, source: String) -> Result<()> {
+        self.update_source(source, true)
+    }
+
+    /// PATCH(prunelab): `set_source`, optionally without writing the file to disk (the background load
+    /// must not write the file that evcxr is compiling; the file exists already, which is all the
+    /// loader needs).
+    fn update_source(&mut self, source: String, write_file: bool) -> Result<()> {
         self.current_source = source;
         let mut change = ra_hir::ChangeWithProcMacros::default();
 
-        std::fs::write(self.source_file.as_path(), &*self.current_source)
-            .with_context(|| format!("Failed to write {:?}", self.source_file))?;
+        if write_file || std::fs::metadata(self.source_file.as_str()).is_err() {
+            std::fs::write(self.source_file.as_path(), &*self.current_source)
+                .with_context(|| format!("Failed to write {:?}", self.source_file))?;
+        }
         self.vfs.set_file_contents(
             self.source_file.clone().into(),
             Some(self.current_source.bytes().collect()),
@@ -138,23 +208,26 @@ impl RustAnalyzer {
         Ok(())
     }
 
-    /// PATCH(prunelab): when Cargo.toml changed since the last call, loads it with `source` and
-    /// computes the def maps of every crate on a background thread. A later `set_source` cancels
-    /// that thread; whatever it finished stays memoized.
-    pub(crate) fn prime_in_background(&mut self, source: impl FnOnce() -> String) -> Result<()> {
+    /// PATCH(prunelab): whether Cargo.toml changed since the last `prime`.
+    fn needs_priming(&self) -> bool {
         let cargo_toml = std::fs::read(self.cargo_toml_filename()).ok();
-        if cargo_toml.is_none() || cargo_toml == self.last_primed_cargo_toml {
-            return Ok(());
-        }
-        self.set_source(source())?;
-        self.last_primed_cargo_toml = cargo_toml;
+        cargo_toml.is_some() && cargo_toml != self.last_primed_cargo_toml
+    }
+
+    /// PATCH(prunelab): loads the current Cargo.toml with `source`, then computes the def maps of every
+    /// crate on a background thread. A later `set_source` cancels that thread; whatever it finished stays
+    /// memoized.
+    fn prime(&mut self, source: String) -> Result<()> {
+        self.last_primed_cargo_toml = std::fs::read(self.cargo_toml_filename()).ok();
+        self.update_source(source, false)?;
         let crates = ra_ap_base_db::all_crates(self.analysis_host.raw_database());
         let analysis = self.analysis_host.analysis();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         std::thread::Builder::new()
             .name("evcxr-ra-prime".to_owned())
             .spawn(move || {
                 // Cancellation (by the next `set_source`) is the expected way for this to end early.
-                let _ = analysis.parallel_prime_caches(&crates, 1, |_| {});
+                let _ = analysis.parallel_prime_caches(&crates, threads, |_| {});
             })?;
         Ok(())
     }
