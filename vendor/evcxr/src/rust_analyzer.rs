@@ -79,7 +79,8 @@ pub(crate) struct VariableInfo {
 pub(crate) struct BackgroundAnalyzer {
     root_directory: PathBuf,
     ready: Option<RustAnalyzer>,
-    loading: Option<std::thread::JoinHandle<(RustAnalyzer, Result<()>)>>,
+    loading: Option<std::thread::JoinHandle<(RustAnalyzer, Result<std::thread::JoinHandle<()>>)>>,
+    priming: Option<std::thread::JoinHandle<()>>,
 }
 
 impl BackgroundAnalyzer {
@@ -88,16 +89,31 @@ impl BackgroundAnalyzer {
             root_directory: root_directory.to_owned(),
             ready: Some(RustAnalyzer::new(root_directory)?),
             loading: None,
+            priming: None,
         })
     }
 
-    /// The analyzer, once any load in progress has finished.
+    /// The analyzer, once any load and priming in progress have finished. (Waiting for the priming,
+    /// which uses every core, is quicker than cancelling it and computing the rest on this thread.)
     pub(crate) fn get(&mut self) -> Result<&mut RustAnalyzer> {
+        self.join_loading()?;
+        if let Some(priming) = self.priming.take() {
+            let _ = priming.join();
+        }
+        match self.ready.as_mut() {
+            Some(analyzer) => Ok(analyzer),
+            None => bail!("rust-analyzer is not available"),
+        }
+    }
+
+    /// Waits for a load in progress (not for the priming that follows it).
+    fn join_loading(&mut self) -> Result<()> {
         if let Some(loading) = self.loading.take() {
             let analyzer = match loading.join() {
                 Ok((analyzer, result)) => {
-                    if let Err(error) = result {
-                        eprintln!("rust-analyzer priming failed: {error}");
+                    match result {
+                        Ok(priming) => self.priming = Some(priming),
+                        Err(error) => eprintln!("rust-analyzer priming failed: {error}"),
                     }
                     analyzer
                 }
@@ -106,18 +122,23 @@ impl BackgroundAnalyzer {
             };
             self.ready = Some(analyzer);
         }
-        match self.ready.as_mut() {
-            Some(analyzer) => Ok(analyzer),
-            None => bail!("rust-analyzer is not available"),
-        }
+        Ok(())
     }
 
     /// When Cargo.toml changed since the last call, loads it with `source()` into rust-analyzer and
     /// primes its caches, both on background threads.
     pub(crate) fn prime(&mut self, source: impl FnOnce() -> String) -> Result<()> {
-        if !self.get()?.needs_priming() {
+        // A load still in progress is not waited for: the next call checks again, and `get` reloads
+        // whatever changed in the meantime.
+        if self.loading.as_ref().is_some_and(|l| !l.is_finished()) {
             return Ok(());
         }
+        self.join_loading()?;
+        if !self.ready.as_ref().is_some_and(RustAnalyzer::needs_priming) {
+            return Ok(());
+        }
+        // A priming of the previous dependencies is cancelled by the load; don't wait for it.
+        self.priming = None;
         let source = source();
         let Some(mut analyzer) = self.ready.take() else {
             return Ok(());
@@ -215,21 +236,20 @@ impl RustAnalyzer {
     }
 
     /// PATCH(prunelab): loads the current Cargo.toml with `source`, then computes the def maps of every
-    /// crate on a background thread. A later `set_source` cancels that thread; whatever it finished stays
-    /// memoized.
-    fn prime(&mut self, source: String) -> Result<()> {
+    /// crate on a background thread, returned. A `set_source` while it runs cancels it; whatever it
+    /// finished stays memoized.
+    fn prime(&mut self, source: String) -> Result<std::thread::JoinHandle<()>> {
         self.last_primed_cargo_toml = std::fs::read(self.cargo_toml_filename()).ok();
         self.update_source(source, false)?;
         let crates = ra_ap_base_db::all_crates(self.analysis_host.raw_database());
         let analysis = self.analysis_host.analysis();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        std::thread::Builder::new()
+        Ok(std::thread::Builder::new()
             .name("evcxr-ra-prime".to_owned())
             .spawn(move || {
-                // Cancellation (by the next `set_source`) is the expected way for this to end early.
+                // Cancellation (by the next `set_source`) ends it early; `Err(Cancelled)` is expected then.
                 let _ = analysis.parallel_prime_caches(&crates, threads, |_| {});
-            })?;
-        Ok(())
+            })?)
     }
 
     /// Returns top-level variable names and their types in the specified function.
