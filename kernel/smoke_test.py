@@ -106,10 +106,20 @@ def interrupts():
     on; an idle kernel loses nothing; a cell that ignores the interrupt is killed after the grace period."""
     manager, client = start_new_kernel(kernel_name="prunelab", startup_timeout=600)
     try:
-        run(client, "let kept = 41;")
-        run(client, "let (train, _) = data::iris_binary().split(0.7, 42)?;\n"
-                    "let mut model = Mlp::config(&[4, 5, 3, 1]).output_activation(Activation::Sigmoid).seed(1).build()?;\n"
-                    "let before = model.clone();")
+        # Pressed while the cell still compiles (a fresh kernel's first `let` waits for rust-analyzer): the
+        # interrupt reaches the cell's code when it starts, and the fit stops at its first check.
+        early = Cell(client, "let kept = 41;\n"
+                             "let (train, _) = data::iris_binary().split(0.7, 42)?;\n"
+                             "let mut model = Mlp::config(&[4, 5, 3, 1]).output_activation(Activation::Sigmoid).seed(1).build()?;\n"
+                             "let before = model.clone();\n"
+                             "let early = TrainParams::new(Loss::BinaryCrossEntropy, Sgd::new(0.01)).epochs(100_000_000)"
+                             ".progress(Progress::Silent).fit(&mut model, &train);\n"
+                             'println!("{early:?}");')
+        time.sleep(0.5)
+        manager.interrupt_kernel()
+        early.pump(lambda c: c.done, 120)
+        expect(early.done and early.error is None and 'Err(Interrupted { what: "training"' in early.text,
+               f"a stop pressed while the cell compiles stops its fit when it starts (got {early.text!r}, {early.error!r})")
         fit = Cell(client, 'println!("training");\n'
                            "TrainParams::new(Loss::BinaryCrossEntropy, Sgd::new(0.01)).epochs(100_000_000)"
                            ".progress(Progress::Silent).fit(&mut model, &train)?;")

@@ -128,8 +128,9 @@ impl Session {
         let timed_out = Arc::new(AtomicBool::new(false));
         let done = Arc::new((Mutex::new(false), Condvar::new()));
         let watchdog = {
-            let (process, timed_out, done) = (
+            let (process, executing, timed_out, done) = (
                 self.ctx.process_handle(),
+                self.ctx.execution_flag(),
                 Arc::clone(&timed_out),
                 Arc::clone(&done),
             );
@@ -143,7 +144,7 @@ impl Session {
                     timed_out.store(true, Ordering::SeqCst);
                     drop(guard);
                     let running = || !*lock.lock().unwrap_or_else(|e| e.into_inner());
-                    evcxr::interrupt_process(&process, INTERRUPT_GRACE, running, || {});
+                    evcxr::interrupt_process(&process, &executing, INTERRUPT_GRACE, running, || {});
                 }
             })
         };

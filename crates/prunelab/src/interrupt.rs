@@ -2,9 +2,9 @@
 //!
 //! Training, sweeps, pruning schedules and the lottery ticket check for an interrupt between steps and return
 //! [`Error::Interrupted`] naming where they stopped; the model keeps the weights of the last completed step.
-//! In a notebook the interrupt is Jupyter's stop button: inside a cell of the prunelab kernel (evcxr's cell
-//! process) the first check installs a `SIGINT` handler, and the kernel sends `SIGINT` instead of killing the
-//! process, so every variable survives. Elsewhere nothing is installed; a program (or another thread) asks
+//! In a notebook the interrupt is Jupyter's stop button: in the prunelab kernel's cell process (evcxr's
+//! runtime) a `SIGINT` handler is installed when this library is loaded, and the kernel sends `SIGINT` instead
+//! of killing the process, so every variable survives. Elsewhere nothing is installed; a program (or another thread) asks
 //! for a stop with [`request`].
 //!
 //! ```
@@ -29,9 +29,10 @@ use crate::{Error, Result};
 /// When the pending interrupt arrived, in nanoseconds after [`anchor`] plus one; 0 when none is pending.
 static PENDING: AtomicU64 = AtomicU64::new(0);
 
-/// An interrupt older than this was not for the computation now checking: the cell it was meant for has
-/// finished by itself or been killed by the kernel (which waits a few seconds) in the meantime.
-pub const STALE_AFTER: Duration = Duration::from_secs(10);
+/// An interrupt older than this was not for the computation now checking: the kernel signals a cell only while
+/// its code runs, and kills it 3 s later, so an interrupt still pending after this long was for a cell that
+/// finished by itself in the meantime.
+pub const STALE_AFTER: Duration = Duration::from_secs(5);
 
 /// The clock origin of [`PENDING`], set before any handler can run.
 fn anchor() -> &'static Instant {
@@ -68,6 +69,14 @@ fn fresh(stamp: u64) -> bool {
 /// Whether an interrupt stamped `stamp` is pending and not stale at `now` (both after [`anchor`]).
 fn fresh_at(stamp: u64, now: Duration) -> bool {
     stamp != 0 && now.saturating_sub(Duration::from_nanos(stamp - 1)) < STALE_AFTER
+}
+
+/// Installs the handler as soon as the library is loaded into a cell process, before any cell can be
+/// interrupted.
+#[cfg(unix)]
+#[ctor::ctor(unsafe)]
+fn install_on_load() {
+    install();
 }
 
 /// Installs the `SIGINT` handler once, when running inside a notebook cell (evcxr's cell process).

@@ -194,40 +194,45 @@ impl Drop for ChildProcess {
 }
 
 /// PATCH(prunelab): stops the cell running in the process behind `handle` (from
-/// `CommandContext::process_handle`) as gently as it can. On Unix it sends SIGINT, which code in
-/// the cell may handle to return early with the process and its variables intact, and waits up to
-/// `grace` for `running` to turn false; if the cell is still running then (or on other platforms),
-/// `before_kill` is called and the process is killed: every variable is lost. Returns whether it
-/// killed the process.
+/// `CommandContext::process_handle`) as gently as it can, for as long as `running()` (the cell, compile
+/// included) is true. Once the process runs the cell's code (`executing`, from
+/// `CommandContext::execution_flag`), it sends SIGINT on Unix, which code in the cell may handle to return
+/// early with the process and its variables intact; if the code still runs `grace` later (or at once on
+/// other platforms), `before_kill` is called and the process is killed: every variable is lost. A cell
+/// interrupted while it compiles is signalled when its code starts. Returns whether it killed the process.
 pub fn interrupt_process(
     handle: &Arc<Mutex<std::process::Child>>,
+    executing: &std::sync::atomic::AtomicBool,
     grace: std::time::Duration,
     running: impl Fn() -> bool,
     before_kill: impl FnOnce(),
 ) -> bool {
-    #[cfg(unix)]
-    {
-        {
-            let mut child = handle.lock().unwrap();
-            if !matches!(child.try_wait(), Ok(None)) {
-                // Already exited: its pid may belong to another process by now.
-                return false;
+    use std::sync::atomic::Ordering;
+    let grace = if cfg!(unix) { grace } else { Default::default() };
+    let mut signalled_at = None;
+    while running() {
+        if executing.load(Ordering::SeqCst) {
+            match signalled_at {
+                None => {
+                    #[cfg(unix)]
+                    {
+                        let mut child = handle.lock().unwrap();
+                        if matches!(child.try_wait(), Ok(None)) {
+                            // SAFETY: `kill` only sends a signal, to our child, which has not been
+                            // reaped (checked under the lock that restarts take).
+                            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+                        }
+                    }
+                    signalled_at = Some(std::time::Instant::now());
+                }
+                Some(at) if at.elapsed() >= grace => {
+                    before_kill();
+                    return handle.lock().unwrap().kill().is_ok();
+                }
+                Some(_) => {}
             }
-            // SAFETY: `kill` only sends a signal; the child has not been reaped (checked above,
-            // under the lock that restarts take), so the pid is still ours.
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
         }
-        let deadline = std::time::Instant::now() + grace;
-        while std::time::Instant::now() < deadline {
-            if !running() {
-                return false;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    if !running() {
-        return false;
-    }
-    before_kill();
-    handle.lock().unwrap().kill().is_ok()
+    false
 }

@@ -81,6 +81,11 @@ impl CommandContext {
         self.eval_context.process_handle()
     }
 
+    /// PATCH(prunelab): true while the child process runs a cell's code; see `interrupt_process`.
+    pub fn execution_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.eval_context.execution_flag()
+    }
+
     pub fn variables_and_types(&self) -> impl Iterator<Item = (&str, &str)> {
         self.eval_context.variables_and_types()
     }

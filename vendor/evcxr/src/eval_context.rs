@@ -53,6 +53,8 @@ pub struct EvalContext {
     // directory, then on some platforms (e.g. Windows), files in the temporary
     // directory will still be locked, so won't be deleted.
     child_process: ChildProcess,
+    // PATCH(prunelab): true while the child process runs a cell's code (not while evcxr compiles it).
+    executing: Arc<std::sync::atomic::AtomicBool>,
     // Our tmpdir if EVCXR_TMPDIR wasn't set - Drop causes tmpdir to be cleaned up.
     _tmpdir: Option<tempfile::TempDir>,
     module: Module,
@@ -440,6 +442,7 @@ impl EvalContext {
             committed_state: initial_state,
             module,
             child_process,
+            executing: Default::default(),
             stdout_sender,
             analyzer,
             initial_config,
@@ -698,6 +701,12 @@ impl EvalContext {
         self.child_process.process_handle()
     }
 
+    /// PATCH(prunelab): a flag that is true while the child process runs a cell's code, for
+    /// `interrupt_process`.
+    pub fn execution_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.executing.clone()
+    }
+
     pub(crate) fn restart_child_process(&mut self) -> Result<(), Error> {
         self.committed_state.variable_states.clear();
         self.committed_state.stored_variable_states.clear();
@@ -923,6 +932,15 @@ impl EvalContext {
         // things won't work if the path isn't UTF-8 - apparently that's a thing
         // on some platforms.
         let fn_name = state.current_user_fn_name();
+        // PATCH(prunelab): raised until this function returns, however it returns.
+        struct Executing(Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for Executing {
+            fn drop(&mut self) {
+                self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        self.executing.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _executing = Executing(self.executing.clone());
         self.child_process.send(&format!(
             "LOAD_AND_RUN {} {}",
             so_file.path.to_string_lossy(),

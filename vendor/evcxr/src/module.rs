@@ -241,7 +241,17 @@ impl Module {
             Err(error) => return Err(error.into()),
         };
 
-        let copied_so_file = so_file.with_file_name(shared_object_name_from_crate_name(&format!(
+        // PATCH(prunelab): the copy goes where rustc linked the library (`deps`), not beside cargo's
+        // uplifted copy one folder above it: the library finds the standard library through a relative
+        // rpath, which is off by one folder there (it only worked while going up past `/` saved it, as
+        // from a build folder under /tmp, not from one under the home folder beside ~/.rustup).
+        let so_dir = match so_file.parent() {
+            Some(dir) if dir.file_name() != Some(std::ffi::OsStr::new("deps")) && dir.join("deps").is_dir() => {
+                dir.join("deps")
+            }
+            _ => so_file.parent().map(Path::to_path_buf).unwrap_or_default(),
+        };
+        let copied_so_file = so_dir.join(shared_object_name_from_crate_name(&format!(
             "code_{next_build_num}"
         )));
 

@@ -121,6 +121,7 @@ impl Server {
         let (mut context, outputs) = CommandContext::new()?;
         context.execute(":load_config")?;
         let process_handle = context.process_handle();
+        let execution_flag = context.execution_flag();
         let context = Arc::new(std::sync::Mutex::new(context));
         {
             let context = context.clone();
@@ -169,7 +170,7 @@ impl Server {
         // Run the control channel on the main task. Once the control channel handler terminates,
         // we're done.
         server
-            .handle_control(control_socket, process_handle, group_shutdown)
+            .handle_control(control_socket, process_handle, execution_flag, group_shutdown)
             .await?;
         Ok(())
     }
@@ -255,8 +256,8 @@ impl Server {
                     if self.killed_by_interrupt.swap(false, Ordering::SeqCst) =>
                 {
                     Err(evcxr::Error::SubprocessTerminated(format!(
-                        "The cell did not stop within {} s of the interrupt, so its process was \
-                         killed: every variable is lost.",
+                        "The cell's code did not stop within {} s of the interrupt, so its \
+                         process was killed: every variable is lost.",
                         INTERRUPT_GRACE.as_secs()
                     )))
                 }
@@ -467,6 +468,7 @@ impl Server {
         mut self,
         mut connection: Connection<zeromq::RouterSocket>,
         process_handle: Arc<std::sync::Mutex<std::process::Child>>,
+        execution_flag: Arc<AtomicBool>,
         group_shutdown: ConnectionShutdownRequester,
     ) -> Result<()> {
         loop {
@@ -499,19 +501,21 @@ impl Server {
                     return Ok(());
                 }
                 "interrupt_request" => {
-                    // PATCH(prunelab): ask the running cell to stop (SIGINT) and kill its process
-                    // only if it is still running after a grace period; an idle kernel keeps its
-                    // process (and variables).
+                    // PATCH(prunelab): ask the running cell to stop (SIGINT once its code runs) and
+                    // kill its process only if the code still runs after a grace period; an idle
+                    // kernel keeps its process (and variables).
                     let cell = self.running_cell.load(Ordering::SeqCst);
                     if cell != 0 {
-                        let (process_handle, running_cell, killed) = (
+                        let (process_handle, execution_flag, running_cell, killed) = (
                             process_handle.clone(),
+                            execution_flag.clone(),
                             self.running_cell.clone(),
                             self.killed_by_interrupt.clone(),
                         );
                         tokio::task::spawn_blocking(move || {
                             evcxr::interrupt_process(
                                 &process_handle,
+                                &execution_flag,
                                 INTERRUPT_GRACE,
                                 || running_cell.load(Ordering::SeqCst) == cell,
                                 || killed.store(true, Ordering::SeqCst),
