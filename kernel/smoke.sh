@@ -17,5 +17,8 @@ fi
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 target/release/prunelab kernel install --prefix "$prefix"
+# As kernel/setup.sh does: compiles the prelude's crates into a kernel build folder once (minutes on a new
+# machine, seconds after), so the kernels below start in seconds.
+target/release/prunelab warmup
 JUPYTER_PATH="$prefix/share/jupyter" "$venv/bin/python" kernel/smoke_test.py kernel/smoke.ipynb
 echo "kernel smoke check passed in $(( $(date +%s) - start )) s"

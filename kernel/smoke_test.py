@@ -38,7 +38,7 @@ def outputs_of(cell):
 
 def main(path):
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, kernel_name="prunelab", timeout=600, allow_errors=True)
+    client = NotebookClient(nb, kernel_name="prunelab", timeout=600, startup_timeout=600, allow_errors=True)
     start = time.time()
     client.execute()
     print(f"executed {path} in {time.time() - start:.1f} s")

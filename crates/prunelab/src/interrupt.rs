@@ -129,7 +129,9 @@ pub(crate) fn within(e: Error, what: &'static str, at: impl FnOnce() -> String) 
 /// For loops in user code: `prunelab::interrupt::check()?` inside the loop lets the stop button end it with
 /// [`Error::Interrupted`] instead of killing the cell's process.
 pub fn check() -> Result<()> {
-    checkpoint("a loop in the cell", || "the next check".to_string())
+    checkpoint("a loop in the cell", || {
+        "at `interrupt::check()`".to_string()
+    })
 }
 
 #[cfg(test)]

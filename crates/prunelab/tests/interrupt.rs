@@ -81,6 +81,15 @@ fn interrupts_stop_between_steps_and_keep_the_work() -> Result<()> {
     ));
     model.forward(&data.records)?;
 
+    // A loop of the user's own stops at `interrupt::check()`.
+    interrupt::request();
+    let stopped = (0..3).try_for_each(|_| interrupt::check());
+    assert_eq!(
+        stopped.unwrap_err().to_string(),
+        "interrupted: a loop in the cell stopped at `interrupt::check()`"
+    );
+    interrupt::check()?;
+
     // Schedules name their round and the inner step.
     let search = LotteryTicket {
         rounds: 2,
