@@ -208,31 +208,34 @@ pub fn interrupt_process(
     before_kill: impl FnOnce(),
 ) -> bool {
     use std::sync::atomic::Ordering;
-    let grace = if cfg!(unix) { grace } else { Default::default() };
-    let mut signalled_at = None;
+    use std::time::Duration;
+    let grace = if cfg!(unix) { grace } else { Duration::ZERO };
+    // SIGINT goes again after these delays: the code may install its handler only as it starts (a
+    // library loaded with the cell), after the first signal arrived.
+    let resend = [Duration::ZERO, Duration::from_millis(500), Duration::from_millis(1500)];
+    let mut started = None;
+    let mut sent = 0;
     while running() {
         if executing.load(Ordering::SeqCst) {
-            match signalled_at {
-                None => {
-                    #[cfg(unix)]
-                    {
-                        let mut child = handle.lock().unwrap();
-                        if matches!(child.try_wait(), Ok(None)) {
-                            // SAFETY: `kill` only sends a signal, to our child, which has not been
-                            // reaped (checked under the lock that restarts take).
-                            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-                        }
+            let since = *started.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() >= grace {
+                before_kill();
+                return handle.lock().unwrap().kill().is_ok();
+            }
+            if sent < resend.len() && since.elapsed() >= resend[sent] {
+                sent += 1;
+                #[cfg(unix)]
+                {
+                    let mut child = handle.lock().unwrap();
+                    if matches!(child.try_wait(), Ok(None)) {
+                        // SAFETY: `kill` only sends a signal, to our child, which has not been
+                        // reaped (checked under the lock that restarts take).
+                        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
                     }
-                    signalled_at = Some(std::time::Instant::now());
                 }
-                Some(at) if at.elapsed() >= grace => {
-                    before_kill();
-                    return handle.lock().unwrap().kill().is_ok();
-                }
-                Some(_) => {}
             }
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(10));
     }
     false
 }
