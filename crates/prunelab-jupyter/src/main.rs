@@ -82,27 +82,15 @@ fn dispatch() -> Result<()> {
     }
 }
 
-/// Runs the kernel's configuration and a few cells once in a kernel build folder (a slot), so the folder and
-/// evcxr's cache hold the compiled crates.
+/// Runs the kernel's configuration and a few cells once on a headless session (in a kernel build folder, a
+/// slot, as a kernel would), so the folder and evcxr's cache hold the compiled crates.
 fn warmup() -> Result<()> {
-    let slot = slot::Slot::acquire()?;
-    slot.export();
-    println!("warming up {}", slot.dir().display());
-    let config = std::env::temp_dir().join(format!("prunelab-warmup-{}", std::process::id()));
-    kernel::write_config(&config, &kernel::workspace_root())?;
-    // SAFETY: single-threaded at this point; evcxr reads the variable when the context is created.
-    std::env::set_var("EVCXR_CONFIG_DIR", &config);
     let start = Instant::now();
-    let (mut ctx, outputs) = evcxr::CommandContext::new().map_err(|e| anyhow!("{e}"))?;
-    let drain =
-        |rx: crossbeam_channel::Receiver<String>| std::thread::spawn(move || for _ in rx {});
-    let (out, err) = (drain(outputs.stdout), drain(outputs.stderr));
-    let t = Instant::now();
-    ctx.execute(":load_config --quiet")
-        .map_err(|e| anyhow!("loading the kernel configuration failed: {e}"))?;
+    let mut session = session::Session::start(false)?;
     println!(
-        "{:>8.2} s  kernel configuration (:dep of the prelude crates)",
-        t.elapsed().as_secs_f64()
+        "{:>8.2} s  kernel configuration in {}",
+        start.elapsed().as_secs_f64(),
+        session.build_dir().display()
     );
     let cells = [
         "let a = array![[1.0f32, 2.0], [3.0, 4.0]];",
@@ -111,14 +99,12 @@ fn warmup() -> Result<()> {
         "let chart = LineChart::new(\"warm-up\").values(\"x\", &[1.0, 2.0]).draw()?; chart.png().len()",
     ];
     for cell in cells {
-        let t = Instant::now();
-        ctx.execute(cell)
-            .map_err(|e| anyhow!("warm-up cell failed: {e}"))?;
-        println!("{:>8.2} s  {cell}", t.elapsed().as_secs_f64());
+        let result = session.execute(cell, std::time::Duration::from_secs(600));
+        if result.failed {
+            bail!("warm-up cell `{cell}` failed: {:?}", result.outputs);
+        }
+        println!("{:>8.2} s  {cell}", result.seconds);
     }
     println!("warm-up done in {:.1} s", start.elapsed().as_secs_f64());
-    drop(ctx);
-    let _ = (out.join(), err.join());
-    std::fs::remove_dir_all(&config).ok();
     Ok(())
 }

@@ -79,7 +79,7 @@ pub struct Session {
     config_dir: std::path::PathBuf,
     count: u64,
     // Dropped after `ctx` (fields drop in order): the build folder stays locked while evcxr uses it.
-    _slot: crate::slot::Slot,
+    slot: crate::slot::Slot,
 }
 
 impl Session {
@@ -115,7 +115,7 @@ impl Session {
             stderr,
             config_dir,
             count: 0,
-            _slot: slot,
+            slot,
         })
     }
 
@@ -210,6 +210,11 @@ impl Session {
             failed,
             seconds: start.elapsed().as_secs_f64(),
         }
+    }
+
+    /// The build folder (slot) this session compiles in.
+    pub fn build_dir(&self) -> &std::path::Path {
+        self.slot.dir()
     }
 
     /// The execution count of the last cell.
