@@ -12,6 +12,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # shellcheck disable=SC1091
 . kernel/build.sh
+# MNIST for notebook 04: the project's shared copy when this checkout has one (machines without internet),
+# unless the caller named a folder; otherwise data::mnist() downloads it into its cache.
+if [ -z "${PRUNELAB_MNIST_DIR:-}" ] && [ -f ../shared/data/mnist/train-images-idx3-ubyte.gz ]; then
+  PRUNELAB_MNIST_DIR="$(cd ../shared/data/mnist && pwd)"
+  export PRUNELAB_MNIST_DIR
+fi
 if [ "${1:-}" = "--check" ]; then
   target/release/prunelab check notebooks/*.ipynb
 else

@@ -2,6 +2,7 @@
 //! installer, a warm-up that fills evcxr's build cache, and the headless runner, checker and renderer of
 //! notebooks.
 
+mod compare;
 mod highlight;
 mod kernel;
 mod notebook;
@@ -25,7 +26,11 @@ USAGE:
     prunelab warmup                                    compile the prelude once so the kernel starts fast
     prunelab run NOTEBOOK... [--timeout S] [--allow-errors] [--echo]
                                                        execute notebooks headlessly, write outputs back
-    prunelab check NOTEBOOK... [--timeout S] [--echo]  re-execute and fail where a text output changed
+    prunelab check NOTEBOOK... [--timeout S] [--echo] [--exact | --rtol R]
+                                                       re-execute and fail where a text output changed
+                                                       (numbers: within R, default 1e-3 relative, or one
+                                                       unit in the last printed digit)
+    prunelab data mnist [--dir DIR]                    download (or find) MNIST, verify it, and say where
     prunelab render NOTEBOOK... --out DIR [--to jekyll|html]
                                                        render to Markdown with front matter, or an HTML site
     prunelab --control_file FILE                       serve the Jupyter protocol (Jupyter runs this)
@@ -71,6 +76,10 @@ fn dispatch() -> Result<()> {
             _ => bail!("expected `kernel install`, `uninstall`, `config` or `clean`\n\n{USAGE}"),
         },
         Some("warmup") => warmup(),
+        Some("data") => match args.get(2).map(String::as_str) {
+            Some("mnist") => data_mnist(&args[3..]),
+            _ => bail!("expected `data mnist`\n\n{USAGE}"),
+        },
         Some("run") => runner::run(&args[2..]),
         Some("check") => runner::check(&args[2..]),
         Some("render") => render::render(&args[2..]),
@@ -80,6 +89,46 @@ fn dispatch() -> Result<()> {
         }
         Some(other) => bail!("unknown command {other:?}\n\n{USAGE}"),
     }
+}
+
+/// `prunelab data mnist [--dir DIR]`: MNIST from `PRUNELAB_MNIST_DIR`, or the cache (`DIR` or the default),
+/// downloading and verifying what is missing; prints where it is and what it holds.
+fn data_mnist(args: &[String]) -> Result<()> {
+    use prunelab::data;
+    let mut dir = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--dir" => dir = Some(it.next().ok_or_else(|| anyhow!("--dir needs a folder"))?),
+            other => bail!("unknown argument {other:?} for `data mnist`"),
+        }
+    }
+    let start = Instant::now();
+    let from_env = std::env::var_os(data::MNIST_DIR_VAR).filter(|d| !d.is_empty());
+    let (folder, (train, test)) = match (dir, from_env) {
+        (None, Some(env_dir)) => {
+            let folder = std::path::PathBuf::from(env_dir);
+            let sets = data::mnist_dir(&folder)?;
+            (format!("{} (from {})", folder.display(), data::MNIST_DIR_VAR), sets)
+        }
+        (dir, _) => {
+            let mut source = data::MnistSource::new();
+            if let Some(d) = dir {
+                source = source.dir(d);
+            }
+            let sets = source.load()?;
+            (format!("{} (verified)", source.cache_dir()?.display()), sets)
+        }
+    };
+    println!("MNIST in {folder}");
+    println!(
+        "  train: {} images of {} pixels; test: {}; {:.1} s",
+        train.n_samples(),
+        train.n_features(),
+        test.n_samples(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Runs the kernel's configuration and a few cells once on a headless session (in a kernel build folder, a

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 
+use crate::compare::{compare_text, Findings, Tolerance};
 use crate::notebook::{Notebook, Output};
 use crate::session::Session;
 
@@ -24,16 +25,19 @@ pub struct RunOptions {
     pub allow_errors: bool,
     /// Print what cells write while they run.
     pub echo: bool,
+    /// How `check` compares numbers in text outputs.
+    pub tolerance: Tolerance,
 }
 
 impl RunOptions {
-    /// Parses `NOTEBOOK… [--timeout SECS] [--allow-errors] [--echo]`.
+    /// Parses `NOTEBOOK… [--timeout SECS] [--allow-errors] [--echo] [--exact | --rtol R]`.
     pub fn parse(args: &[String]) -> Result<RunOptions> {
         let mut opts = RunOptions {
             notebooks: Vec::new(),
             timeout: Duration::from_secs(600),
             allow_errors: false,
             echo: false,
+            tolerance: Tolerance::default(),
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -48,6 +52,17 @@ impl RunOptions {
                         })?;
                     opts.timeout = Duration::from_secs(secs);
                 }
+                "--rtol" => {
+                    let v = it
+                        .next()
+                        .ok_or_else(|| anyhow!("--rtol needs a relative tolerance"))?;
+                    opts.tolerance.relative = v
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|r| r.is_finite() && *r >= 0.0)
+                        .ok_or_else(|| anyhow!("--rtol {v:?}: expected a number >= 0"))?;
+                }
+                "--exact" => opts.tolerance.exact = true,
                 "--allow-errors" => opts.allow_errors = true,
                 "--echo" => opts.echo = true,
                 flag if flag.starts_with("--") => bail!("unknown option {flag}"),
@@ -211,39 +226,25 @@ fn print_times(times: &[(PathBuf, f64, bool)]) {
     );
 }
 
-/// The first line where two texts differ, for reports.
-fn first_difference(stored: &str, fresh: &str) -> String {
-    let (a, b): (Vec<&str>, Vec<&str>) = (stored.lines().collect(), fresh.lines().collect());
-    for k in 0..a.len().max(b.len()) {
-        let (x, y) = (a.get(k).copied(), b.get(k).copied());
-        if x != y {
-            return format!(
-                "line {}:\n      stored: {}\n      now:    {}",
-                k + 1,
-                x.unwrap_or("<none>"),
-                y.unwrap_or("<none>")
-            );
-        }
-    }
-    "texts differ".into()
-}
-
-/// Differences between a cell's stored and fresh outputs, compared as text (images are not compared).
-pub fn compare(stored: &[Output], fresh: &[Output]) -> Vec<String> {
+/// Differences between a cell's stored and fresh outputs, compared as text (images are not compared):
+/// words exactly, numbers within `tol`.
+pub fn compare(stored: &[Output], fresh: &[Output], tol: Tolerance) -> Findings {
     let texts = |outs: &[Output]| -> Vec<String> {
         outs.iter().filter_map(Output::comparable_text).collect()
     };
     let (a, b) = (texts(stored), texts(fresh));
-    let mut diffs = Vec::new();
+    let mut found = Findings::default();
     if a.len() != b.len() {
-        diffs.push(format!("{} text outputs stored, {} now", a.len(), b.len()));
+        found
+            .differs
+            .push(format!("{} text outputs stored, {} now", a.len(), b.len()));
     }
     for (x, y) in a.iter().zip(&b) {
-        if x != y {
-            diffs.push(first_difference(x, y));
-        }
+        let f = compare_text(x, y, tol);
+        found.differs.extend(f.differs);
+        found.tolerated.extend(f.tolerated);
     }
-    diffs
+    found
 }
 
 /// `prunelab check`: re-executes notebooks and fails where a text output differs from the stored one.
@@ -251,6 +252,7 @@ pub fn check(args: &[String]) -> Result<()> {
     let mut opts = RunOptions::parse(args)?;
     opts.allow_errors = true;
     let mut problems = Vec::new();
+    let mut tolerated = Vec::new();
     let mut times = Vec::new();
     for path in &opts.notebooks {
         let nb = Notebook::read(path)?;
@@ -270,7 +272,15 @@ pub fn check(args: &[String]) -> Result<()> {
             if cell.has_tag(TAG_IGNORE_OUTPUT) {
                 continue;
             }
-            let diffs = compare(&cell.outputs()?, fresh);
+            let found = compare(&cell.outputs()?, fresh, opts.tolerance);
+            for note in &found.tolerated {
+                tolerated.push(format!(
+                    "{}: cell {}: {note}",
+                    path.display(),
+                    i + 1
+                ));
+            }
+            let diffs = found.differs;
             if !diffs.is_empty() {
                 bad += 1;
                 problems.push(format!(
@@ -295,6 +305,16 @@ pub fn check(args: &[String]) -> Result<()> {
         times.push((path.clone(), exec.seconds, bad > 0));
     }
     print_times(&times);
+    if !tolerated.is_empty() {
+        println!(
+            "{} number(s) moved within the tolerance (relative {:e} or one unit in the last printed digit):",
+            tolerated.len(),
+            opts.tolerance.relative
+        );
+        for note in &tolerated {
+            println!("  {note}");
+        }
+    }
     if !problems.is_empty() {
         bail!(
             "{} problem(s):\n\n{}",
@@ -323,11 +343,15 @@ mod tests {
             execution_count: Some(1),
             data: vec![("image/png".into(), b.into())],
         };
-        assert!(compare(&[stream("a\nb\n"), img("x")], &[stream("a\nb\n"), img("y")]).is_empty());
-        let d = compare(&[stream("a\nb\n")], &[stream("a\nc\n")]);
+        let tol = Tolerance::default();
+        let same = compare(&[stream("a\nb\n"), img("x")], &[stream("a\nb\n"), img("y")], tol);
+        assert_eq!(same, Findings::default());
+        let d = compare(&[stream("a\nb\n")], &[stream("a\nc\n")], tol).differs;
         assert_eq!(d.len(), 1);
         assert!(d[0].contains("line 2") && d[0].contains("c"), "{d:?}");
-        assert_eq!(compare(&[stream("a")], &[]).len(), 1);
+        assert_eq!(compare(&[stream("a")], &[], tol).differs.len(), 1);
+        let noise = compare(&[stream("acc 0.9852\n")], &[stream("acc 0.9853\n")], tol);
+        assert!(noise.differs.is_empty() && noise.tolerated.len() == 1, "{noise:?}");
     }
 
     #[test]
@@ -340,5 +364,8 @@ mod tests {
         assert!(RunOptions::parse(&args(&["--timeout", "0", "a.ipynb"])).is_err());
         assert!(RunOptions::parse(&args(&["--frobnicate", "a.ipynb"])).is_err());
         assert!(RunOptions::parse(&args(&[])).is_err());
+        let o = RunOptions::parse(&args(&["a.ipynb", "--exact", "--rtol", "0.01"])).unwrap();
+        assert!(o.tolerance.exact && o.tolerance.relative == 0.01);
+        assert!(RunOptions::parse(&args(&["a.ipynb", "--rtol", "-1"])).is_err());
     }
 }

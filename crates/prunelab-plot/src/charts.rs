@@ -152,9 +152,16 @@ impl Plot for Mlp {
 }
 
 impl Plot for Dataset {
-    /// The scatter matrix.
+    /// Image data (64 or more features that make a square, as MNIST's 28x28 and digits' 8x8): the first ten
+    /// images with their labels ([`ImageGrid`](crate::ImageGrid)); anything else: the scatter matrix.
     fn plot(&self) -> Result<Chart> {
-        ScatterMatrix::new(self).draw()
+        let n = self.n_features();
+        let side = (n as f64).sqrt().round() as usize;
+        if n >= 64 && side * side == n {
+            crate::ImageGrid::new(self).draw()
+        } else {
+            ScatterMatrix::new(self).draw()
+        }
     }
 }
 

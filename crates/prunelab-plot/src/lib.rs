@@ -19,11 +19,13 @@
 mod chart;
 mod charts;
 mod error;
+mod images;
 mod line;
 mod network;
 
 pub use chart::Chart;
 pub use charts::{Plot, ScatterMatrix, ThresholdSweepPlot, WeightHistogram};
 pub use error::{PlotError, Result};
+pub use images::ImageGrid;
 pub use line::{LineChart, Mark, Series};
 pub use network::{NetworkPlot, PrunedEdges};

@@ -165,3 +165,26 @@ fn bad_chart_input_is_a_typed_error() {
         Err(PlotError::Invalid(_))
     ));
 }
+
+#[test]
+fn image_grid_draws_digits_with_labels_and_refuses_non_images() {
+    let digits = data::digits().unwrap();
+    let chart = ImageGrid::new(&digits).samples(0..12).columns(6).draw().unwrap();
+    // Two rows of six 8x8 images at 10 screen pixels per image pixel, with gaps and label rows.
+    let (w, h) = decode(&chart);
+    assert_eq!(w, 12 + 6 * (80 + 12));
+    assert_eq!(h, 12 + 2 * (80 + 22 + 12));
+    // An image dataset plots as images, not as a scatter matrix of pixels.
+    assert_eq!(digits.plot().unwrap().size().0, 12 + 10 * (80 + 12));
+    // The ink is where the data is: a [-1, 1]-scaled copy draws the same picture.
+    let scaled = digits.normalized(0.5, 0.5).unwrap();
+    assert_eq!(
+        ImageGrid::new(&scaled).draw().unwrap().png(),
+        ImageGrid::new(&digits).draw().unwrap().png()
+    );
+    let xor = data::xor();
+    assert!(matches!(ImageGrid::new(&xor).draw(), Err(PlotError::Invalid(_))));
+    assert!(ImageGrid::new(&digits).samples([5000]).draw().is_err());
+    assert!(ImageGrid::new(&digits).samples([]).draw().is_err());
+    assert!(ImageGrid::new(&digits).columns(0).draw().is_err());
+}

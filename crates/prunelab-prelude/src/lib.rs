@@ -20,7 +20,7 @@ mod text;
 pub use text::PlainText;
 
 pub use ndarray::{array, s, Array, Array1, Array2, ArrayView1, ArrayView2, Axis};
-pub use prunelab::data::{self, Dataset, Standardizer, Targets};
+pub use prunelab::data::{self, Dataset, MnistSource, Standardizer, Targets};
 pub use prunelab::display::ScoreTable;
 pub use prunelab::graph::{Edge, NetworkGraph};
 pub use prunelab::loss::Loss;
@@ -38,6 +38,6 @@ pub use prunelab::sweep::{
 pub use prunelab::train::{BatchSize, EarlyStopping, History, Progress, TrainParams, Trainer};
 pub use prunelab::{interrupt, Error};
 pub use prunelab_plot::{
-    Chart, LineChart, NetworkPlot, Plot, PlotError, PrunedEdges, ScatterMatrix, ThresholdSweepPlot,
+    Chart, ImageGrid, LineChart, NetworkPlot, Plot, PlotError, PrunedEdges, ScatterMatrix, ThresholdSweepPlot,
     WeightHistogram,
 };

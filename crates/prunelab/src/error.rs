@@ -87,6 +87,15 @@ pub enum Error {
         /// Where it stopped.
         at: String,
     },
+    /// A file could not be downloaded from any of its mirrors (offline, refused, or wrong bytes); the
+    /// reason lists each attempt and where to put the file by hand.
+    #[error("cannot download {file}: {reason}")]
+    Download {
+        /// The file that was wanted.
+        file: String,
+        /// What each mirror did, and what to do about it.
+        reason: String,
+    },
     /// A file was read but its content is not in the expected format.
     #[error("{path}: {reason}")]
     Format {

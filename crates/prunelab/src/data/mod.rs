@@ -1,12 +1,17 @@
 //! Datasets: the [`Dataset`] type, bundled sets (iris, digits, XOR, cos/sin), splitting, standardisation
-//! and the MNIST IDX loader.
+//! the MNIST IDX loader, and MNIST itself (downloaded and cached on first use).
 
 mod builtin;
 mod idx;
+mod mnist;
 mod split;
 
 pub use builtin::{cos_sin, digits, iris, iris_binary, xor};
 pub use idx::{mnist_dir, mnist_idx, read_idx_images, read_idx_labels};
+pub use mnist::{
+    mnist, mnist_files, MnistSource, RemoteFile, DATA_DIR_VAR, MAX_FILE_BYTES, MIRRORS_VAR,
+    MNIST_DIR_VAR, MNIST_MIRRORS,
+};
 pub use split::Standardizer;
 
 use ndarray::{Array1, Array2, Axis};
@@ -181,6 +186,31 @@ impl Dataset {
             targets: self.targets.select(indices),
             feature_names: self.feature_names.clone(),
             class_names: self.class_names.clone(),
+        })
+    }
+
+    /// Every feature mapped to `(x - mean) / std`, as torchvision's `Normalize((mean,), (std,))` does;
+    /// `normalized(0.5, 0.5)` takes pixels in `[0, 1]` to `[-1, 1]`. Fails on a non-finite mean or a `std`
+    /// that is not positive and finite.
+    ///
+    /// ```
+    /// let (train, _) = prunelab::data::digits()?.split(0.5, 0)?;
+    /// let scaled = train.normalized(0.5, 0.5)?; // pixels in [0, 1] to [-1, 1]
+    /// assert!(scaled.records.iter().all(|&x| (-1.0..=1.0).contains(&x)));
+    /// # Ok::<(), prunelab::Error>(())
+    /// ```
+    pub fn normalized(&self, mean: f32, std: f32) -> Result<Dataset> {
+        if !mean.is_finite() {
+            return Err(Error::param("mean", format!("{mean} is not finite")));
+        }
+        if !(std.is_finite() && std > 0.0) {
+            return Err(Error::param("std", format!("{std} is not positive and finite")));
+        }
+        let records = self.records.mapv(|x| (x - mean) / std);
+        check_finite(records.iter(), "normalized records")?;
+        Ok(Dataset {
+            records,
+            ..self.clone()
         })
     }
 
