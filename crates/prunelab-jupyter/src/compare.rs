@@ -36,7 +36,8 @@ pub struct Findings {
 fn number() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?").expect("valid regex")
+        Regex::new(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+            .expect("valid regex")
     })
 }
 
@@ -58,9 +59,7 @@ fn last_digit_unit(printed: &str) -> f64 {
         Some(i) => (&printed[..i], printed[i + 1..].parse::<i32>().unwrap_or(0)),
         None => (printed, 0),
     };
-    let decimals = mantissa
-        .find('.')
-        .map_or(0, |dot| mantissa.len() - dot - 1) as i32;
+    let decimals = mantissa.find('.').map_or(0, |dot| mantissa.len() - dot - 1) as i32;
     10f64.powi(exponent - decimals)
 }
 
@@ -129,7 +128,10 @@ pub fn compare_text(stored: &str, fresh: &str, tol: Tolerance) -> Findings {
             match numbers(p, q, tol) {
                 Ok(None) => {}
                 Ok(Some(note)) => found.tolerated.push(format!("line {}: {note}", k + 1)),
-                Err(note) => found.differs.push(format!("line {}: {note}\n      stored: {x}\n      now:    {y}", k + 1)),
+                Err(note) => found.differs.push(format!(
+                    "line {}: {note}\n      stored: {x}\n      now:    {y}",
+                    k + 1
+                )),
             }
         }
     }
@@ -152,10 +154,16 @@ mod tests {
         assert_eq!(f.tolerated.len(), 1);
         assert!(f.tolerated[0].contains("0.9852 is now 0.9853"), "{f:?}");
         // Relative 1e-3 is looser than the last digit for large numbers.
-        assert!(compare_text("loss 1234.5", "loss 1235.6", TOL).differs.is_empty());
+        assert!(compare_text("loss 1234.5", "loss 1235.6", TOL)
+            .differs
+            .is_empty());
         // Exponent notation: one unit of the last mantissa digit.
-        assert!(compare_text("lr 1.25e-3", "lr 1.26e-3", TOL).differs.is_empty());
-        assert!(compare_text("26 removed", "27 removed", TOL).differs.is_empty());
+        assert!(compare_text("lr 1.25e-3", "lr 1.26e-3", TOL)
+            .differs
+            .is_empty());
+        assert!(compare_text("26 removed", "27 removed", TOL)
+            .differs
+            .is_empty());
     }
 
     #[test]
@@ -163,7 +171,9 @@ mod tests {
         let f = compare_text("test accuracy 0.9852\n", "test accuracy 0.9871\n", TOL);
         assert_eq!(f.differs.len(), 1, "{f:?}");
         assert!(f.differs[0].contains("0.9852 is now 0.9871"), "{f:?}");
-        assert!(!compare_text("26 removed", "28 removed", TOL).differs.is_empty());
+        assert!(!compare_text("26 removed", "28 removed", TOL)
+            .differs
+            .is_empty());
         assert!(!compare_text("x 0.5", "x -0.5", TOL).differs.is_empty());
     }
 
@@ -179,10 +189,7 @@ mod tests {
 
     #[test]
     fn exact_mode_refuses_any_change() {
-        let exact = Tolerance {
-            exact: true,
-            ..TOL
-        };
+        let exact = Tolerance { exact: true, ..TOL };
         assert!(!compare_text("0.9852", "0.9853", exact).differs.is_empty());
         assert!(compare_text("0.9852", "0.9852", exact).differs.is_empty());
     }

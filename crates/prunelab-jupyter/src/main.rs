@@ -109,7 +109,10 @@ fn data_mnist(args: &[String]) -> Result<()> {
         (None, Some(env_dir)) => {
             let folder = std::path::PathBuf::from(env_dir);
             let sets = data::mnist_dir(&folder)?;
-            (format!("{} (from {})", folder.display(), data::MNIST_DIR_VAR), sets)
+            (
+                format!("{} (from {})", folder.display(), data::MNIST_DIR_VAR),
+                sets,
+            )
         }
         (dir, _) => {
             let mut source = data::MnistSource::new();
@@ -117,7 +120,10 @@ fn data_mnist(args: &[String]) -> Result<()> {
                 source = source.dir(d);
             }
             let sets = source.load()?;
-            (format!("{} (verified)", source.cache_dir()?.display()), sets)
+            (
+                format!("{} (verified)", source.cache_dir()?.display()),
+                sets,
+            )
         }
     };
     println!("MNIST in {folder}");

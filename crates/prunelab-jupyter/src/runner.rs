@@ -274,11 +274,7 @@ pub fn check(args: &[String]) -> Result<()> {
             }
             let found = compare(&cell.outputs()?, fresh, opts.tolerance);
             for note in &found.tolerated {
-                tolerated.push(format!(
-                    "{}: cell {}: {note}",
-                    path.display(),
-                    i + 1
-                ));
+                tolerated.push(format!("{}: cell {}: {note}", path.display(), i + 1));
             }
             let diffs = found.differs;
             if !diffs.is_empty() {
@@ -344,14 +340,21 @@ mod tests {
             data: vec![("image/png".into(), b.into())],
         };
         let tol = Tolerance::default();
-        let same = compare(&[stream("a\nb\n"), img("x")], &[stream("a\nb\n"), img("y")], tol);
+        let same = compare(
+            &[stream("a\nb\n"), img("x")],
+            &[stream("a\nb\n"), img("y")],
+            tol,
+        );
         assert_eq!(same, Findings::default());
         let d = compare(&[stream("a\nb\n")], &[stream("a\nc\n")], tol).differs;
         assert_eq!(d.len(), 1);
         assert!(d[0].contains("line 2") && d[0].contains("c"), "{d:?}");
         assert_eq!(compare(&[stream("a")], &[], tol).differs.len(), 1);
         let noise = compare(&[stream("acc 0.9852\n")], &[stream("acc 0.9853\n")], tol);
-        assert!(noise.differs.is_empty() && noise.tolerated.len() == 1, "{noise:?}");
+        assert!(
+            noise.differs.is_empty() && noise.tolerated.len() == 1,
+            "{noise:?}"
+        );
     }
 
     #[test]

@@ -165,11 +165,12 @@ impl<'a> ImageGrid<'a> {
                 ))
                 .map_err(PlotError::draw)?;
                 if labels.is_some() {
-                    let style = TextStyle::from((FAMILY, 15).into_font())
-                        .pos(plotters::style::text_anchor::Pos::new(
+                    let style = TextStyle::from((FAMILY, 15).into_font()).pos(
+                        plotters::style::text_anchor::Pos::new(
                             plotters::style::text_anchor::HPos::Center,
                             plotters::style::text_anchor::VPos::Top,
-                        ));
+                        ),
+                    );
                     root.draw(&Text::new(
                         name(i),
                         (x0 + img as i32 / 2, y0 + img as i32 + 4),

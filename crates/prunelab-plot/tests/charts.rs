@@ -169,7 +169,11 @@ fn bad_chart_input_is_a_typed_error() {
 #[test]
 fn image_grid_draws_digits_with_labels_and_refuses_non_images() {
     let digits = data::digits().unwrap();
-    let chart = ImageGrid::new(&digits).samples(0..12).columns(6).draw().unwrap();
+    let chart = ImageGrid::new(&digits)
+        .samples(0..12)
+        .columns(6)
+        .draw()
+        .unwrap();
     // Two rows of six 8x8 images at 10 screen pixels per image pixel, with gaps and label rows.
     let (w, h) = decode(&chart);
     assert_eq!(w, 12 + 6 * (80 + 12));
@@ -183,7 +187,10 @@ fn image_grid_draws_digits_with_labels_and_refuses_non_images() {
         ImageGrid::new(&digits).draw().unwrap().png()
     );
     let xor = data::xor();
-    assert!(matches!(ImageGrid::new(&xor).draw(), Err(PlotError::Invalid(_))));
+    assert!(matches!(
+        ImageGrid::new(&xor).draw(),
+        Err(PlotError::Invalid(_))
+    ));
     assert!(ImageGrid::new(&digits).samples([5000]).draw().is_err());
     assert!(ImageGrid::new(&digits).samples([]).draw().is_err());
     assert!(ImageGrid::new(&digits).columns(0).draw().is_err());

@@ -87,6 +87,20 @@ pub enum Error {
         /// Where it stopped.
         at: String,
     },
+    /// A request would allocate more memory than this process may still use (see
+    /// [`mem::available`](crate::mem::available)); nothing was allocated.
+    #[error("{what} needs {} GB, {}", gigabytes(*bytes), match available {
+        Some(a) => format!("more than the {} GB this process can still allocate", gigabytes(*a)),
+        None => "more than any machine has".to_string(),
+    })]
+    TooLarge {
+        /// What was to be allocated.
+        what: &'static str,
+        /// How many bytes it needs.
+        bytes: u64,
+        /// How many bytes were available, where the platform says.
+        available: Option<u64>,
+    },
     /// A file could not be downloaded from any of its mirrors (offline, refused, or wrong bytes); the
     /// reason lists each attempt and where to put the file by hand.
     #[error("cannot download {file}: {reason}")]
@@ -104,6 +118,18 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+/// Bytes as gigabytes with two significant decimals, for messages.
+fn gigabytes(bytes: u64) -> String {
+    let gb = bytes as f64 / 1e9;
+    if gb >= 10.0 {
+        format!("{gb:.0}")
+    } else if gb >= 0.1 {
+        format!("{gb:.1}")
+    } else {
+        format!("{gb:.3}")
+    }
 }
 
 /// Shorthand for `std::result::Result<T, prunelab::Error>`.

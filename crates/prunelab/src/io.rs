@@ -17,6 +17,14 @@ const VERSION: u32 = 1;
 const MAGIC: &[u8; 8] = b"PRUNELAB";
 const HEADER: usize = 8 + 4 + 8 + 4;
 
+/// Weights any file may claim, whatever it holds: 4M (16 MB), more than the notebooks' largest network
+/// (2.4M) needs at any sparsity.
+pub const FREE_WEIGHTS: usize = 1 << 22;
+/// Weights a file may claim beyond [`FREE_WEIGHTS`] per value it actually holds (a stored weight, bias, gap,
+/// or 8 bits of a mask): a network pruned to 99.9% still loads, while a few bytes claiming billions of
+/// weights are a format error, not an allocation.
+pub const WEIGHTS_PER_VALUE: usize = 1024;
+
 /// The weights of a layer as stored; a masked layer uses whichever of the last two forms is smaller.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Weights {
@@ -155,6 +163,39 @@ impl TryFrom<ModelFile> for Mlp {
                 f.version
             ));
         }
+        // What the layers claim against what the file holds, before anything is allocated for the claims.
+        let mut claimed = 0usize;
+        let mut held = 0usize;
+        for (k, l) in f.layers.iter().enumerate() {
+            let n = l
+                .inputs
+                .checked_mul(l.units)
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("layer {k}: bad shape {}x{}", l.units, l.inputs))?;
+            claimed = claimed.saturating_add(n).saturating_add(l.units);
+            held = held
+                .saturating_add(match &l.weights {
+                    Weights::Full { values } => values.len(),
+                    Weights::Bitmap { kept_bits, values } => kept_bits
+                        .len()
+                        .saturating_mul(8)
+                        .saturating_add(values.len()),
+                    Weights::Sparse { kept_gaps, values } => kept_gaps.len() + values.len(),
+                })
+                .saturating_add(l.bias.as_ref().map_or(0, Vec::len))
+                .saturating_add(l.pruned_biases.len())
+                .saturating_add(1);
+        }
+        let allowed = FREE_WEIGHTS.saturating_add(held.saturating_mul(WEIGHTS_PER_VALUE));
+        if claimed > allowed {
+            return Err(format!(
+                "the layers claim {claimed} weights, more than the {held} values the file holds can \
+                 back (at most {allowed})"
+            ));
+        }
+        // A dense copy and a mask per layer.
+        crate::mem::ensure("the loaded network", crate::mem::bytes(claimed, 5))
+            .map_err(|e| e.to_string())?;
         let mut layers = Vec::with_capacity(f.layers.len());
         for (k, l) in f.layers.into_iter().enumerate() {
             let n = l
@@ -170,7 +211,9 @@ impl TryFrom<ModelFile> for Mlp {
                         values.len()
                     ));
                 }
-                let (mut dense, mut mask) = (vec![0.0; n], vec![false; n]);
+                let alloc = |e: Error| format!("layer {k}: {e}");
+                let mut dense = crate::mem::try_vec("a loaded layer", n, 0.0f32).map_err(alloc)?;
+                let mut mask = crate::mem::try_vec("a loaded mask", n, false).map_err(alloc)?;
                 for (&i, &v) in kept.iter().zip(&values) {
                     dense[i] = v;
                     mask[i] = true;

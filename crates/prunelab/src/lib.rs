@@ -29,6 +29,7 @@ pub mod interrupt;
 pub mod io;
 mod linalg;
 pub mod loss;
+pub mod mem;
 pub mod metrics;
 pub mod nn;
 pub mod optim;

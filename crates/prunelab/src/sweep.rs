@@ -93,9 +93,16 @@ impl ThresholdSweep {
             .flat_map(|l| l.weight().iter().map(|w| w.abs()).collect::<Vec<_>>())
             .fold(0.0f32, f32::max);
         let step = max as f64 / (n - 1) as f64;
-        Ok(Self::new(
-            (0..n).map(|i| (i as f64 * step) as f32).collect(),
-        ))
+        // The thresholds and one result row each.
+        crate::mem::ensure(
+            "the sweep's thresholds",
+            crate::mem::bytes(n, 4 + std::mem::size_of::<SweepPoint>()),
+        )?;
+        let mut thresholds = crate::mem::try_vec("the sweep's thresholds", n, 0.0f32)?;
+        for (i, t) in thresholds.iter_mut().enumerate() {
+            *t = (i as f64 * step) as f32;
+        }
+        Ok(Self::new(thresholds))
     }
 
     /// Prunes `|w| <= t` instead of `|w| < t`.

@@ -121,10 +121,8 @@ impl Server {
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "prunelab-mnist-test-{tag}-{}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("prunelab-mnist-test-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
@@ -254,7 +252,10 @@ fn offline_without_a_cache_says_where_to_put_the_files() {
     let dir = temp_dir("offline");
     let err = source(&dir, &files, &[refused()]).load().unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("Offline?") && msg.contains(&dir.display().to_string()), "{msg}");
+    assert!(
+        msg.contains("Offline?") && msg.contains(&dir.display().to_string()),
+        "{msg}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -281,12 +282,24 @@ fn bad_settings_are_errors() {
     let dir = temp_dir("settings");
     let mut s = source(&dir, &files, &[refused()]);
     s.files[0].sha256 = "abc".into();
-    assert!(matches!(s.load(), Err(Error::InvalidParam { name: "files", .. })));
+    assert!(matches!(
+        s.load(),
+        Err(Error::InvalidParam { name: "files", .. })
+    ));
     let mut s = source(&dir, &files, &[refused()]);
     s.files[1].name = "../escape".into();
-    assert!(matches!(s.load(), Err(Error::InvalidParam { name: "files", .. })));
+    assert!(matches!(
+        s.load(),
+        Err(Error::InvalidParam { name: "files", .. })
+    ));
     let s = source(&dir, &files, &[]).timeout(Duration::ZERO);
-    assert!(matches!(s.load(), Err(Error::InvalidParam { name: "timeout", .. })));
+    assert!(matches!(
+        s.load(),
+        Err(Error::InvalidParam {
+            name: "timeout",
+            ..
+        })
+    ));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -327,7 +340,9 @@ fn real_mnist_through_the_default_hashes() {
     assert_eq!((train.n_samples(), train.n_features()), (60_000, 784));
     assert_eq!(test.n_samples(), 10_000);
     // The first training image is a 5, the first test image a 7.
-    assert_eq!((train.labels().unwrap()[0], test.labels().unwrap()[0]), (5, 7));
+    assert_eq!(
+        (train.labels().unwrap()[0], test.labels().unwrap()[0]),
+        (5, 7)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
-

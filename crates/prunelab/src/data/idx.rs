@@ -1,6 +1,6 @@
 //! MNIST's IDX file format (images and labels), plain or gzip-compressed.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array1, Array2};
@@ -11,22 +11,6 @@ use crate::error::{Error, Result};
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
 
-fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| format_error(path, format!("bad gzip stream: {e}")))?;
-        Ok(out)
-    } else {
-        Ok(raw)
-    }
-}
-
 fn format_error(path: &Path, reason: impl Into<String>) -> Error {
     Error::Format {
         path: PathBuf::from(path),
@@ -34,20 +18,44 @@ fn format_error(path: &Path, reason: impl Into<String>) -> Error {
     }
 }
 
-/// Parses the header: checks the magic number, returns the dimensions and the payload.
-fn parse<'a>(
-    path: &Path,
-    bytes: &'a [u8],
-    magic: u32,
-    n_dims: usize,
-) -> Result<(Vec<usize>, &'a [u8])> {
-    let word = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
-    if bytes.len() < 4 {
-        return Err(format_error(
-            path,
-            format!("truncated header: {} bytes", bytes.len()),
-        ));
+/// Reads an IDX file (plain or gzip): checks the magic number, returns the dimensions and the payload.
+/// Allocates only as the bytes arrive (never what the header merely claims), decompresses a gzip stream
+/// only as far as the header promises, and fails on a payload shorter or longer than promised.
+fn read_idx(path: &Path, magic: u32, n_dims: usize) -> Result<(Vec<usize>, Vec<u8>)> {
+    let io_error = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    let file_len = file.metadata().map_err(io_error)?.len();
+    let mut buffered = std::io::BufReader::new(file);
+    let gzip = buffered
+        .fill_buf()
+        .map_err(io_error)?
+        .starts_with(&[0x1f, 0x8b]);
+    let mut reader: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::GzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
+    let header_len = 4 + 4 * n_dims;
+    let mut header = vec![0u8; header_len];
+    let mut got = 0;
+    while got < header_len {
+        match reader.read(&mut header[got..]) {
+            Ok(0) => {
+                return Err(format_error(
+                    path,
+                    format!("truncated header: {got} bytes, need {header_len}"),
+                ))
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format_error(path, format!("bad gzip stream: {e}"))),
+        }
     }
+    let word =
+        |i: usize| u32::from_be_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
     let found = word(0);
     if found != magic {
         return Err(format_error(
@@ -55,40 +63,47 @@ fn parse<'a>(
             format!("wrong magic number {found:#010x}, expected {magic:#010x}"),
         ));
     }
-    let header_len = 4 + 4 * n_dims;
-    if bytes.len() < header_len {
+    let dims: Vec<usize> = (0..n_dims).map(|d| word(4 + 4 * d) as usize).collect();
+    let promised = dims
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+        .ok_or_else(|| format_error(path, "dimensions overflow"))?;
+    let short = |data: u64| format!("truncated: {data} data bytes, header promises {promised}");
+    if !gzip && file_len != header_len as u64 + promised {
+        let data = file_len.saturating_sub(header_len as u64);
         return Err(format_error(
             path,
-            format!("truncated header: {} bytes, need {header_len}", bytes.len()),
+            if data < promised {
+                short(data)
+            } else {
+                format!("{data} data bytes, header promises {promised}")
+            },
         ));
     }
-    let dims: Vec<usize> = (0..n_dims).map(|d| word(4 + 4 * d) as usize).collect();
-    let expected = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
-    let payload = &bytes[header_len..];
-    match expected {
-        Some(len) if payload.len() == len => Ok((dims, payload)),
-        Some(len) if payload.len() < len => Err(format_error(
-            path,
-            format!(
-                "truncated: {} data bytes, header promises {len}",
-                payload.len()
-            ),
-        )),
-        Some(len) => Err(format_error(
-            path,
-            format!("{} data bytes, header promises {len}", payload.len()),
-        )),
-        None => Err(format_error(path, "dimensions overflow")),
+    let mut payload = Vec::new();
+    reader
+        .take(promised.saturating_add(1))
+        .read_to_end(&mut payload)
+        .map_err(|e| format_error(path, format!("bad gzip stream: {e}")))?;
+    let data = payload.len() as u64;
+    if data < promised {
+        return Err(format_error(path, short(data)));
     }
+    if data > promised {
+        return Err(format_error(
+            path,
+            format!("the stream holds more data than the header promises ({promised} bytes)"),
+        ));
+    }
+    Ok((dims, payload))
 }
 
 /// Reads an IDX image file (`magic 0x00000803`, `n × rows × cols` bytes) into a `(n, rows·cols)` matrix
 /// with intensities scaled to `[0, 1]`. Gzip-compressed files are recognised.
 pub fn read_idx_images(path: impl AsRef<Path>) -> Result<Array2<f32>> {
     let path = path.as_ref();
-    let bytes = read_bytes(path)?;
-    let (dims, payload) = parse(path, &bytes, IMAGES_MAGIC, 3)?;
-    if dims[0] == 0 || dims[1] * dims[2] == 0 {
+    let (dims, payload) = read_idx(path, IMAGES_MAGIC, 3)?;
+    if dims[0] == 0 || dims[1] == 0 || dims[2] == 0 {
         return Err(Error::Empty {
             what: "IDX image file",
         });
@@ -101,8 +116,7 @@ pub fn read_idx_images(path: impl AsRef<Path>) -> Result<Array2<f32>> {
 /// Reads an IDX label file (`magic 0x00000801`, `n` bytes).
 pub fn read_idx_labels(path: impl AsRef<Path>) -> Result<Array1<usize>> {
     let path = path.as_ref();
-    let bytes = read_bytes(path)?;
-    let (_, payload) = parse(path, &bytes, LABELS_MAGIC, 1)?;
+    let (_, payload) = read_idx(path, LABELS_MAGIC, 1)?;
     Ok(payload.iter().map(|&b| b as usize).collect())
 }
 

@@ -220,17 +220,21 @@ impl MnistSource {
     }
 
     fn check(&self) -> Result<()> {
-        if let Some(f) = self.files.iter().find(|f| {
-            f.sha256.len() != 64 || !f.sha256.bytes().all(|b| b.is_ascii_hexdigit())
-        }) {
+        if let Some(f) = self
+            .files
+            .iter()
+            .find(|f| f.sha256.len() != 64 || !f.sha256.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
             return Err(Error::param(
                 "files",
                 format!("{}: SHA-256 must be 64 hex digits", f.name),
             ));
         }
-        if let Some(f) = self.files.iter().find(|f| {
-            f.name.is_empty() || f.name.contains(['/', '\\']) || f.name.starts_with('.')
-        }) {
+        if let Some(f) = self
+            .files
+            .iter()
+            .find(|f| f.name.is_empty() || f.name.contains(['/', '\\']) || f.name.starts_with('.'))
+        {
             return Err(Error::param(
                 "files",
                 format!("{:?} is not a plain file name", f.name),
@@ -244,7 +248,12 @@ impl MnistSource {
 
     /// Leaves `dir/NAME.gz` verified in place: kept if already good, else downloaded from the first of
     /// `mirrors` that serves the right bytes (whose index it returns).
-    fn fetch_file(&self, dir: &Path, file: &RemoteFile, mirrors: &[String]) -> Result<Option<usize>> {
+    fn fetch_file(
+        &self,
+        dir: &Path,
+        file: &RemoteFile,
+        mirrors: &[String],
+    ) -> Result<Option<usize>> {
         let target = dir.join(format!("{}.gz", file.name));
         if target.exists() {
             match verify(&target, &file.sha256) {
@@ -363,8 +372,10 @@ impl MnistSource {
         let mut buf = vec![0u8; 64 << 10];
         let mut received = 0u64;
         loop {
-            crate::interrupt::checkpoint("the download", || format!("at {received} bytes of {url}"))
-                .map_err(Attempt::Stop)?;
+            crate::interrupt::checkpoint("the download", || {
+                format!("at {received} bytes of {url}")
+            })
+            .map_err(Attempt::Stop)?;
             let n = match reader.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
@@ -423,7 +434,10 @@ enum Attempt {
 fn verify(path: &Path, sha256: &str) -> std::result::Result<(), String> {
     use std::io::BufRead;
     let mut raw = std::io::BufReader::new(File::open(path).map_err(|e| e.to_string())?);
-    let gzip = raw.fill_buf().map_err(|e| e.to_string())?.starts_with(&[0x1f, 0x8b]);
+    let gzip = raw
+        .fill_buf()
+        .map_err(|e| e.to_string())?
+        .starts_with(&[0x1f, 0x8b]);
     let mut reader: Box<dyn Read> = if gzip {
         Box::new(flate2::read::GzDecoder::new(raw))
     } else {
@@ -441,9 +455,7 @@ fn verify(path: &Path, sha256: &str) -> std::result::Result<(), String> {
         };
         total += n as u64;
         if total > MAX_FILE_BYTES {
-            return Err(format!(
-                "decompresses to more than {MAX_FILE_BYTES} bytes"
-            ));
+            return Err(format!("decompresses to more than {MAX_FILE_BYTES} bytes"));
         }
         hasher.update(&buf[..n]);
     }
@@ -477,7 +489,10 @@ impl Progress {
         use std::io::IsTerminal;
         let terminal = show && std::io::stderr().is_terminal();
         let bar = terminal.then(|| {
-            let bar = total.map_or_else(indicatif::ProgressBar::no_length, indicatif::ProgressBar::new);
+            let bar = total.map_or_else(
+                indicatif::ProgressBar::no_length,
+                indicatif::ProgressBar::new,
+            );
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
                     "{msg:24} [{bar:30}] {bytes:>9}/{total_bytes:9} {bytes_per_sec:>11} {eta}",

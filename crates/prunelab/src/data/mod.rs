@@ -204,7 +204,10 @@ impl Dataset {
             return Err(Error::param("mean", format!("{mean} is not finite")));
         }
         if !(std.is_finite() && std > 0.0) {
-            return Err(Error::param("std", format!("{std} is not positive and finite")));
+            return Err(Error::param(
+                "std",
+                format!("{std} is not positive and finite"),
+            ));
         }
         let records = self.records.mapv(|x| (x - mean) / std);
         check_finite(records.iter(), "normalized records")?;

@@ -127,6 +127,22 @@ impl MlpConfig {
                 "softmax is only available as an output activation",
             ));
         }
+        // Every parameter, counted with overflow checks, against what the machine has.
+        let mut params = 0usize;
+        let mut fan_in = self.sizes[0];
+        for &fan_out in &self.sizes[1..] {
+            let layer = fan_out
+                .checked_mul(fan_in)
+                .and_then(|w| w.checked_add(if self.bias { fan_out } else { 0 }));
+            params = layer
+                .and_then(|l| params.checked_add(l))
+                .unwrap_or(usize::MAX);
+            fan_in = match self.topology {
+                Topology::Chain => fan_out,
+                Topology::DenselyConnected => fan_in.saturating_add(fan_out),
+            };
+        }
+        crate::mem::ensure("the network's weights", crate::mem::bytes(params, 4))?;
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let n_layers = self.sizes.len() - 1;
         let mut layers = Vec::with_capacity(n_layers);
