@@ -1,6 +1,7 @@
 """Executes a notebook through the installed prunelab kernel with nbclient and checks its outputs, then
 presses the stop button (Jupyter's interrupt_request) on a running fit, on an idle kernel, and on a cell
-that ignores it, through jupyter_client.
+that ignores it, through jupyter_client; then runs failing user code (a panic, an `Err` from `?`, a stack
+overflow, a failed allocation, a network too large) and checks the messages and what survives.
 
 Usage: smoke_test.py NOTEBOOK  (the kernelspec must be findable, e.g. through JUPYTER_PATH)
 """
@@ -62,6 +63,7 @@ def main(path):
     mimes, text = outputs_of(by_tag["survives"])
     expect(text.strip() == "14", f"variables from before the error survive (got {text.strip()!r})")
     interrupts()
+    failures()
     if FAILURES:
         sys.exit(f"{len(FAILURES)} check(s) failed")
 
@@ -150,6 +152,46 @@ def interrupts():
                f"a cell that ignores the interrupt is killed after {killed:.1f} s and says so (got {stubborn.error!r})")
         fresh = run(client, "40 + 3")
         expect(fresh.text.strip() == "43", f"the kernel runs cells again after the kill (got {fresh.text.strip()!r})")
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def failures():
+    """What a user's own failing code does: a panic and an `Err` from `?` keep the earlier variables; a stack
+    overflow and a failed allocation end the cell's process with a message that says why and what is lost,
+    and the kernel runs the next cell."""
+    manager, client = start_new_kernel(kernel_name="prunelab", startup_timeout=600)
+    try:
+        run(client, "let kept = 41;")
+        panicked = run(client, 'panic!("boom in a cell")')
+        expect("boom in a cell" in panicked.text + (panicked.error or ""), f"a panic shows its message (got {panicked.text!r})")
+        after = run(client, "kept + 1")
+        expect(after.text.strip() == "42", f"variables survive a panic (got {after.text.strip()!r}, {after.error!r})")
+        err = run(client, "let none = data::iris().select(&[])?;")
+        expect("selection is empty" in err.text + (err.error or ""), f"an Err from ? shows its message (got {err.text!r})")
+        after = run(client, "kept + 2")
+        expect(after.text.strip() == "43", f"variables survive an Err from ? (got {after.text.strip()!r}, {after.error!r})")
+        deep = run(client, "fn depth(n: u64) -> u64 { let pad = std::hint::black_box([n; 64]); "
+                           "if n == 0 { pad[3] } else { 1 + depth(n - 1) + pad[5] * 0 } }\ndepth(100_000_000)")
+        said = deep.text + (deep.error or "")
+        expect("stack overflow" in said and "Variables defined before this cell are lost" in said,
+               f"a stack overflow says so and that the variables are lost (got {said[-400:]!r})")
+        fresh = run(client, "40 + 4")
+        expect(fresh.text.strip() == "44", f"the kernel runs cells after a stack overflow (got {fresh.text.strip()!r})")
+        oom = run(client, "let big: Vec<u8> = Vec::with_capacity(1usize << 45); big.capacity()")
+        said = oom.text + (oom.error or "")
+        expect("memory allocation of" in said and "more memory than the machine has" in said,
+               f"a failed allocation says so (got {said[-400:]!r})")
+        fresh = run(client, "40 + 5")
+        expect(fresh.text.strip() == "45", f"the kernel runs cells after an abort (got {fresh.text.strip()!r})")
+        # prunelab's own API never aborts: a network too large for the machine is an error, and nothing is lost.
+        run(client, "let kept = 46;")
+        huge = run(client, "let net = Mlp::config(&[100_000, 100_000, 100_000]).build()?;")
+        said = huge.text + (huge.error or "")
+        expect("needs" in said and "GB" in said, f"a network too large is Error::TooLarge (got {said!r})")
+        after = run(client, "kept + 1")
+        expect(after.text.strip() == "47", f"variables survive Error::TooLarge (got {after.text.strip()!r})")
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)

@@ -173,11 +173,49 @@ impl ChildProcess {
                         );
                     }
                 }
-                format!("{content}Subprocess terminated with status: {exit_status}",)
+                // PATCH(prunelab): say what a signal most likely means and that the variables are gone.
+                format!(
+                    "{content}Subprocess terminated with status: {exit_status}{}",
+                    termination_hint(&exit_status)
+                )
             }
             Err(wait_error) => format!("Subprocess didn't start: {wait_error}"),
         })
     }
+}
+
+/// PATCH(prunelab): what a notebook user should know about a process that ended without reporting back.
+fn termination_hint(status: &std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    let cause = {
+        use std::os::unix::process::ExitStatusExt;
+        match status.signal() {
+            Some(11) | Some(7) => {
+                "\nThe cell's process crashed. In Rust code without `unsafe` this is almost always a \
+                 stack overflow: recursion too deep, or a large array on the stack (put it in a `Vec` \
+                 or a `Box`)."
+            }
+            Some(6) => {
+                "\nThe cell's process aborted; the lines above say why (\"memory allocation of N bytes \
+                 failed\": the code asked for more memory than the machine has; \"stack overflow\": \
+                 recursion too deep)."
+            }
+            Some(9) => {
+                "\nThe cell's process was killed from outside: most often the system ran out of memory \
+                 and killed the largest process."
+            }
+            _ => "",
+        }
+    };
+    #[cfg(not(unix))]
+    let cause = {
+        let _ = status;
+        ""
+    };
+    format!(
+        "{cause}\nVariables defined before this cell are lost; the next cell runs in a fresh process \
+         (the crate's `use` lines and `:dep`s are kept)."
+    )
 }
 
 impl Drop for ChildProcess {
