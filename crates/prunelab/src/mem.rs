@@ -31,9 +31,7 @@ pub fn available() -> Option<u64> {
 
 /// `count` values of `elem_bytes` bytes each, in bytes; `u64::MAX` when that overflows.
 pub(crate) fn bytes(count: usize, elem_bytes: usize) -> u64 {
-    (count as u64)
-        .checked_mul(elem_bytes as u64)
-        .unwrap_or(u64::MAX)
+    (count as u64).saturating_mul(elem_bytes as u64)
 }
 
 /// Fails with [`Error::TooLarge`] when `bytes` is more than this process may still allocate.

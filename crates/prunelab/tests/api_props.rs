@@ -5,33 +5,78 @@
 //! `PRUNELAB_FUZZ_CASES=N` runs N sequences instead of the default.
 
 use ndarray::{Array1, Array2};
-use prunelab::prelude::*;
 use proptest::prelude::*;
+use prunelab::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Train { epochs: usize, batch: usize, lr: f32, alpha: f32 },
-    Magnitude { amount: f64, global: bool },
-    Count { count: usize },
-    Random { amount: f64, seed: u64 },
-    Threshold { t: f32, inclusive: bool },
-    ToSparsity { s: f64, global: bool, skip: Vec<usize> },
-    Units { amount: f64, global: bool },
+    Train {
+        epochs: usize,
+        batch: usize,
+        lr: f32,
+        alpha: f32,
+    },
+    Magnitude {
+        amount: f64,
+        global: bool,
+    },
+    Count {
+        count: usize,
+    },
+    Random {
+        amount: f64,
+        seed: u64,
+    },
+    Threshold {
+        t: f32,
+        inclusive: bool,
+    },
+    ToSparsity {
+        s: f64,
+        global: bool,
+        skip: Vec<usize>,
+    },
+    Units {
+        amount: f64,
+        global: bool,
+    },
     Compact,
-    Sparse { rows: usize },
+    Sparse {
+        rows: usize,
+    },
     Bytes,
     Json,
-    SetWeight { layer: usize, unit: usize, input: usize, value: f32 },
-    Mask { layer: usize },
+    SetWeight {
+        layer: usize,
+        unit: usize,
+        input: usize,
+        value: f32,
+    },
+    Mask {
+        layer: usize,
+    },
     ResetMasks,
     Permanent,
-    ThresholdSweep { n: usize },
-    SparsitySweep { sparsities: Vec<f64> },
-    Forward { rows: usize, fill: f32 },
+    ThresholdSweep {
+        n: usize,
+    },
+    SparsitySweep {
+        sparsities: Vec<f64>,
+    },
+    Forward {
+        rows: usize,
+        fill: f32,
+    },
     Scores,
-    Select { indices: Vec<usize> },
-    Split { fraction: f64 },
-    Metric { accuracy: bool },
+    Select {
+        indices: Vec<usize>,
+    },
+    Split {
+        fraction: f64,
+    },
+    Metric {
+        accuracy: bool,
+    },
     Report,
 }
 
@@ -57,26 +102,43 @@ fn fraction() -> impl Strategy<Value = f64> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (0usize..3, 0usize..40, float(), float())
-            .prop_map(|(epochs, batch, lr, alpha)| Op::Train { epochs, batch, lr, alpha: alpha.abs() * 0.01 }),
+        (0usize..3, 0usize..40, float(), float()).prop_map(|(epochs, batch, lr, alpha)| {
+            Op::Train {
+                epochs,
+                batch,
+                lr,
+                alpha: alpha.abs() * 0.01,
+            }
+        }),
         (fraction(), any::<bool>()).prop_map(|(amount, global)| Op::Magnitude { amount, global }),
         (0usize..200).prop_map(|count| Op::Count { count }),
         (fraction(), any::<u64>()).prop_map(|(amount, seed)| Op::Random { amount, seed }),
         (float(), any::<bool>()).prop_map(|(t, inclusive)| Op::Threshold { t, inclusive }),
-        (fraction(), any::<bool>(), proptest::collection::vec(0usize..6, 0..3))
+        (
+            fraction(),
+            any::<bool>(),
+            proptest::collection::vec(0usize..6, 0..3)
+        )
             .prop_map(|(s, global, skip)| Op::ToSparsity { s, global, skip }),
         (fraction(), any::<bool>()).prop_map(|(amount, global)| Op::Units { amount, global }),
         Just(Op::Compact),
         (0usize..70).prop_map(|rows| Op::Sparse { rows }),
         Just(Op::Bytes),
         Just(Op::Json),
-        (0usize..5, 0usize..10, 0usize..10, float())
-            .prop_map(|(layer, unit, input, value)| Op::SetWeight { layer, unit, input, value }),
+        (0usize..5, 0usize..10, 0usize..10, float()).prop_map(|(layer, unit, input, value)| {
+            Op::SetWeight {
+                layer,
+                unit,
+                input,
+                value,
+            }
+        }),
         (0usize..5).prop_map(|layer| Op::Mask { layer }),
         Just(Op::ResetMasks),
         Just(Op::Permanent),
         (0usize..6).prop_map(|n| Op::ThresholdSweep { n }),
-        proptest::collection::vec(fraction(), 0..4).prop_map(|sparsities| Op::SparsitySweep { sparsities }),
+        proptest::collection::vec(fraction(), 0..4)
+            .prop_map(|sparsities| Op::SparsitySweep { sparsities }),
         (0usize..5, float()).prop_map(|(rows, fill)| Op::Forward { rows, fill }),
         Just(Op::Scores),
         proptest::collection::vec(0usize..30, 0..5).prop_map(|indices| Op::Select { indices }),
@@ -96,9 +158,17 @@ fn setup(
     samples: usize,
     seed: u64,
 ) -> Option<(Mlp, Dataset, Loss)> {
-    let output = [Activation::Sigmoid, Activation::Softmax, Activation::Identity][out as usize % 3];
+    let output = [
+        Activation::Sigmoid,
+        Activation::Softmax,
+        Activation::Identity,
+    ][out as usize % 3];
     let model = Mlp::config(sizes)
-        .topology(if dense { Topology::DenselyConnected } else { Topology::Chain })
+        .topology(if dense {
+            Topology::DenselyConnected
+        } else {
+            Topology::Chain
+        })
         .bias(bias)
         .output_activation(output)
         .seed(seed)
@@ -106,11 +176,17 @@ fn setup(
         .ok()?;
     let n_in = model.n_inputs();
     let n_out = model.n_outputs();
-    let records =
-        Array2::from_shape_fn((samples, n_in), |(i, j)| ((i * 7 + j * 3) % 11) as f32 / 5.0 - 1.0);
+    let records = Array2::from_shape_fn((samples, n_in), |(i, j)| {
+        ((i * 7 + j * 3) % 11) as f32 / 5.0 - 1.0
+    });
     let (data, loss) = match output {
         Activation::Softmax => (
-            Dataset::classification(records, Array1::from_shape_fn(samples, |i| i % n_out), n_out).ok()?,
+            Dataset::classification(
+                records,
+                Array1::from_shape_fn(samples, |i| i % n_out),
+                n_out,
+            )
+            .ok()?,
             Loss::CrossEntropy,
         ),
         Activation::Sigmoid if n_out == 1 => (
@@ -118,8 +194,11 @@ fn setup(
             Loss::BinaryCrossEntropy,
         ),
         _ => (
-            Dataset::regression(records, Array2::from_shape_fn((samples, n_out), |(i, j)| (i + j) as f32 / 10.0))
-                .ok()?,
+            Dataset::regression(
+                records,
+                Array2::from_shape_fn((samples, n_out), |(i, j)| (i + j) as f32 / 10.0),
+            )
+            .ok()?,
             Loss::Mse,
         ),
     };
@@ -128,8 +207,17 @@ fn setup(
 
 fn step(model: &mut Mlp, data: &Dataset, loss: Loss, op: &Op) {
     match op {
-        Op::Train { epochs, batch, lr, alpha } => {
-            let batch = if *batch == 0 { BatchSize::Full } else { BatchSize::Size(*batch) };
+        Op::Train {
+            epochs,
+            batch,
+            lr,
+            alpha,
+        } => {
+            let batch = if *batch == 0 {
+                BatchSize::Full
+            } else {
+                BatchSize::Size(*batch)
+            };
             let _ = TrainParams::new(loss, Adam::new(*lr))
                 .epochs(*epochs)
                 .batch_size(batch)
@@ -151,7 +239,11 @@ fn step(model: &mut Mlp, data: &Dataset, loss: Loss, op: &Op) {
             let _ = if *inclusive { p.inclusive() } else { p }.apply(model);
         }
         Op::ToSparsity { s, global, skip } => {
-            let scope = if *global { Scope::Global } else { Scope::Layerwise };
+            let scope = if *global {
+                Scope::Global
+            } else {
+                Scope::Layerwise
+            };
             let _ = prune_to_sparsity(model, *s, scope, skip);
         }
         Op::Units { amount, global } => {
@@ -179,7 +271,12 @@ fn step(model: &mut Mlp, data: &Dataset, loss: Loss, op: &Op) {
                 let _ = Mlp::from_json(&j);
             }
         }
-        Op::SetWeight { layer, unit, input, value } => {
+        Op::SetWeight {
+            layer,
+            unit,
+            input,
+            value,
+        } => {
             let _ = model.set_weight(*layer, *unit, *input, *value);
             let _ = model.weight(*layer, *unit, *input);
         }
@@ -217,7 +314,11 @@ fn step(model: &mut Mlp, data: &Dataset, loss: Loss, op: &Op) {
             let _ = data.split(*fraction, 0);
         }
         Op::Metric { accuracy } => {
-            let m = if *accuracy { Metric::Accuracy } else { Metric::AveragePrecision };
+            let m = if *accuracy {
+                Metric::Accuracy
+            } else {
+                Metric::AveragePrecision
+            };
             let _ = m.evaluate(model, data);
         }
         Op::Report => {

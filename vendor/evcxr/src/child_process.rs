@@ -214,7 +214,7 @@ fn termination_hint(status: &std::process::ExitStatus) -> String {
     };
     format!(
         "{cause}\nVariables defined before this cell are lost; the next cell runs in a fresh process \
-         (the crate's `use` lines and `:dep`s are kept)."
+         (`use` lines and `:dep`s are kept)."
     )
 }
 

@@ -40,29 +40,34 @@ fn read_idx(path: &Path, magic: u32, n_dims: usize) -> Result<(Vec<usize>, Vec<u
     };
     let header_len = 4 + 4 * n_dims;
     let mut header = vec![0u8; header_len];
-    let mut got = 0;
-    while got < header_len {
-        match reader.read(&mut header[got..]) {
-            Ok(0) => {
+    // The magic number first (a labels file given for images is named as such), then the dimensions.
+    for (from, to) in [(0, 4), (4, header_len)] {
+        let mut got = from;
+        while got < to {
+            match reader.read(&mut header[got..to]) {
+                Ok(0) => {
+                    return Err(format_error(
+                        path,
+                        format!("truncated header: {got} bytes, need {header_len}"),
+                    ))
+                }
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format_error(path, format!("bad gzip stream: {e}"))),
+            }
+        }
+        if from == 0 {
+            let found = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+            if found != magic {
                 return Err(format_error(
                     path,
-                    format!("truncated header: {got} bytes, need {header_len}"),
-                ))
+                    format!("wrong magic number {found:#010x}, expected {magic:#010x}"),
+                ));
             }
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format_error(path, format!("bad gzip stream: {e}"))),
         }
     }
     let word =
         |i: usize| u32::from_be_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
-    let found = word(0);
-    if found != magic {
-        return Err(format_error(
-            path,
-            format!("wrong magic number {found:#010x}, expected {magic:#010x}"),
-        ));
-    }
     let dims: Vec<usize> = (0..n_dims).map(|d| word(4 + 4 * d) as usize).collect();
     let promised = dims
         .iter()

@@ -142,7 +142,7 @@ impl MlpConfig {
                 Topology::DenselyConnected => fan_in.saturating_add(fan_out),
             };
         }
-        crate::mem::ensure("the network's weights", crate::mem::bytes(params, 4))?;
+        crate::mem::ensure("a network of these sizes", crate::mem::bytes(params, 4))?;
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let n_layers = self.sizes.len() - 1;
         let mut layers = Vec::with_capacity(n_layers);
