@@ -97,9 +97,13 @@ class Cell:
         return until(self)
 
 
-def run(client, code, timeout=600):
+def run(client, code, timeout=600, expect_text=None):
+    """Runs a cell to the end. With `expect_text`, also waits (up to 10 s more) for that text: evcxr forwards
+    the cell's stderr on its own thread, so an error's text may arrive just after the kernel went idle."""
     cell = Cell(client, code)
     cell.pump(lambda c: c.done, timeout)
+    if expect_text is not None:
+        cell.pump(lambda c: expect_text in c.text + (c.error or ""), 10)
     return cell
 
 
@@ -132,7 +136,9 @@ def interrupts():
         manager.interrupt_kernel()
         fit.pump(lambda c: c.done, 30)
         stopped = time.time() - pressed
-        # An error returned by `?` is printed to the cell's stderr, as evcxr does for every cell.
+        # An error returned by `?` is printed to the cell's stderr, as evcxr does for every cell (on its own
+        # thread: the text may follow the idle status by a moment).
+        fit.pump(lambda c: "interrupted: training stopped" in c.text, 10)
         expect(fit.done and "interrupted: training stopped" in fit.text,
                f"the interrupted fit returns Error::Interrupted within {stopped:.2f} s (got {fit.text!r})")
         after = run(client, "(kept + 1, model.n_weights(), model != before, model.forward(&train.records)?.len())")
@@ -164,11 +170,11 @@ def failures():
     manager, client = start_new_kernel(kernel_name="prunelab", startup_timeout=600)
     try:
         run(client, "let kept = 41;")
-        panicked = run(client, 'panic!("boom in a cell")')
+        panicked = run(client, 'panic!("boom in a cell")', expect_text="boom in a cell")
         expect("boom in a cell" in panicked.text + (panicked.error or ""), f"a panic shows its message (got {panicked.text!r})")
         after = run(client, "kept + 1")
         expect(after.text.strip() == "42", f"variables survive a panic (got {after.text.strip()!r}, {after.error!r})")
-        err = run(client, "let none = data::iris().select(&[])?;")
+        err = run(client, "let none = data::iris().select(&[])?;", expect_text="selection is empty")
         expect("selection is empty" in err.text + (err.error or ""), f"an Err from ? shows its message (got {err.text!r})")
         after = run(client, "kept + 2")
         expect(after.text.strip() == "43", f"variables survive an Err from ? (got {after.text.strip()!r}, {after.error!r})")
@@ -179,7 +185,8 @@ def failures():
                f"a stack overflow says so and that the variables are lost (got {said[-400:]!r})")
         fresh = run(client, "40 + 4")
         expect(fresh.text.strip() == "44", f"the kernel runs cells after a stack overflow (got {fresh.text.strip()!r})")
-        oom = run(client, "let big: Vec<u8> = Vec::with_capacity(1usize << 45); big.capacity()")
+        oom = run(client, "let big: Vec<u8> = Vec::with_capacity(1usize << 45); big.capacity()",
+                  expect_text="memory allocation of")
         said = oom.text + (oom.error or "")
         expect("memory allocation of" in said and "more memory than the machine has" in said,
                f"a failed allocation says so (got {said[-400:]!r})")
@@ -187,7 +194,7 @@ def failures():
         expect(fresh.text.strip() == "45", f"the kernel runs cells after an abort (got {fresh.text.strip()!r})")
         # prunelab's own API never aborts: a network too large for the machine is an error, and nothing is lost.
         run(client, "let kept = 46;")
-        huge = run(client, "let net = Mlp::config(&[100_000, 100_000, 100_000]).build()?;")
+        huge = run(client, "let net = Mlp::config(&[100_000, 100_000, 100_000]).build()?;", expect_text="GB")
         said = huge.text + (huge.error or "")
         expect("needs" in said and "GB" in said, f"a network too large is Error::TooLarge (got {said!r})")
         after = run(client, "kept + 1")

@@ -260,10 +260,10 @@ impl MnistSource {
                 Ok(()) => return Ok(None),
                 Err(why) => {
                     if self.progress {
-                        eprintln!(
+                        say(&format!(
                             "{}: cached copy is bad ({why}); downloading it again",
                             target.display()
-                        );
+                        ));
                     }
                 }
             }
@@ -279,7 +279,7 @@ impl MnistSource {
                 Err(Attempt::Stop(e)) => return Err(e),
                 Err(Attempt::Failed(why)) => {
                     if self.progress {
-                        eprintln!("{url}: {why}");
+                        say(&format!("{url}: {why}"));
                     }
                     attempts.push(format!("  {url}: {why}"));
                 }
@@ -423,6 +423,17 @@ impl MnistSource {
     }
 }
 
+/// A progress line: to stderr on a terminal (beside the bar), to stdout elsewhere, so a notebook shows it as
+/// ordinary output (a notebook runner treats text on stderr as a failing cell).
+fn say(line: &str) {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+}
+
 /// Why one mirror did not give the file: try the next one, or stop (a local I/O error, an interrupt).
 enum Attempt {
     Failed(String),
@@ -504,7 +515,7 @@ impl Progress {
             bar
         });
         if show && !terminal {
-            eprintln!("downloading {url} ({})", megabytes(total));
+            say(&format!("downloading {url} ({})", megabytes(total)));
         }
         Progress {
             bar,
@@ -523,7 +534,7 @@ impl Progress {
             let quarter = (received * 4 / total).min(4);
             if quarter > self.quarter && quarter < 4 {
                 self.quarter = quarter;
-                eprintln!("  {}: {}%", self.name, quarter * 25);
+                say(&format!("  {}: {}%", self.name, quarter * 25));
             }
         }
     }
@@ -538,12 +549,12 @@ impl Progress {
         if let Some(bar) = self.bar.take() {
             bar.finish();
         } else if self.lines {
-            eprintln!(
+            say(&format!(
                 "  {}: {} in {:.1} s",
                 self.name,
                 megabytes(Some(received)),
                 self.start.elapsed().as_secs_f64()
-            );
+            ));
         }
     }
 }
