@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Executes every notebook in notebooks/ on a fresh prunelab kernel session (outputs written back into the
-# .ipynb files), then renders them: an HTML site in target/site and Markdown with front matter for a Jekyll
-# blog in target/blog. Prints each notebook's wall time.
+# .ipynb files), then renders them: an HTML site in target/site and, in target/blog, the posts and images
+# of a Jekyll site (_posts/, assets/notebooks/). Prints each notebook's wall time.
 #
 #   notebooks/run.sh               # run and render
 #   notebooks/run.sh --check       # re-execute and compare with the stored outputs instead of rewriting them
@@ -26,4 +26,4 @@ fi
 rm -rf target/site target/blog
 target/release/prunelab render notebooks/*.ipynb --out target/site --to html
 target/release/prunelab render notebooks/*.ipynb --out target/blog --to jekyll
-echo "site: target/site/index.html   blog posts: target/blog/"
+echo "site: target/site/index.html   Jekyll posts and images: target/blog/_posts, target/blog/assets"

@@ -4,6 +4,7 @@
 
 mod compare;
 mod highlight;
+mod jekyll;
 mod kernel;
 mod notebook;
 mod render;
@@ -31,8 +32,9 @@ USAGE:
                                                        (numbers: within R, default 1e-3 relative, or one
                                                        unit in the last printed digit)
     prunelab data mnist [--dir DIR]                    download (or find) MNIST, verify it, and say where
-    prunelab render NOTEBOOK... --out DIR [--to jekyll|html]
-                                                       render to Markdown with front matter, or an HTML site
+    prunelab render NOTEBOOK... --out DIR [--to jekyll|html] [--baseurl PREFIX]
+                                                       render as posts of the Jekyll site DIR (_posts/,
+                                                       assets/notebooks/), or as an HTML site
     prunelab --control_file FILE                       serve the Jupyter protocol (Jupyter runs this)
 ";
 

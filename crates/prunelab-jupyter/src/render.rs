@@ -1,5 +1,5 @@
-//! `prunelab render`: notebooks to a static blog — Markdown with front matter for Jekyll-style generators,
-//! or a standalone HTML site (a page per notebook and an index) — with images written as PNG files.
+//! `prunelab render`: notebooks to a static blog — posts of a Jekyll site (see [`crate::jekyll`]), or a
+//! standalone HTML site (a page per notebook and an index) — with images written as PNG files.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,16 +20,21 @@ pub enum Format {
 }
 
 /// A rendered notebook's entry in the site's index.
-struct Entry {
-    slug: String,
-    title: String,
-    excerpt: String,
-    tags: Vec<String>,
+pub(crate) struct Entry {
+    /// The file stem, used in URLs and file names.
+    pub slug: String,
+    /// The title.
+    pub title: String,
+    /// A one-paragraph summary.
+    pub excerpt: String,
+    /// Tags.
+    pub tags: Vec<String>,
 }
 
-/// `prunelab render NOTEBOOK… --out DIR [--to jekyll|html]`.
+/// `prunelab render NOTEBOOK… --out DIR [--to jekyll|html] [--baseurl PREFIX]`.
 pub fn render(args: &[String]) -> Result<()> {
     let (mut notebooks, mut out, mut format) = (Vec::new(), None, Format::Jekyll);
+    let mut base = crate::jekyll::BaseUrl::Site;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -44,6 +49,13 @@ pub fn render(args: &[String]) -> Result<()> {
                     Some("html") => Format::Html,
                     other => bail!("--to {other:?}: expected jekyll or html"),
                 }
+            }
+            "--baseurl" => {
+                base = crate::jekyll::BaseUrl::Fixed(
+                    it.next()
+                        .ok_or_else(|| anyhow!("--baseurl needs a prefix such as /blog"))?
+                        .clone(),
+                )
             }
             flag if flag.starts_with("--") => bail!("unknown option {flag}"),
             path => notebooks.push(PathBuf::from(path)),
@@ -63,17 +75,15 @@ pub fn render(args: &[String]) -> Result<()> {
             excerpt: nb.excerpt(),
             tags: nb.tags(),
         };
-        let page = match format {
-            Format::Jekyll => markdown_page(&nb, &entry, &out)?,
-            Format::Html => html_page(&nb, &entry, &out)?,
+        let file = match format {
+            Format::Jekyll => crate::jekyll::write_post(&nb, &entry, path, &out, &base)?,
+            Format::Html => {
+                let file = out.join(format!("{}.html", entry.slug));
+                std::fs::write(&file, html_page(&nb, &entry, &out)?)
+                    .with_context(|| format!("writing {}", file.display()))?;
+                file
+            }
         };
-        let ext = if format == Format::Jekyll {
-            "md"
-        } else {
-            "html"
-        };
-        let file = out.join(format!("{}.{ext}", entry.slug));
-        std::fs::write(&file, page).with_context(|| format!("writing {}", file.display()))?;
         println!("{} -> {}", path.display(), file.display());
         entries.push(entry);
     }
@@ -85,15 +95,12 @@ pub fn render(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Writes an output's image (if any) beside the page with nbconvert's naming
-/// (`{slug}_files/{slug}_{cell}_{output}.png`) and returns its relative path.
-fn write_image(
-    out: &Path,
+/// The PNG bytes of an output, if it holds an image.
+pub(crate) fn decode_png(
     slug: &str,
     cell: usize,
-    k: usize,
     data: &[(String, String)],
-) -> Result<Option<String>> {
+) -> Result<Option<Vec<u8>>> {
     let Some((_, b64)) = data.iter().find(|(m, _)| m == "image/png") else {
         return Ok(None);
     };
@@ -105,62 +112,54 @@ fn write_image(
                 cell + 1
             )
         })?;
+    Ok(Some(bytes))
+}
+
+/// The title a PNG carries in its `Title` text chunk (prunelab's charts write one), for alt text.
+pub(crate) fn png_title(bytes: &[u8]) -> Option<String> {
+    let reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .ok()?;
+    let info = reader.info();
+    info.utf8_text
+        .iter()
+        .find(|t| t.keyword == "Title")
+        .and_then(|t| t.get_text().ok())
+        .or_else(|| {
+            info.uncompressed_latin1_text
+                .iter()
+                .find(|t| t.keyword == "Title")
+                .map(|t| t.text.clone())
+        })
+        .filter(|t| !t.trim().is_empty())
+}
+
+/// Writes an output's image (if any) beside the HTML page with nbconvert's naming
+/// (`{slug}_files/{slug}_{cell}_{output}.png`); returns its relative path and alt text.
+fn write_image(
+    out: &Path,
+    slug: &str,
+    cell: usize,
+    k: usize,
+    data: &[(String, String)],
+) -> Result<Option<(String, String)>> {
+    let Some(bytes) = decode_png(slug, cell, data)? else {
+        return Ok(None);
+    };
     let rel = format!("{slug}_files/{slug}_{cell}_{k}.png");
     let file = out.join(&rel);
     std::fs::create_dir_all(file.parent().expect("has a folder"))?;
-    std::fs::write(&file, bytes)?;
-    Ok(Some(rel))
+    std::fs::write(&file, &bytes)?;
+    Ok(Some((
+        rel,
+        png_title(&bytes).unwrap_or_else(|| "chart".into()),
+    )))
 }
 
-fn get<'a>(data: &'a [(String, String)], mime: &str) -> Option<&'a str> {
+pub(crate) fn get<'a>(data: &'a [(String, String)], mime: &str) -> Option<&'a str> {
     data.iter()
         .find(|(m, _)| m == mime)
         .map(|(_, v)| v.as_str())
-}
-
-fn yaml_string(s: &str) -> String {
-    serde_json::to_string(s).expect("strings serialise")
-}
-
-/// The Markdown page: front matter, Markdown cells as they are, code in fenced blocks, outputs below.
-fn markdown_page(nb: &Notebook, entry: &Entry, out: &Path) -> Result<String> {
-    let mut md = String::new();
-    writeln!(md, "---")?;
-    writeln!(md, "layout: post")?;
-    writeln!(md, "title: {}", yaml_string(&entry.title))?;
-    writeln!(md, "excerpt: {}", yaml_string(&entry.excerpt))?;
-    let tags: Vec<String> = entry.tags.iter().map(|t| yaml_string(t)).collect();
-    writeln!(md, "tags: [{}]", tags.join(", "))?;
-    writeln!(md, "---\n")?;
-    for (i, cell) in nb.cells().iter().enumerate() {
-        match cell.kind() {
-            "markdown" => writeln!(md, "{}\n", cell.source().trim_end())?,
-            "code" => {
-                writeln!(md, "```rust\n{}\n```\n", cell.source().trim_end())?;
-                for (k, o) in cell.outputs()?.iter().enumerate() {
-                    match o {
-                        Output::Stream { text, .. } => {
-                            writeln!(md, "```text\n{}\n```\n", text.trim_end())?
-                        }
-                        Output::Data { data, .. } => {
-                            if let Some(rel) = write_image(out, &entry.slug, i, k, data)? {
-                                writeln!(md, "![png]({rel})\n")?;
-                            } else if let Some(html) = get(data, "text/html") {
-                                writeln!(md, "{}\n", html.trim())?;
-                            } else if let Some(text) = get(data, "text/plain") {
-                                writeln!(md, "```text\n{}\n```\n", text.trim_end())?;
-                            }
-                        }
-                        Output::Error { ename, evalue, .. } => {
-                            writeln!(md, "```text\n{ename}: {evalue}\n```\n")?
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(md)
 }
 
 /// The HTML page of one notebook.
@@ -190,11 +189,12 @@ fn html_page(nb: &Notebook, entry: &Entry, out: &Path) -> Result<String> {
                             escape(text.trim_end())
                         )?,
                         Output::Data { data, .. } => {
-                            if let Some(rel) = write_image(out, &entry.slug, i, k, data)? {
+                            if let Some((rel, alt)) = write_image(out, &entry.slug, i, k, data)? {
                                 writeln!(
                                     body,
-                                    "<p class=\"img\"><img src=\"{}\" alt=\"chart\"></p>",
-                                    escape(&rel)
+                                    "<p class=\"img\"><img src=\"{}\" alt=\"{}\"></p>",
+                                    escape(&rel),
+                                    escape(&alt)
                                 )?;
                             } else if let Some(html) = get(data, "text/html") {
                                 writeln!(body, "<div class=\"html\">{html}</div>")?;
@@ -298,25 +298,43 @@ mod tests {
     }
 
     #[test]
-    fn markdown_has_front_matter_fenced_code_and_image_files() {
+    fn jekyll_posts_and_html_pages_with_their_images() {
         let dir = std::env::temp_dir().join(format!("prunelab-render-md-{}", std::process::id()));
-        let nb = sample();
+        let mut nb = sample();
+        nb.doc["metadata"]["date"] = json!("2026-03-04");
         let entry = Entry {
             slug: "iris".into(),
             title: nb.title(Path::new("iris.ipynb")),
             excerpt: nb.excerpt(),
             tags: nb.tags(),
         };
-        let md = markdown_page(&nb, &entry, &dir).unwrap();
-        assert!(md.starts_with("---\nlayout: post\ntitle: \"Iris sweep\"\nexcerpt: \"Thresholds <and> AP.\"\ntags: [\"pruning\", \"iris\"]\n---\n"), "{md}");
-        assert!(md.contains("```rust\nlet x = 1;\nx\n```"));
-        assert!(md.contains("```text\nhello\n```"));
-        assert!(md.contains("![png](iris_files/iris_1_1.png)"));
-        let png = std::fs::read(dir.join("iris_files/iris_1_1.png")).unwrap();
+        let post = crate::jekyll::write_post(
+            &nb,
+            &entry,
+            Path::new("iris.ipynb"),
+            &dir,
+            &crate::jekyll::BaseUrl::Site,
+        )
+        .unwrap();
+        assert_eq!(post, dir.join("_posts/2026-03-04-iris.md"));
+        let md = std::fs::read_to_string(&post).unwrap();
+        assert!(md.starts_with("---\nlayout: post\ntitle: \"Iris sweep\"\ndate: 2026-03-04\nexcerpt: \"Thresholds <and> AP.\"\ntags: [\"pruning\", \"iris\"]\n---\n"), "{md}");
+        // The layout prints the title: the body does not repeat it.
+        assert!(!md.contains("# Iris sweep"), "{md}");
+        assert!(
+            md.contains("{% raw %}\n```rust\nlet x = 1;\nx\n```\n{% endraw %}"),
+            "{md}"
+        );
+        assert!(md.contains("<pre class=\"output stream\""), "{md}");
+        assert!(
+            md.contains("![chart]({{ site.baseurl }}/assets/notebooks/iris/iris_1_1.png)"),
+            "{md}"
+        );
+        let png = std::fs::read(dir.join("assets/notebooks/iris/iris_1_1.png")).unwrap();
         assert_eq!(&png[1..4], b"PNG");
         let html = html_page(&nb, &entry, &dir).unwrap();
         assert!(html.contains("<h1>Iris sweep</h1>"));
-        assert!(html.contains("<img src=\"iris_files/iris_1_1.png\""));
+        assert!(html.contains("<img src=\"iris_files/iris_1_1.png\" alt=\"chart\""));
         assert!(html.contains("<span class=\"k\">let</span>"));
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -45,6 +45,7 @@ pub(crate) fn ensure_font() -> Result<()> {
 pub struct Chart {
     width: u32,
     height: u32,
+    title: String,
     rgb: Vec<u8>,
     png: Vec<u8>,
 }
@@ -62,10 +63,16 @@ impl std::fmt::Debug for Chart {
 }
 
 impl Chart {
-    fn from_rgb(width: u32, height: u32, rgb: Vec<u8>) -> Result<Chart> {
+    fn from_rgb(width: u32, height: u32, title: String, rgb: Vec<u8>) -> Result<Chart> {
         let mut png_bytes = Vec::new();
         {
             let mut encoder = png::Encoder::new(&mut png_bytes, width, height);
+            // The title travels in the file (PNG's standard `Title` text chunk): renderers use it as alt text.
+            if !title.is_empty() {
+                encoder
+                    .add_itxt_chunk("Title".to_string(), title.clone())
+                    .map_err(|e| PlotError::Encode(e.to_string()))?;
+            }
             encoder.set_color(png::ColorType::Rgb);
             encoder.set_depth(png::BitDepth::Eight);
             encoder.set_compression(png::Compression::Default);
@@ -79,6 +86,7 @@ impl Chart {
         Ok(Chart {
             width,
             height,
+            title,
             rgb,
             png: png_bytes,
         })
@@ -87,6 +95,11 @@ impl Chart {
     /// The PNG file's bytes.
     pub fn png(&self) -> &[u8] {
         &self.png
+    }
+
+    /// The chart's title (the panels' titles joined by "; " for a grid); empty when it has none.
+    pub fn title(&self) -> &str {
+        &self.title
     }
 
     /// Width and height in pixels.
@@ -145,14 +158,20 @@ impl Chart {
                     .copy_from_slice(&c.rgb[src..src + (c.width * 3) as usize]);
             }
         }
-        Chart::from_rgb(w, h, rgb)
+        let titles: Vec<&str> = charts
+            .iter()
+            .map(|c| c.title.as_str())
+            .filter(|t| !t.is_empty())
+            .collect();
+        Chart::from_rgb(w, h, titles.join("; "), rgb)
     }
 }
 
-/// Renders a `width × height` chart with `draw` on a white bitmap.
+/// Renders a `width × height` chart titled `title` with `draw` on a white bitmap.
 pub(crate) fn render(
     width: u32,
     height: u32,
+    title: &str,
     draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>,
 ) -> Result<Chart> {
     if !(16..=8192).contains(&width) || !(16..=8192).contains(&height) {
@@ -168,7 +187,7 @@ pub(crate) fn render(
         draw(&root)?;
         root.present().map_err(PlotError::draw)?;
     }
-    Chart::from_rgb(width, height, rgb)
+    Chart::from_rgb(width, height, title.to_string(), rgb)
 }
 
 /// The tab10 palette.

@@ -10,7 +10,7 @@ use prunelab::train::History;
 
 use crate::chart::{color, render, Chart, FAMILY};
 use crate::error::{PlotError, Result};
-use crate::line::{format_number, LineChart};
+use crate::line::{linear_ticks, LineChart, TickedAxis, Ticks};
 use crate::network::NetworkPlot;
 
 /// Results that draw themselves with good defaults.
@@ -328,22 +328,53 @@ impl<'a> WeightHistogram<'a> {
             .max(1.0)
             * 1.05;
         let log = self.log_counts;
-        render(800, 420, |root| {
+        let title = format!("|w| of {} kept weights", mags.len());
+        let xt = linear_ticks(0.0, max, 10);
+        // Log counts: ticks at 0, 1, 10, 100, ... (plotted at log10(1 + count)).
+        let yt = if log {
+            let mut ticks = Ticks {
+                at: vec![0.0],
+                labels: vec!["0".into()],
+            };
+            let mut k = 1u64;
+            while (1.0 + k as f64).log10() <= top {
+                ticks.at.push((1.0 + k as f64).log10());
+                ticks.labels.push(k.to_string());
+                k = k.saturating_mul(10);
+            }
+            ticks
+        } else {
+            linear_ticks(0.0, top, 8)
+        };
+        let label_of = |ticks: &Ticks, v: f64| {
+            ticks
+                .at
+                .iter()
+                .position(|&t| (t - v).abs() <= 1e-9 * (1.0 + t.abs()))
+                .map(|i| ticks.labels[i].clone())
+                .unwrap_or_default()
+        };
+        render(800, 420, &title, |root| {
             let mut chart = ChartBuilder::on(root)
-                .caption(format!("|w| of {} kept weights", mags.len()), (FAMILY, 22))
+                .caption(&title, (FAMILY, 22))
                 .margin(12)
                 .x_label_area_size(42)
                 .y_label_area_size(64)
-                .build_cartesian_2d(0.0..max, 0.0..top)
+                .build_cartesian_2d(
+                    TickedAxis::new(0.0, max, &xt),
+                    TickedAxis::new(0.0, top, &yt),
+                )
                 .map_err(PlotError::draw)?;
             chart
                 .configure_mesh()
                 .x_desc("|w|")
-                .y_desc(if log { "log10(1 + count)" } else { "count" })
+                .y_desc(if log { "count (log scale)" } else { "count" })
                 .label_style((FAMILY, 13))
                 .axis_desc_style((FAMILY, 15))
-                .x_label_formatter(&|v| format_number(*v))
-                .light_line_style(RGBColor(235, 235, 235))
+                .x_label_formatter(&|v| label_of(&xt, *v))
+                .y_label_formatter(&|v| label_of(&yt, *v))
+                .bold_line_style(RGBColor(228, 228, 228))
+                .light_line_style(TRANSPARENT)
                 .draw()
                 .map_err(PlotError::draw)?;
             chart

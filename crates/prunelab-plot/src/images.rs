@@ -129,7 +129,7 @@ impl<'a> ImageGrid<'a> {
         let rows = self.samples.len().div_ceil(self.columns) as u32;
         let width = gap + cols * (img + gap);
         let height = title_h + gap + rows * (img + label_h + gap);
-        render(width.max(16), height.max(16), |root| {
+        render(width.max(16), height.max(16), &self.title, |root| {
             if !self.title.is_empty() {
                 root.draw(&Text::new(
                     self.title.as_str(),

@@ -183,7 +183,9 @@ impl LineChart {
 
     /// Draws the chart.
     pub fn draw(&self) -> Result<Chart> {
-        render(self.width, self.height, |root| self.draw_on(root))
+        render(self.width, self.height, &self.title, |root| {
+            self.draw_on(root)
+        })
     }
 
     /// Draws onto an existing area (used by composite charts).
@@ -215,54 +217,158 @@ impl LineChart {
         let (x0, x1) = span(xs).ok_or(PlotError::NoData("no finite points"))?;
         let (y0, y1) = span(ys).ok_or(PlotError::NoData("no finite points"))?;
         let log = self.log_y;
-        let mut chart = ChartBuilder::on(root)
+        let xt = linear_ticks(x0, x1, 10);
+        let yt = if log {
+            log_ticks(y0, y1)
+        } else {
+            linear_ticks(y0, y1, 8)
+        };
+        // The legend: inside, in the corner with the least data under it, or beside the plot when every
+        // corner would cover data.
+        let entries: Vec<(usize, &Series)> = self
+            .series
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.name.is_empty())
+            .collect();
+        let font = TextStyle::from((FAMILY, 14).into_font());
+        let text_w = entries
+            .iter()
+            .map(|(_, s)| root.estimate_text_size(&s.name, &font).map_or(0, |d| d.0))
+            .max()
+            .unwrap_or(0) as i32;
+        let (legend_w, legend_h) = (text_w + 44, entries.len() as i32 * 20 + 10);
+        let (width, height) = root.dim_in_pixel();
+        let (left, top) = (12 + 64, 12 + 38);
+        let (right, bottom) = (width as i32 - 12, height as i32 - 12 - 42);
+        let to_px = |x: f64, y: f64| {
+            (
+                left as f64 + (x - x0) / (x1 - x0) * (right - left) as f64,
+                bottom as f64 - (y - y0) / (y1 - y0) * (bottom - top) as f64,
+            )
+        };
+        let mut samples: Vec<(f64, f64)> = Vec::new();
+        for (s, pts) in self.series.iter().zip(&series) {
+            samples.extend(pts.iter().map(|&(x, y)| to_px(x, y)));
+            if s.mark != Mark::Points {
+                for w in pts.windows(2) {
+                    let (a, b) = (to_px(w[0].0, w[0].1), to_px(w[1].0, w[1].1));
+                    let n = ((b.0 - a.0).hypot(b.1 - a.1) / 4.0)
+                        .ceil()
+                        .clamp(1.0, 400.0) as usize;
+                    samples.extend((1..n).map(|k| {
+                        let t = k as f64 / n as f64;
+                        (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1))
+                    }));
+                }
+            }
+        }
+        // Guide lines and their labels count as data: the legend must not hide them either.
+        for (x, _) in &self.vlines {
+            let (gx, _) = to_px(*x, y0);
+            samples.extend((top..bottom).step_by(4).map(|y| (gx, y as f64)));
+            samples.extend(
+                (0..60)
+                    .step_by(4)
+                    .map(|d| (gx + d as f64, (top + 8) as f64)),
+            );
+        }
+        for (y, _) in &self.hlines {
+            if let Some(ty) = self.ty(*y) {
+                let (_, gy) = to_px(x0, ty);
+                samples.extend((left..right).step_by(4).map(|x| (x as f64, gy)));
+                samples.extend((0..12).map(|d| ((right - 40) as f64, gy - d as f64)));
+            }
+        }
+        let boxes = |l: i32, t: i32, r: i32, b: i32| {
+            [
+                (r - legend_w - 8, t + 8),
+                (l + 8, t + 8),
+                (r - legend_w - 8, b - legend_h - 8),
+                (l + 8, b - legend_h - 8),
+            ]
+        };
+        let covered = |(bx, by): (i32, i32)| {
+            samples
+                .iter()
+                .filter(|&&(x, y)| {
+                    x >= (bx - 6) as f64
+                        && x <= (bx + legend_w + 6) as f64
+                        && y >= (by - 6) as f64
+                        && y <= (by + legend_h + 6) as f64
+                })
+                .count()
+        };
+        let best = boxes(left, top, right, bottom)
+            .into_iter()
+            .enumerate()
+            .min_by_key(|&(k, b)| (covered(b), k))
+            .map(|(k, b)| (k, covered(b)));
+        let outside = !entries.is_empty() && best.is_some_and(|(_, n)| n > 0);
+        let mut builder = ChartBuilder::on(root);
+        builder
             .caption(&self.title, (FAMILY, 22))
             .margin(12)
             .x_label_area_size(42)
-            .y_label_area_size(64)
-            .build_cartesian_2d(x0..x1, y0..y1)
+            .y_label_area_size(64);
+        if outside {
+            builder.margin_right(12 + legend_w + 12);
+        }
+        let mut chart = builder
+            .build_cartesian_2d(TickedAxis::new(x0, x1, &xt), TickedAxis::new(y0, y1, &yt))
             .map_err(PlotError::draw)?;
-        let y_fmt = move |v: &f64| {
-            if log {
-                format_number(10f64.powf(*v))
-            } else {
-                format_number(*v)
-            }
+        let label_of = |ticks: &Ticks, v: f64| {
+            ticks
+                .at
+                .iter()
+                .position(|&t| (t - v).abs() <= 1e-9 * (1.0 + t.abs()))
+                .map(|i| ticks.labels[i].clone())
+                .unwrap_or_default()
+        };
+        let y_desc = if log && !self.y_label.is_empty() {
+            format!("{} (log scale)", self.y_label)
+        } else if log {
+            "log scale".to_string()
+        } else {
+            self.y_label.clone()
         };
         chart
             .configure_mesh()
             .x_desc(&self.x_label)
-            .y_desc(&self.y_label)
+            .y_desc(&y_desc)
             .label_style((FAMILY, 13))
             .axis_desc_style((FAMILY, 15))
-            .x_label_formatter(&|v| format_number(*v))
-            .y_label_formatter(&y_fmt)
-            .light_line_style(RGBColor(235, 235, 235))
+            .x_label_formatter(&|v| label_of(&xt, *v))
+            .y_label_formatter(&|v| label_of(&yt, *v))
+            .bold_line_style(RGBColor(228, 228, 228))
+            .light_line_style(TRANSPARENT)
             .draw()
             .map_err(PlotError::draw)?;
         for (i, (s, pts)) in self.series.iter().zip(&series).enumerate() {
             let c = color(i);
-            let legend = |anno: &mut plotters::chart::SeriesAnno<'_, DB>| {
-                anno.label(&s.name).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3))
-                });
-            };
             if matches!(s.mark, Mark::Line | Mark::LinePoints) {
-                let anno = chart
+                chart
                     .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
                     .map_err(PlotError::draw)?;
-                legend(anno);
             }
             if matches!(s.mark, Mark::Points | Mark::LinePoints) {
-                let anno = chart
+                chart
                     .draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))
                     .map_err(PlotError::draw)?;
-                if s.mark == Mark::Points {
-                    legend(anno);
-                }
             }
         }
+        // Guide lines, labelled inside the plot next to the line, on a white ground, never on an axis.
         let guide = RGBColor(90, 90, 90);
+        let base = root.get_base_pixel();
+        let (px, py) = chart.plotting_area().get_pixel_range();
+        let (pl, pr, pt, pb) = (
+            px.start - base.0,
+            px.end - base.0,
+            py.start - base.1,
+            py.end - base.1,
+        );
+        let guide_font = (FAMILY, 13).into_font().color(&guide);
+        let mut labels: Vec<(i32, i32, String)> = Vec::new();
         for (x, label) in &self.vlines {
             chart
                 .draw_series(DashedLineSeries::new(
@@ -272,13 +378,17 @@ impl LineChart {
                     guide.stroke_width(1),
                 ))
                 .map_err(PlotError::draw)?;
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    label.clone(),
-                    (*x, y1),
-                    (FAMILY, 13).into_font().color(&guide),
-                )))
-                .map_err(PlotError::draw)?;
+            let (lx, _) = chart.backend_coord(&(*x, y1));
+            let w = root
+                .estimate_text_size(label, &guide_font)
+                .map_or(0, |d| d.0) as i32;
+            let lx = lx - base.0;
+            let at = if lx + 5 + w <= pr - 4 {
+                lx + 5
+            } else {
+                lx - 5 - w
+            };
+            labels.push((at, pt + 6, label.clone()));
         }
         for (y, label) in &self.hlines {
             if let Some(ty) = self.ty(*y) {
@@ -290,24 +400,70 @@ impl LineChart {
                         guide.stroke_width(1),
                     ))
                     .map_err(PlotError::draw)?;
-                chart
-                    .draw_series(std::iter::once(Text::new(
-                        label.clone(),
-                        (x0, ty),
-                        (FAMILY, 13).into_font().color(&guide),
-                    )))
-                    .map_err(PlotError::draw)?;
+                let (_, ly) = chart.backend_coord(&(x1, ty));
+                let (w, h) = root
+                    .estimate_text_size(label, &guide_font)
+                    .map_or((0, 0), |d| (d.0 as i32, d.1 as i32));
+                let ly = ly - base.1;
+                let at = if ly - h - 4 >= pt { ly - h - 4 } else { ly + 4 };
+                labels.push((pr - 6 - w, at, label.clone()));
             }
         }
-        if self.series.iter().any(|s| !s.name.is_empty()) {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(200, 200, 200))
-                .label_font((FAMILY, 14))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
+        // Labels that would overlap an earlier one move down a line.
+        let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
+        for (x, mut y, label) in labels {
+            let (w, h) = root
+                .estimate_text_size(&label, &guide_font)
+                .map_or((0, 0), |d| (d.0 as i32, d.1 as i32));
+            while placed
+                .iter()
+                .any(|&(a, b, c, d)| x < c && x + w > a && y < d && y + h > b)
+                && y + 2 * h < pb
+            {
+                y += h + 3;
+            }
+            placed.push((x, y, x + w, y + h));
+            root.draw(&Rectangle::new(
+                [(x - 2, y - 1), (x + w + 2, y + h + 1)],
+                WHITE.mix(0.85).filled(),
+            ))
+            .map_err(PlotError::draw)?;
+            root.draw(&Text::new(label, (x, y), guide_font.clone()))
                 .map_err(PlotError::draw)?;
+        }
+        if !entries.is_empty() {
+            let (lx, ly) = if outside {
+                (pr + 12, pt)
+            } else {
+                boxes(pl, pt, pr, pb)[best.map_or(0, |b| b.0)]
+            };
+            root.draw(&Rectangle::new(
+                [(lx, ly), (lx + legend_w, ly + legend_h)],
+                WHITE.mix(0.9).filled(),
+            ))
+            .map_err(PlotError::draw)?;
+            root.draw(&Rectangle::new(
+                [(lx, ly), (lx + legend_w, ly + legend_h)],
+                RGBColor(200, 200, 200),
+            ))
+            .map_err(PlotError::draw)?;
+            for (row, (i, s)) in entries.iter().enumerate() {
+                let c = color(*i);
+                let y = ly + 15 + row as i32 * 20;
+                if s.mark != Mark::Points {
+                    root.draw(&PathElement::new(
+                        vec![(lx + 8, y), (lx + 30, y)],
+                        c.stroke_width(3),
+                    ))
+                    .map_err(PlotError::draw)?;
+                }
+                if s.mark != Mark::Line {
+                    root.draw(&Circle::new((lx + 19, y), 3, c.filled()))
+                        .map_err(PlotError::draw)?;
+                }
+                root.draw(&Text::new(s.name.clone(), (lx + 36, y - 8), font.clone()))
+                    .map_err(PlotError::draw)?;
+            }
         }
         Ok(())
     }
@@ -330,16 +486,161 @@ pub(crate) fn span(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     Some((lo - pad, hi + pad))
 }
 
-/// A short label for an axis value.
-pub(crate) fn format_number(v: f64) -> String {
-    let a = v.abs();
-    if a != 0.0 && !(1e-3..1e5).contains(&a) {
-        format!("{v:.0e}")
-    } else if a >= 100.0 || v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else if a >= 1.0 {
-        format!("{v:.2}")
+/// A linear f64 axis whose tick marks are exactly the given [`Ticks`] (plotters' own choice of ticks is
+/// replaced, so every label has the same precision).
+#[derive(Debug, Clone)]
+pub(crate) struct TickedAxis {
+    lo: f64,
+    hi: f64,
+    ticks: Vec<f64>,
+}
+
+impl TickedAxis {
+    pub(crate) fn new(lo: f64, hi: f64, ticks: &Ticks) -> Self {
+        TickedAxis {
+            lo,
+            hi,
+            ticks: ticks.at.clone(),
+        }
+    }
+}
+
+impl plotters::coord::ranged1d::Ranged for TickedAxis {
+    type FormatOption = plotters::coord::ranged1d::DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let t = (value - self.lo) / (self.hi - self.lo);
+        limit.0 + (t * (limit.1 - limit.0) as f64).round() as i32
+    }
+
+    fn key_points<Hint: plotters::coord::ranged1d::KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.lo..self.hi
+    }
+}
+
+/// Axis ticks: positions (in plotted units) and their labels, all with the same, minimal precision.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Ticks {
+    /// Where the ticks are.
+    pub at: Vec<f64>,
+    /// Their labels.
+    pub labels: Vec<String>,
+}
+
+/// Ticks for a linear axis over `[lo, hi]`: a 1-2-5 step giving at most `max` ticks, labelled with as many
+/// decimals as the step needs ("0.2", "0.4", not "0.200"; "4.5" beside "5.0").
+pub(crate) fn linear_ticks(lo: f64, hi: f64, max: usize) -> Ticks {
+    let span = (hi - lo).abs().max(1e-12);
+    let raw = span / max.max(2) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| span / s <= max as f64)
+        .unwrap_or(10.0 * mag);
+    let decimals = (-step.log10().floor()).max(0.0) as usize;
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    let at: Vec<f64> = (first..=last).map(|k| k as f64 * step).collect();
+    let labels = at
+        .iter()
+        .map(|&v| {
+            let a = v.abs();
+            if a != 0.0 && !(1e-4..1e6).contains(&a) {
+                format!("{v:.0e}")
+            } else {
+                // `-0.0` prints as "0".
+                format!("{:.*}", decimals, if v == 0.0 { 0.0 } else { v })
+            }
+        })
+        .collect();
+    Ticks { at, labels }
+}
+
+/// Ticks for a log axis plotted as `log10(y)` over `[lo, hi]` (in log10 units): decades when the range
+/// spans more than about three of them, else 1-2-5 within each decade; each label the plain number
+/// ("0.05", "0.1", "1", "20").
+pub(crate) fn log_ticks(lo: f64, hi: f64) -> Ticks {
+    let decades = hi - lo;
+    let mults: &[f64] = if decades > 3.5 {
+        &[1.0]
+    } else if decades > 0.8 {
+        &[1.0, 2.0, 5.0]
     } else {
-        format!("{v:.3}")
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    };
+    let step = if decades > 8.0 { 2 } else { 1 };
+    let mut at = Vec::new();
+    let (first, last) = (lo.floor() as i64, hi.ceil() as i64);
+    for e in (first..=last).step_by(step) {
+        for m in mults {
+            let t = (m * 10f64.powi(e as i32)).log10();
+            if t >= lo - 1e-9 && t <= hi + 1e-9 {
+                at.push(t);
+            }
+        }
+    }
+    let labels = at
+        .iter()
+        .map(|&t| {
+            let v = 10f64.powf(t);
+            let a = v.abs();
+            if !(1e-4..1e6).contains(&a) {
+                format!("{v:.0e}")
+            } else {
+                // The shortest decimal that reads back as this 1-2-5 value.
+                let mut s = format!("{v:.6}");
+                if s.contains('.') {
+                    s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+                }
+                s
+            }
+        })
+        .collect();
+    Ticks { at, labels }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_ticks_share_one_minimal_precision() {
+        let t = linear_ticks(-0.05, 1.05, 10);
+        assert_eq!(t.labels, ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]);
+        let t = linear_ticks(4.2, 7.1, 8);
+        assert_eq!(t.labels, ["4.5", "5.0", "5.5", "6.0", "6.5", "7.0"]);
+        let t = linear_ticks(-45.0, 945.0, 8);
+        assert_eq!(t.labels, ["0", "200", "400", "600", "800"]);
+        let t = linear_ticks(0.0, 0.47, 10);
+        assert_eq!(t.labels[..3], ["0.00", "0.05", "0.10"]);
+        assert!(linear_ticks(-1.0, 1.0, 8)
+            .labels
+            .contains(&"0.0".to_string()));
+    }
+
+    #[test]
+    fn log_ticks_are_decades_or_one_two_five() {
+        let t = log_ticks(0.05f64.log10(), 1.0f64.log10());
+        assert_eq!(t.labels, ["0.05", "0.1", "0.2", "0.5", "1"]);
+        let t = log_ticks(-6.0, 0.0);
+        assert_eq!(
+            t.labels,
+            ["1e-6", "1e-5", "0.0001", "0.001", "0.01", "0.1", "1"]
+        );
+        let t = log_ticks(0.2f64.log10(), 0.9f64.log10());
+        assert_eq!(
+            t.labels,
+            ["0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9"]
+        );
     }
 }

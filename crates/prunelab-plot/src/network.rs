@@ -106,7 +106,8 @@ impl<'a> NetworkPlot<'a> {
         let graph = self.model.graph();
         let sizes = &graph.layer_sizes;
         let (w, h) = (self.width as f64, self.height as f64);
-        let (left, right, top, bottom) = (40.0, 40.0, 50.0, 20.0);
+        // The bottom strip holds the legend.
+        let (left, right, top, bottom) = (40.0, 40.0, 50.0, 52.0);
         let columns = sizes.len();
         let max_nodes = sizes.iter().copied().max().unwrap_or(1);
         let radius = ((h - top - bottom) / (2.5 * max_nodes as f64)).clamp(1.5, 14.0);
@@ -147,7 +148,7 @@ impl<'a> NetworkPlot<'a> {
                 .partial_cmp(&(!b.pruned, b.weight.abs()))
                 .expect("finite")
         });
-        render(self.width, self.height, |root| {
+        render(self.width, self.height, &self.title, |root| {
             root.draw(&Text::new(
                 self.title.clone(),
                 (12, 10),
@@ -185,15 +186,46 @@ impl<'a> NetworkPlot<'a> {
                     } else {
                         format!("h{}.{}", node.layer, node.index)
                     };
+                    // Centred under the node on a white ground, so no edge runs through the label.
                     let (x, y) = pos[node.id];
-                    let style = (FAMILY, 12).into_font().color(&NODE);
-                    root.draw(&Text::new(
-                        text,
-                        (x - radius as i32 + 1, y + radius as i32 + 2),
-                        style,
+                    let style = TextStyle::from((FAMILY, 12).into_font()).color(&NODE);
+                    let (tw, th) = root
+                        .estimate_text_size(&text, &style)
+                        .map_or((0, 0), |d| (d.0 as i32, d.1 as i32));
+                    let (tx, ty) = (x - tw / 2, y + radius as i32 + 3);
+                    root.draw(&Rectangle::new(
+                        [(tx - 2, ty - 1), (tx + tw + 2, ty + th + 1)],
+                        WHITE.filled(),
                     ))
                     .map_err(PlotError::draw)?;
+                    root.draw(&Text::new(text, (tx, ty), style))
+                        .map_err(PlotError::draw)?;
                 }
+            }
+            // The legend: what colour and width mean.
+            let y = h as i32 - 22;
+            let font = TextStyle::from((FAMILY, 13).into_font()).color(&NODE);
+            let mut x = 14;
+            let items: [(RGBColor, u32, &str); 4] = [
+                (BLUE, 3, "w > 0"),
+                (RED, 3, "w < 0"),
+                (BLUE, 6, "thicker: larger |w|"),
+                (GREY, 1, "pruned"),
+            ];
+            for (c, width, label) in items {
+                let style = if c == GREY {
+                    c.stroke_width(width)
+                } else {
+                    c.mix(0.8).stroke_width(width)
+                };
+                root.draw(&PathElement::new(vec![(x, y), (x + 26, y)], style))
+                    .map_err(PlotError::draw)?;
+                root.draw(&Text::new(label, (x + 32, y - 8), font.clone()))
+                    .map_err(PlotError::draw)?;
+                let tw = root
+                    .estimate_text_size(label, &font)
+                    .map_or(0, |d| d.0 as i32);
+                x += 32 + tw + 18;
             }
             Ok(())
         })
