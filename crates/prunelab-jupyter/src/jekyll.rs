@@ -12,7 +12,7 @@ use regex::Regex;
 
 use crate::highlight::escape;
 use crate::notebook::{Notebook, Output};
-use crate::render::{decode_png, get, png_title, Entry};
+use crate::render::{alt_text, decode_image, get, Entry};
 
 /// Where images are linked from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,11 +242,11 @@ pub fn write_post(
                             writeln!(md, "{}", output_pre(text, kind))?
                         }
                         Output::Data { data, .. } => {
-                            if let Some(bytes) = decode_png(&entry.slug, i, data)? {
-                                let name = format!("{}_{i}_{k}.png", entry.slug);
+                            if let Some((bytes, ext)) = decode_image(&entry.slug, i, data)? {
+                                let name = format!("{}_{i}_{k}.{ext}", entry.slug);
                                 std::fs::create_dir_all(&assets)?;
                                 std::fs::write(assets.join(&name), &bytes)?;
-                                let alt = png_title(&bytes).unwrap_or_else(|| "chart".into());
+                                let alt = alt_text(&bytes, ext);
                                 let alt = alt.replace(['[', ']'], "").replace('|', "&#124;");
                                 writeln!(
                                     md,

@@ -95,15 +95,19 @@ pub fn render(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The PNG bytes of an output, if it holds an image.
-pub(crate) fn decode_png(
+/// An output's image, if it holds one: its bytes and file extension (`png`, or `gif` for an animation).
+pub(crate) fn decode_image(
     slug: &str,
     cell: usize,
     data: &[(String, String)],
-) -> Result<Option<Vec<u8>>> {
-    let Some((_, b64)) = data.iter().find(|(m, _)| m == "image/png") else {
+) -> Result<Option<(Vec<u8>, &'static str)>> {
+    let Some((mime, b64)) = data
+        .iter()
+        .find(|(m, _)| m == "image/png" || m == "image/gif")
+    else {
         return Ok(None);
     };
+    let ext = if mime == "image/gif" { "gif" } else { "png" };
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64.split_whitespace().collect::<String>())
         .with_context(|| {
@@ -112,7 +116,15 @@ pub(crate) fn decode_png(
                 cell + 1
             )
         })?;
-    Ok(Some(bytes))
+    Ok(Some((bytes, ext)))
+}
+
+/// Alt text for an image: a chart's title (carried in its PNG), else what it is.
+pub(crate) fn alt_text(bytes: &[u8], ext: &str) -> String {
+    match ext {
+        "gif" => "animation".to_string(),
+        _ => png_title(bytes).unwrap_or_else(|| "chart".into()),
+    }
 }
 
 /// The title a PNG carries in its `Title` text chunk (prunelab's charts write one), for alt text.
@@ -135,7 +147,7 @@ pub(crate) fn png_title(bytes: &[u8]) -> Option<String> {
 }
 
 /// Writes an output's image (if any) beside the HTML page with nbconvert's naming
-/// (`{slug}_files/{slug}_{cell}_{output}.png`); returns its relative path and alt text.
+/// (`{slug}_files/{slug}_{cell}_{output}.png` or `.gif`); returns its relative path and alt text.
 fn write_image(
     out: &Path,
     slug: &str,
@@ -143,17 +155,14 @@ fn write_image(
     k: usize,
     data: &[(String, String)],
 ) -> Result<Option<(String, String)>> {
-    let Some(bytes) = decode_png(slug, cell, data)? else {
+    let Some((bytes, ext)) = decode_image(slug, cell, data)? else {
         return Ok(None);
     };
-    let rel = format!("{slug}_files/{slug}_{cell}_{k}.png");
+    let rel = format!("{slug}_files/{slug}_{cell}_{k}.{ext}");
     let file = out.join(&rel);
     std::fs::create_dir_all(file.parent().expect("has a folder"))?;
     std::fs::write(&file, &bytes)?;
-    Ok(Some((
-        rel,
-        png_title(&bytes).unwrap_or_else(|| "chart".into()),
-    )))
+    Ok(Some((rel, alt_text(&bytes, ext))))
 }
 
 pub(crate) fn get<'a>(data: &'a [(String, String)], mime: &str) -> Option<&'a str> {

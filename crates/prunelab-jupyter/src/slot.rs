@@ -14,15 +14,42 @@ use anyhow::{anyhow, bail, Context, Result};
 pub const MAX_SLOTS: usize = 64;
 
 /// Cargo settings for every crate a cell depends on: optimised as a release build is, without debug assertions
-/// or overflow checks, so library code runs at release speed inside cells. Cells themselves keep evcxr's
-/// profile (fast to compile). Read by cargo from the folder above the slots, which evcxr never writes.
-pub const CARGO_CONFIG: &str = "\
+/// or overflow checks, so library code runs at release speed inside cells (cells themselves keep evcxr's
+/// profile, fast to compile); and the workspace's patched crates (`vendor/`, see `vendor/PATCHES.md`) in
+/// place of crates.io's, as the workspace itself builds them. Read by cargo from the folder above the slots,
+/// which evcxr never writes.
+pub fn cargo_config(workspace: &Path) -> String {
+    let plotters = workspace.join("vendor").join("plotters");
+    format!(
+        "\
 # Written by the prunelab kernel: dependencies of notebook cells are compiled as a release build would be.
 [profile.dev.package.\"*\"]
 opt-level = 3
 debug-assertions = false
 overflow-checks = false
-";
+
+# The charts' plotters with the workspace's patch (vendor/PATCHES.md).
+[patch.crates-io]
+plotters = {{ path = {} }}
+",
+        toml_string(&plotters.to_string_lossy())
+    )
+}
+
+/// A TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
 
 /// The folder that holds the slots.
 pub fn kernels_dir() -> Result<PathBuf> {
@@ -48,8 +75,9 @@ impl Slot {
         std::fs::create_dir_all(root.join(".cargo"))
             .with_context(|| format!("creating {}", root.display()))?;
         let config = root.join(".cargo").join("config.toml");
-        if std::fs::read_to_string(&config).ok().as_deref() != Some(CARGO_CONFIG) {
-            std::fs::write(&config, CARGO_CONFIG)
+        let wanted = cargo_config(&crate::kernel::workspace_root());
+        if std::fs::read_to_string(&config).ok().as_deref() != Some(wanted.as_str()) {
+            std::fs::write(&config, &wanted)
                 .with_context(|| format!("writing {}", config.display()))?;
         }
         for n in 0..MAX_SLOTS {
@@ -199,7 +227,7 @@ mod tests {
         assert!(a.dir().ends_with("slot-0") && b.dir().ends_with("slot-1"));
         assert_eq!(
             std::fs::read_to_string(root.join(".cargo/config.toml"))?,
-            CARGO_CONFIG
+            cargo_config(&crate::kernel::workspace_root())
         );
         drop(a);
         let c = Slot::acquire_in(&root)?;

@@ -5,7 +5,8 @@
 use ndarray::array;
 use prunelab::prelude::*;
 use prunelab_plot::{
-    Chart, LineChart, NetworkPlot, Plot, ScatterMatrix, ThresholdSweepPlot, WeightHistogram,
+    Chart, LineChart, NetworkPlot, Plot, PruningAnimation, ScatterMatrix, ThresholdSweepPlot,
+    WeightHistogram,
 };
 
 fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
@@ -96,6 +97,10 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         )
         .draw()?;
     Chart::grid(&[curves.clone(), curves], 2)?.save(dir.join("grid.png"))?;
+    PruningAnimation::thresholds(&model, &[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8])?
+        .metric("AP", |m| Metric::AveragePrecision.evaluate(m, &test))
+        .draw()?
+        .save(dir.join("pruning.gif"))?;
     println!("charts written to {}", dir.display());
     Ok(())
 }

@@ -102,6 +102,11 @@ impl Chart {
         &self.title
     }
 
+    /// The raw RGB pixels, row by row.
+    pub(crate) fn rgb(&self) -> &[u8] {
+        &self.rgb
+    }
+
     /// Width and height in pixels.
     pub fn size(&self) -> (u32, u32) {
         (self.width, self.height)

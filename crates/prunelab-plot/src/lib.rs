@@ -16,6 +16,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod animation;
 mod chart;
 mod charts;
 mod error;
@@ -23,6 +24,7 @@ mod images;
 mod line;
 mod network;
 
+pub use animation::{Animation, PruningAnimation, MAX_FRAMES};
 pub use chart::Chart;
 pub use charts::{Plot, ScatterMatrix, ThresholdSweepPlot, WeightHistogram};
 pub use error::{PlotError, Result};

@@ -38,6 +38,6 @@ pub use prunelab::sweep::{
 pub use prunelab::train::{BatchSize, EarlyStopping, History, Progress, TrainParams, Trainer};
 pub use prunelab::{interrupt, Error};
 pub use prunelab_plot::{
-    Chart, ImageGrid, LineChart, NetworkPlot, Plot, PlotError, PrunedEdges, ScatterMatrix,
-    ThresholdSweepPlot, WeightHistogram,
+    Animation, Chart, ImageGrid, LineChart, NetworkPlot, Plot, PlotError, PrunedEdges,
+    PruningAnimation, ScatterMatrix, ThresholdSweepPlot, WeightHistogram,
 };
