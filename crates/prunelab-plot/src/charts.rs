@@ -8,7 +8,7 @@ use prunelab::prune::PruningHistory;
 use prunelab::sweep::{SweepTable, ThresholdSweepResult};
 use prunelab::train::History;
 
-use crate::chart::{color, render, Chart, FAMILY};
+use crate::chart::{color, font_px, px, render, Chart, FAMILY};
 use crate::error::{PlotError, Result};
 use crate::line::{linear_ticks, LineChart, TickedAxis, Ticks};
 use crate::network::NetworkPlot;
@@ -356,10 +356,10 @@ impl<'a> WeightHistogram<'a> {
         };
         render(800, 420, &title, |root| {
             let mut chart = ChartBuilder::on(root)
-                .caption(&title, (FAMILY, 22))
-                .margin(12)
-                .x_label_area_size(42)
-                .y_label_area_size(64)
+                .caption(&title, (FAMILY, font_px(22)))
+                .margin(px(12))
+                .x_label_area_size(px(42))
+                .y_label_area_size(px(64))
                 .build_cartesian_2d(
                     TickedAxis::new(0.0, max, &xt),
                     TickedAxis::new(0.0, top, &yt),
@@ -369,8 +369,8 @@ impl<'a> WeightHistogram<'a> {
                 .configure_mesh()
                 .x_desc("|w|")
                 .y_desc(if log { "count (log scale)" } else { "count" })
-                .label_style((FAMILY, 13))
-                .axis_desc_style((FAMILY, 15))
+                .label_style((FAMILY, font_px(13)))
+                .axis_desc_style((FAMILY, font_px(15)))
                 .x_label_formatter(&|v| label_of(&xt, *v))
                 .y_label_formatter(&|v| label_of(&yt, *v))
                 .bold_line_style(RGBColor(228, 228, 228))

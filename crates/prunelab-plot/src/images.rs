@@ -3,7 +3,7 @@
 use plotters::prelude::*;
 use prunelab::data::Dataset;
 
-use crate::chart::{render, Chart, FAMILY};
+use crate::chart::{font_px, pixel_ratio, px, render, Chart, FAMILY};
 use crate::error::{PlotError, Result};
 
 /// Samples of an image dataset side by side, each with its class label underneath, black ink on white as
@@ -133,15 +133,15 @@ impl<'a> ImageGrid<'a> {
             if !self.title.is_empty() {
                 root.draw(&Text::new(
                     self.title.as_str(),
-                    (gap as i32, 8),
-                    (FAMILY, 20).into_font(),
+                    (px(gap as i32), px(8)),
+                    (FAMILY, font_px(20)).into_font(),
                 ))
                 .map_err(PlotError::draw)?;
             }
             for (k, &i) in self.samples.iter().enumerate() {
                 let (cx, cy) = (k as u32 % cols, k as u32 / cols);
-                let x0 = (gap + cx * (img + gap)) as i32;
-                let y0 = (title_h + gap + cy * (img + label_h + gap)) as i32;
+                let x0 = px((gap + cx * (img + gap)) as i32);
+                let y0 = px((title_h + gap + cy * (img + label_h + gap)) as i32);
                 for (p, &v) in records.row(i).iter().enumerate() {
                     let ink = ((v - lo) / span).clamp(0.0, 1.0);
                     let grey = (255.0 * (1.0 - ink)).round() as u8;
@@ -149,7 +149,7 @@ impl<'a> ImageGrid<'a> {
                         continue;
                     }
                     let (px, py) = ((p % side) as i32, (p / side) as i32);
-                    let s = scale as i32;
+                    let s = (scale * pixel_ratio()) as i32;
                     root.draw(&Rectangle::new(
                         [
                             (x0 + px * s, y0 + py * s),
@@ -160,12 +160,15 @@ impl<'a> ImageGrid<'a> {
                     .map_err(PlotError::draw)?;
                 }
                 root.draw(&Rectangle::new(
-                    [(x0 - 1, y0 - 1), (x0 + img as i32, y0 + img as i32)],
+                    [
+                        (x0 - px(1), y0 - px(1)),
+                        (x0 + px(img as i32), y0 + px(img as i32)),
+                    ],
                     RGBColor(200, 200, 200),
                 ))
                 .map_err(PlotError::draw)?;
                 if labels.is_some() {
-                    let style = TextStyle::from((FAMILY, 15).into_font()).pos(
+                    let style = TextStyle::from((FAMILY, font_px(15)).into_font()).pos(
                         plotters::style::text_anchor::Pos::new(
                             plotters::style::text_anchor::HPos::Center,
                             plotters::style::text_anchor::VPos::Top,
@@ -173,7 +176,7 @@ impl<'a> ImageGrid<'a> {
                     );
                     root.draw(&Text::new(
                         name(i),
-                        (x0 + img as i32 / 2, y0 + img as i32 + 4),
+                        (x0 + px(img as i32 / 2), y0 + px(img as i32 + 4)),
                         style,
                     ))
                     .map_err(PlotError::draw)?;

@@ -25,7 +25,7 @@ mod line;
 mod network;
 
 pub use animation::{Animation, PruningAnimation, MAX_FRAMES};
-pub use chart::Chart;
+pub use chart::{pixel_ratio, set_pixel_ratio, Chart};
 pub use charts::{Plot, ScatterMatrix, ThresholdSweepPlot, WeightHistogram};
 pub use error::{PlotError, Result};
 pub use images::ImageGrid;

@@ -2,7 +2,7 @@
 
 use plotters::prelude::*;
 
-use crate::chart::{color, render, Chart, FAMILY};
+use crate::chart::{color, font_px, px, render, Chart, FAMILY};
 use crate::error::{PlotError, Result};
 
 /// How a series is drawn.
@@ -231,16 +231,16 @@ impl LineChart {
             .enumerate()
             .filter(|(_, s)| !s.name.is_empty())
             .collect();
-        let font = TextStyle::from((FAMILY, 14).into_font());
+        let font = TextStyle::from((FAMILY, font_px(14)).into_font());
         let text_w = entries
             .iter()
             .map(|(_, s)| root.estimate_text_size(&s.name, &font).map_or(0, |d| d.0))
             .max()
             .unwrap_or(0) as i32;
-        let (legend_w, legend_h) = (text_w + 44, entries.len() as i32 * 20 + 10);
+        let (legend_w, legend_h) = (text_w + px(44), entries.len() as i32 * px(20) + px(10));
         let (width, height) = root.dim_in_pixel();
-        let (left, top) = (12 + 64, 12 + 38);
-        let (right, bottom) = (width as i32 - 12, height as i32 - 12 - 42);
+        let (left, top) = (px(12 + 64), px(12 + 38));
+        let (right, bottom) = (width as i32 - px(12), height as i32 - px(12 + 42));
         let to_px = |x: f64, y: f64| {
             (
                 left as f64 + (x - x0) / (x1 - x0) * (right - left) as f64,
@@ -253,7 +253,7 @@ impl LineChart {
             if s.mark != Mark::Points {
                 for w in pts.windows(2) {
                     let (a, b) = (to_px(w[0].0, w[0].1), to_px(w[1].0, w[1].1));
-                    let n = ((b.0 - a.0).hypot(b.1 - a.1) / 4.0)
+                    let n = ((b.0 - a.0).hypot(b.1 - a.1) / px(4) as f64)
                         .ceil()
                         .clamp(1.0, 400.0) as usize;
                     samples.extend((1..n).map(|k| {
@@ -266,36 +266,44 @@ impl LineChart {
         // Guide lines and their labels count as data: the legend must not hide them either.
         for (x, _) in &self.vlines {
             let (gx, _) = to_px(*x, y0);
-            samples.extend((top..bottom).step_by(4).map(|y| (gx, y as f64)));
+            samples.extend(
+                (top..bottom)
+                    .step_by(px(4) as usize)
+                    .map(|y| (gx, y as f64)),
+            );
             samples.extend(
                 (0..60)
                     .step_by(4)
-                    .map(|d| (gx + d as f64, (top + 8) as f64)),
+                    .map(|d| (gx + px(d) as f64, (top + px(8)) as f64)),
             );
         }
         for (y, _) in &self.hlines {
             if let Some(ty) = self.ty(*y) {
                 let (_, gy) = to_px(x0, ty);
-                samples.extend((left..right).step_by(4).map(|x| (x as f64, gy)));
-                samples.extend((0..12).map(|d| ((right - 40) as f64, gy - d as f64)));
+                samples.extend(
+                    (left..right)
+                        .step_by(px(4) as usize)
+                        .map(|x| (x as f64, gy)),
+                );
+                samples.extend((0..12).map(|d| ((right - px(40)) as f64, gy - px(d) as f64)));
             }
         }
         let boxes = |l: i32, t: i32, r: i32, b: i32| {
             [
-                (r - legend_w - 8, t + 8),
-                (l + 8, t + 8),
-                (r - legend_w - 8, b - legend_h - 8),
-                (l + 8, b - legend_h - 8),
+                (r - legend_w - px(8), t + px(8)),
+                (l + px(8), t + px(8)),
+                (r - legend_w - px(8), b - legend_h - px(8)),
+                (l + px(8), b - legend_h - px(8)),
             ]
         };
         let covered = |(bx, by): (i32, i32)| {
             samples
                 .iter()
                 .filter(|&&(x, y)| {
-                    x >= (bx - 6) as f64
-                        && x <= (bx + legend_w + 6) as f64
-                        && y >= (by - 6) as f64
-                        && y <= (by + legend_h + 6) as f64
+                    x >= (bx - px(6)) as f64
+                        && x <= (bx + legend_w + px(6)) as f64
+                        && y >= (by - px(6)) as f64
+                        && y <= (by + legend_h + px(6)) as f64
                 })
                 .count()
         };
@@ -307,12 +315,12 @@ impl LineChart {
         let outside = !entries.is_empty() && best.is_some_and(|(_, n)| n > 0);
         let mut builder = ChartBuilder::on(root);
         builder
-            .caption(&self.title, (FAMILY, 22))
-            .margin(12)
-            .x_label_area_size(42)
-            .y_label_area_size(64);
+            .caption(&self.title, (FAMILY, font_px(22)))
+            .margin(px(12))
+            .x_label_area_size(px(42))
+            .y_label_area_size(px(64));
         if outside {
-            builder.margin_right(12 + legend_w + 12);
+            builder.margin_right(px(12) + legend_w + px(12));
         }
         let mut chart = builder
             .build_cartesian_2d(TickedAxis::new(x0, x1, &xt), TickedAxis::new(y0, y1, &yt))
@@ -336,8 +344,8 @@ impl LineChart {
             .configure_mesh()
             .x_desc(&self.x_label)
             .y_desc(&y_desc)
-            .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, 15))
+            .label_style((FAMILY, font_px(13)))
+            .axis_desc_style((FAMILY, font_px(15)))
             .x_label_formatter(&|v| label_of(&xt, *v))
             .y_label_formatter(&|v| label_of(&yt, *v))
             .bold_line_style(RGBColor(228, 228, 228))
@@ -348,34 +356,37 @@ impl LineChart {
             let c = color(i);
             if matches!(s.mark, Mark::Line | Mark::LinePoints) {
                 chart
-                    .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
+                    .draw_series(LineSeries::new(
+                        pts.iter().copied(),
+                        c.stroke_width(px(2) as u32),
+                    ))
                     .map_err(PlotError::draw)?;
             }
             if matches!(s.mark, Mark::Points | Mark::LinePoints) {
                 chart
-                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, px(3), c.filled())))
                     .map_err(PlotError::draw)?;
             }
         }
         // Guide lines, labelled inside the plot next to the line, on a white ground, never on an axis.
         let guide = RGBColor(90, 90, 90);
         let base = root.get_base_pixel();
-        let (px, py) = chart.plotting_area().get_pixel_range();
+        let (xr, yr) = chart.plotting_area().get_pixel_range();
         let (pl, pr, pt, pb) = (
-            px.start - base.0,
-            px.end - base.0,
-            py.start - base.1,
-            py.end - base.1,
+            xr.start - base.0,
+            xr.end - base.0,
+            yr.start - base.1,
+            yr.end - base.1,
         );
-        let guide_font = (FAMILY, 13).into_font().color(&guide);
+        let guide_font = (FAMILY, font_px(13)).into_font().color(&guide);
         let mut labels: Vec<(i32, i32, String)> = Vec::new();
         for (x, label) in &self.vlines {
             chart
                 .draw_series(DashedLineSeries::new(
                     vec![(*x, y0), (*x, y1)],
-                    6,
-                    4,
-                    guide.stroke_width(1),
+                    px(6) as u32,
+                    px(4) as u32,
+                    guide.stroke_width(px(1) as u32),
                 ))
                 .map_err(PlotError::draw)?;
             let (lx, _) = chart.backend_coord(&(*x, y1));
@@ -383,21 +394,21 @@ impl LineChart {
                 .estimate_text_size(label, &guide_font)
                 .map_or(0, |d| d.0) as i32;
             let lx = lx - base.0;
-            let at = if lx + 5 + w <= pr - 4 {
+            let at = if lx + px(5) + w <= pr - px(4) {
                 lx + 5
             } else {
                 lx - 5 - w
             };
-            labels.push((at, pt + 6, label.clone()));
+            labels.push((at, pt + px(6), label.clone()));
         }
         for (y, label) in &self.hlines {
             if let Some(ty) = self.ty(*y) {
                 chart
                     .draw_series(DashedLineSeries::new(
                         vec![(x0, ty), (x1, ty)],
-                        6,
-                        4,
-                        guide.stroke_width(1),
+                        px(6) as u32,
+                        px(4) as u32,
+                        guide.stroke_width(px(1) as u32),
                     ))
                     .map_err(PlotError::draw)?;
                 let (_, ly) = chart.backend_coord(&(x1, ty));
@@ -405,8 +416,12 @@ impl LineChart {
                     .estimate_text_size(label, &guide_font)
                     .map_or((0, 0), |d| (d.0 as i32, d.1 as i32));
                 let ly = ly - base.1;
-                let at = if ly - h - 4 >= pt { ly - h - 4 } else { ly + 4 };
-                labels.push((pr - 6 - w, at, label.clone()));
+                let at = if ly - h - px(4) >= pt {
+                    ly - h - px(4)
+                } else {
+                    ly + px(4)
+                };
+                labels.push((pr - px(6) - w, at, label.clone()));
             }
         }
         // Labels that would overlap an earlier one move down a line.
@@ -420,11 +435,11 @@ impl LineChart {
                 .any(|&(a, b, c, d)| x < c && x + w > a && y < d && y + h > b)
                 && y + 2 * h < pb
             {
-                y += h + 3;
+                y += h + px(3);
             }
             placed.push((x, y, x + w, y + h));
             root.draw(&Rectangle::new(
-                [(x - 2, y - 1), (x + w + 2, y + h + 1)],
+                [(x - px(2), y - px(1)), (x + w + px(2), y + h + px(1))],
                 WHITE.mix(0.85).filled(),
             ))
             .map_err(PlotError::draw)?;
@@ -433,7 +448,7 @@ impl LineChart {
         }
         if !entries.is_empty() {
             let (lx, ly) = if outside {
-                (pr + 12, pt)
+                (pr + px(12), pt)
             } else {
                 boxes(pl, pt, pr, pb)[best.map_or(0, |b| b.0)]
             };
@@ -449,20 +464,24 @@ impl LineChart {
             .map_err(PlotError::draw)?;
             for (row, (i, s)) in entries.iter().enumerate() {
                 let c = color(*i);
-                let y = ly + 15 + row as i32 * 20;
+                let y = ly + px(15) + row as i32 * px(20);
                 if s.mark != Mark::Points {
                     root.draw(&PathElement::new(
-                        vec![(lx + 8, y), (lx + 30, y)],
-                        c.stroke_width(3),
+                        vec![(lx + px(8), y), (lx + px(30), y)],
+                        c.stroke_width(px(3) as u32),
                     ))
                     .map_err(PlotError::draw)?;
                 }
                 if s.mark != Mark::Line {
-                    root.draw(&Circle::new((lx + 19, y), 3, c.filled()))
+                    root.draw(&Circle::new((lx + px(19), y), px(3), c.filled()))
                         .map_err(PlotError::draw)?;
                 }
-                root.draw(&Text::new(s.name.clone(), (lx + 36, y - 8), font.clone()))
-                    .map_err(PlotError::draw)?;
+                root.draw(&Text::new(
+                    s.name.clone(),
+                    (lx + px(36), y - px(8)),
+                    font.clone(),
+                ))
+                .map_err(PlotError::draw)?;
             }
         }
         Ok(())

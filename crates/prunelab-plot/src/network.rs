@@ -4,7 +4,7 @@
 use plotters::prelude::*;
 use prunelab::nn::Mlp;
 
-use crate::chart::{render, Chart, FAMILY};
+use crate::chart::{font_px, pixel_ratio, px, render, Chart, FAMILY};
 use crate::error::{PlotError, Result};
 
 /// How pruned connections are drawn.
@@ -119,7 +119,8 @@ impl<'a> NetworkPlot<'a> {
             let n = sizes[node.layer] as f64;
             let gap = (h - top - bottom) / n;
             let y = top + gap * (node.index as f64 + 0.5);
-            pos.push((x as i32, y as i32));
+            let r = pixel_ratio() as f64;
+            pos.push(((x * r) as i32, (y * r) as i32));
         }
         // Removed units (every incoming weight pruned) are grey.
         let mut removed = vec![false; graph.nodes.len()];
@@ -151,18 +152,18 @@ impl<'a> NetworkPlot<'a> {
         render(self.width, self.height, &self.title, |root| {
             root.draw(&Text::new(
                 self.title.clone(),
-                (12, 10),
-                (FAMILY, 20).into_font(),
+                (px(12), px(10)),
+                (FAMILY, font_px(20)).into_font(),
             ))
             .map_err(PlotError::draw)?;
             for e in &edges {
                 let style = if e.pruned || removed[e.from] {
-                    GREY.stroke_width(1)
+                    GREY.stroke_width(px(1) as u32)
                 } else {
                     let c = if e.weight >= 0.0 { BLUE } else { RED };
                     let width = 1.0 + 5.0 * (e.weight.abs() / max_w) as f64;
                     c.mix(0.35 + 0.6 * (e.weight.abs() / max_w) as f64)
-                        .stroke_width(width.round() as u32)
+                        .stroke_width((width * pixel_ratio() as f64).round() as u32)
                 };
                 root.draw(&PathElement::new(vec![pos[e.from], pos[e.to]], style))
                     .map_err(PlotError::draw)?;
@@ -170,12 +171,13 @@ impl<'a> NetworkPlot<'a> {
             for node in &graph.nodes {
                 let fill = if removed[node.id] { GREY } else { WHITE };
                 let outline = if removed[node.id] { GREY } else { NODE };
-                root.draw(&Circle::new(pos[node.id], radius as i32, fill.filled()))
+                let radius_px = px(radius as i32);
+                root.draw(&Circle::new(pos[node.id], radius_px, fill.filled()))
                     .map_err(PlotError::draw)?;
                 root.draw(&Circle::new(
                     pos[node.id],
-                    radius as i32,
-                    outline.stroke_width(2),
+                    radius_px,
+                    outline.stroke_width(px(2) as u32),
                 ))
                 .map_err(PlotError::draw)?;
                 if labels {
@@ -188,13 +190,13 @@ impl<'a> NetworkPlot<'a> {
                     };
                     // Centred under the node on a white ground, so no edge runs through the label.
                     let (x, y) = pos[node.id];
-                    let style = TextStyle::from((FAMILY, 12).into_font()).color(&NODE);
+                    let style = TextStyle::from((FAMILY, font_px(12)).into_font()).color(&NODE);
                     let (tw, th) = root
                         .estimate_text_size(&text, &style)
                         .map_or((0, 0), |d| (d.0 as i32, d.1 as i32));
-                    let (tx, ty) = (x - tw / 2, y + radius as i32 + 3);
+                    let (tx, ty) = (x - tw / 2, y + radius_px + px(3));
                     root.draw(&Rectangle::new(
-                        [(tx - 2, ty - 1), (tx + tw + 2, ty + th + 1)],
+                        [(tx - px(2), ty - px(1)), (tx + tw + px(2), ty + th + px(1))],
                         WHITE.filled(),
                     ))
                     .map_err(PlotError::draw)?;
@@ -203,9 +205,9 @@ impl<'a> NetworkPlot<'a> {
                 }
             }
             // The legend: what colour and width mean.
-            let y = h as i32 - 22;
-            let font = TextStyle::from((FAMILY, 13).into_font()).color(&NODE);
-            let mut x = 14;
+            let y = px(h as i32 - 22);
+            let font = TextStyle::from((FAMILY, font_px(13)).into_font()).color(&NODE);
+            let mut x = px(14);
             let items: [(RGBColor, u32, &str); 4] = [
                 (BLUE, 3, "w > 0"),
                 (RED, 3, "w < 0"),
@@ -213,19 +215,20 @@ impl<'a> NetworkPlot<'a> {
                 (GREY, 1, "pruned"),
             ];
             for (c, width, label) in items {
+                let width = px(width as i32) as u32;
                 let style = if c == GREY {
                     c.stroke_width(width)
                 } else {
                     c.mix(0.8).stroke_width(width)
                 };
-                root.draw(&PathElement::new(vec![(x, y), (x + 26, y)], style))
+                root.draw(&PathElement::new(vec![(x, y), (x + px(26), y)], style))
                     .map_err(PlotError::draw)?;
-                root.draw(&Text::new(label, (x + 32, y - 8), font.clone()))
+                root.draw(&Text::new(label, (x + px(32), y - px(8)), font.clone()))
                     .map_err(PlotError::draw)?;
                 let tw = root
                     .estimate_text_size(label, &font)
                     .map_or(0, |d| d.0 as i32);
-                x += 32 + tw + 18;
+                x += px(32 + 18) + tw;
             }
             Ok(())
         })

@@ -173,10 +173,30 @@ fn charts() -> Vec<(&'static str, Chart)> {
 
 #[test]
 fn every_chart_kind_matches_its_golden_image() {
-    let problems: Vec<String> = charts()
+    let mut problems: Vec<String> = charts()
         .iter()
         .filter_map(|(name, chart)| compare(name, chart))
         .collect();
+    // The same charts at twice the pixels (the only test here that changes the process-wide ratio).
+    set_pixel_ratio(2).unwrap();
+    let doubled = charts();
+    set_pixel_ratio(1).unwrap();
+    for ((name, one), (_, two)) in charts().iter().zip(&doubled) {
+        let (w, h) = one.size();
+        if two.size() != (2 * w, 2 * h) {
+            problems.push(format!(
+                "{name}: {:?} at ratio 2, {:?} at 1",
+                two.size(),
+                (w, h)
+            ));
+        }
+    }
+    for (name, chart) in doubled
+        .iter()
+        .filter(|(n, _)| ["line_legend_guides", "network"].contains(n))
+    {
+        problems.extend(compare(&format!("{name}_2x"), chart));
+    }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
