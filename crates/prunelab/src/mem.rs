@@ -5,8 +5,8 @@
 //! ```
 //! use prunelab::prelude::*;
 //!
-//! // Three 100,000-wide layers want 80 GB of weights: an error that says so, not an abort.
-//! let err = Mlp::config(&[100_000, 100_000, 100_000]).build().unwrap_err();
+//! // Three million-wide layers want 8 TB of weights: an error that says so, not an abort.
+//! let err = Mlp::config(&[1_000_000, 1_000_000, 1_000_000]).build().unwrap_err();
 //! assert!(matches!(err, Error::TooLarge { .. }), "{err}");
 //! ```
 
