@@ -194,7 +194,7 @@ def failures():
         expect(fresh.text.strip() == "45", f"the kernel runs cells after an abort (got {fresh.text.strip()!r})")
         # prunelab's own API never aborts: a network too large for the machine is an error, and nothing is lost.
         run(client, "let kept = 46;")
-        huge = run(client, "let net = Mlp::config(&[100_000, 100_000, 100_000]).build()?;", expect_text="GB")
+        huge = run(client, "let net = Mlp::config(&[1_000_000, 1_000_000, 1_000_000]).build()?;", expect_text="GB")
         said = huge.text + (huge.error or "")
         expect("needs" in said and "GB" in said, f"a network too large is Error::TooLarge (got {said!r})")
         after = run(client, "kept + 1")
