@@ -346,14 +346,6 @@ impl<'a> WeightHistogram<'a> {
         } else {
             linear_ticks(0.0, top, 8)
         };
-        let label_of = |ticks: &Ticks, v: f64| {
-            ticks
-                .at
-                .iter()
-                .position(|&t| (t - v).abs() <= 1e-9 * (1.0 + t.abs()))
-                .map(|i| ticks.labels[i].clone())
-                .unwrap_or_default()
-        };
         render(800, 420, &title, |root| {
             let mut chart = ChartBuilder::on(root)
                 .caption(&title, (FAMILY, font_px(22)))
@@ -371,8 +363,8 @@ impl<'a> WeightHistogram<'a> {
                 .y_desc(if log { "count (log scale)" } else { "count" })
                 .label_style((FAMILY, font_px(13)))
                 .axis_desc_style((FAMILY, font_px(15)))
-                .x_label_formatter(&|v| label_of(&xt, *v))
-                .y_label_formatter(&|v| label_of(&yt, *v))
+                .x_label_formatter(&|v| xt.label(*v))
+                .y_label_formatter(&|v| yt.label(*v))
                 .bold_line_style(RGBColor(228, 228, 228))
                 .light_line_style(TRANSPARENT)
                 .draw()

@@ -325,14 +325,6 @@ impl LineChart {
         let mut chart = builder
             .build_cartesian_2d(TickedAxis::new(x0, x1, &xt), TickedAxis::new(y0, y1, &yt))
             .map_err(PlotError::draw)?;
-        let label_of = |ticks: &Ticks, v: f64| {
-            ticks
-                .at
-                .iter()
-                .position(|&t| (t - v).abs() <= 1e-9 * (1.0 + t.abs()))
-                .map(|i| ticks.labels[i].clone())
-                .unwrap_or_default()
-        };
         let y_desc = if log && !self.y_label.is_empty() {
             format!("{} (log scale)", self.y_label)
         } else if log {
@@ -346,8 +338,8 @@ impl LineChart {
             .y_desc(&y_desc)
             .label_style((FAMILY, font_px(13)))
             .axis_desc_style((FAMILY, font_px(15)))
-            .x_label_formatter(&|v| label_of(&xt, *v))
-            .y_label_formatter(&|v| label_of(&yt, *v))
+            .x_label_formatter(&|v| xt.label(*v))
+            .y_label_formatter(&|v| yt.label(*v))
             .bold_line_style(RGBColor(228, 228, 228))
             .light_line_style(TRANSPARENT)
             .draw()
@@ -553,6 +545,17 @@ pub(crate) struct Ticks {
     pub at: Vec<f64>,
     /// Their labels.
     pub labels: Vec<String>,
+}
+
+impl Ticks {
+    /// The label of the tick at `v` (empty for a position that is not a tick).
+    pub(crate) fn label(&self, v: f64) -> String {
+        self.at
+            .iter()
+            .position(|&t| (t - v).abs() <= 1e-9 * (1.0 + t.abs()))
+            .map(|i| self.labels[i].clone())
+            .unwrap_or_default()
+    }
 }
 
 /// Ticks for a linear axis over `[lo, hi]`: a 1-2-5 step giving at most `max` ticks, labelled with as many

@@ -84,6 +84,40 @@ fn hand_set() -> Mlp {
     .unwrap()
 }
 
+/// Accuracy against sparsity for weight pruning (and unit pruning, unless `broken`), with guide lines.
+fn sparsity_chart(broken: bool) -> Chart {
+    let mut chart = LineChart::new("Accuracy against sparsity")
+        .x_label("sparsity")
+        .y_label("accuracy")
+        .line_points(
+            "weight",
+            [
+                (0.0, 0.98),
+                (0.5, 0.97),
+                (0.8, 0.94),
+                (0.9, 0.8),
+                (0.99, 0.25),
+            ],
+        );
+    if !broken {
+        chart = chart.line_points(
+            "unit",
+            [
+                (0.0, 0.98),
+                (0.5, 0.94),
+                (0.8, 0.6),
+                (0.9, 0.3),
+                (0.99, 0.06),
+            ],
+        );
+    }
+    chart
+        .vline(0.7, "t = 0.700")
+        .hline(0.9, "bound")
+        .draw()
+        .unwrap()
+}
+
 /// One chart of each kind, from data that does not depend on training.
 fn charts() -> Vec<(&'static str, Chart)> {
     let iris = data::iris_binary();
@@ -104,36 +138,7 @@ fn charts() -> Vec<(&'static str, Chart)> {
     let mut pruned = hand_set();
     UnitPruning::l1(0.5).apply(&mut pruned).unwrap();
     vec![
-        (
-            "line_legend_guides",
-            LineChart::new("Accuracy against sparsity")
-                .x_label("sparsity")
-                .y_label("accuracy")
-                .line_points(
-                    "weight",
-                    [
-                        (0.0, 0.98),
-                        (0.5, 0.97),
-                        (0.8, 0.94),
-                        (0.9, 0.8),
-                        (0.99, 0.25),
-                    ],
-                )
-                .line_points(
-                    "unit",
-                    [
-                        (0.0, 0.98),
-                        (0.5, 0.94),
-                        (0.8, 0.6),
-                        (0.9, 0.3),
-                        (0.99, 0.06),
-                    ],
-                )
-                .vline(0.7, "t = 0.700")
-                .hline(0.9, "bound")
-                .draw()
-                .unwrap(),
-        ),
+        ("line_legend_guides", sparsity_chart(false)),
         (
             "log_loss",
             LineChart::new("Training loss")
@@ -203,23 +208,7 @@ fn every_chart_kind_matches_its_golden_image() {
 #[test]
 fn the_comparison_sees_a_broken_chart() {
     // The same data with one series missing must not pass as the golden image.
-    let broken = LineChart::new("Accuracy against sparsity")
-        .x_label("sparsity")
-        .y_label("accuracy")
-        .line_points(
-            "weight",
-            [
-                (0.0, 0.98),
-                (0.5, 0.97),
-                (0.8, 0.94),
-                (0.9, 0.8),
-                (0.99, 0.25),
-            ],
-        )
-        .vline(0.7, "t = 0.700")
-        .hline(0.9, "bound")
-        .draw()
-        .unwrap();
+    let broken = sparsity_chart(true);
     if std::env::var_os("PRUNELAB_BLESS").is_none() {
         assert!(compare("line_legend_guides", &broken).is_some());
     }
