@@ -10,7 +10,7 @@ use prunelab::train::History;
 
 use crate::chart::{color, font_px, px, render, Chart, FAMILY};
 use crate::error::{PlotError, Result};
-use crate::line::{linear_ticks, LineChart, TickedAxis, Ticks};
+use crate::line::{draw_mesh, linear_ticks, LineChart, TickedAxis, Ticks};
 use crate::network::NetworkPlot;
 
 /// Results that draw themselves with good defaults.
@@ -357,18 +357,8 @@ impl<'a> WeightHistogram<'a> {
                     TickedAxis::new(0.0, top, &yt),
                 )
                 .map_err(PlotError::draw)?;
-            chart
-                .configure_mesh()
-                .x_desc("|w|")
-                .y_desc(if log { "count (log scale)" } else { "count" })
-                .label_style((FAMILY, font_px(13)))
-                .axis_desc_style((FAMILY, font_px(15)))
-                .x_label_formatter(&|v| xt.label(*v))
-                .y_label_formatter(&|v| yt.label(*v))
-                .bold_line_style(RGBColor(228, 228, 228))
-                .light_line_style(TRANSPARENT)
-                .draw()
-                .map_err(PlotError::draw)?;
+            let y_desc = if log { "count (log scale)" } else { "count" };
+            draw_mesh(&mut chart, "|w|", y_desc, &xt, &yt)?;
             chart
                 .draw_series(counts.iter().enumerate().map(|(i, &c)| {
                     let x = i as f64 * width;

@@ -332,18 +332,7 @@ impl LineChart {
         } else {
             self.y_label.clone()
         };
-        chart
-            .configure_mesh()
-            .x_desc(&self.x_label)
-            .y_desc(&y_desc)
-            .label_style((FAMILY, font_px(13)))
-            .axis_desc_style((FAMILY, font_px(15)))
-            .x_label_formatter(&|v| xt.label(*v))
-            .y_label_formatter(&|v| yt.label(*v))
-            .bold_line_style(RGBColor(228, 228, 228))
-            .light_line_style(TRANSPARENT)
-            .draw()
-            .map_err(PlotError::draw)?;
+        draw_mesh(&mut chart, &self.x_label, &y_desc, &xt, &yt)?;
         for (i, (s, pts)) in self.series.iter().zip(&series).enumerate() {
             let c = color(i);
             if matches!(s.mark, Mark::Line | Mark::LinePoints) {
@@ -545,6 +534,28 @@ pub(crate) struct Ticks {
     pub at: Vec<f64>,
     /// Their labels.
     pub labels: Vec<String>,
+}
+
+/// The axes, tick labels and grid every chart shares: `xt`/`yt` label the ticks, light grey lines at them.
+pub(crate) fn draw_mesh<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<TickedAxis, TickedAxis>>,
+    x_desc: &str,
+    y_desc: &str,
+    xt: &Ticks,
+    yt: &Ticks,
+) -> Result<()> {
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style((FAMILY, font_px(13)))
+        .axis_desc_style((FAMILY, font_px(15)))
+        .x_label_formatter(&|v| xt.label(*v))
+        .y_label_formatter(&|v| yt.label(*v))
+        .bold_line_style(RGBColor(228, 228, 228))
+        .light_line_style(TRANSPARENT)
+        .draw()
+        .map_err(PlotError::draw)
 }
 
 impl Ticks {

@@ -68,6 +68,16 @@ pub(crate) struct ModelFile {
     layers: Vec<LayerFile>,
 }
 
+impl LayerFile {
+    /// `units x inputs`, or an error naming layer `k` when that is zero or overflows.
+    fn n_weights(&self, k: usize) -> std::result::Result<usize, String> {
+        self.inputs
+            .checked_mul(self.units)
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("layer {k}: bad shape {}x{}", self.units, self.inputs))
+    }
+}
+
 fn gaps(indices: impl Iterator<Item = usize>) -> Vec<u32> {
     let mut prev = 0usize;
     let mut first = true;
@@ -167,11 +177,7 @@ impl TryFrom<ModelFile> for Mlp {
         let mut claimed = 0usize;
         let mut held = 0usize;
         for (k, l) in f.layers.iter().enumerate() {
-            let n = l
-                .inputs
-                .checked_mul(l.units)
-                .filter(|&n| n > 0)
-                .ok_or_else(|| format!("layer {k}: bad shape {}x{}", l.units, l.inputs))?;
+            let n = l.n_weights(k)?;
             claimed = claimed.saturating_add(n).saturating_add(l.units);
             held = held
                 .saturating_add(match &l.weights {
@@ -198,11 +204,7 @@ impl TryFrom<ModelFile> for Mlp {
             .map_err(|e| e.to_string())?;
         let mut layers = Vec::with_capacity(f.layers.len());
         for (k, l) in f.layers.into_iter().enumerate() {
-            let n = l
-                .inputs
-                .checked_mul(l.units)
-                .filter(|&n| n > 0)
-                .ok_or_else(|| format!("layer {k}: bad shape {}x{}", l.units, l.inputs))?;
+            let n = l.n_weights(k)?;
             let scatter = |kept: Vec<usize>, values: Vec<f32>| -> std::result::Result<_, String> {
                 if kept.len() != values.len() {
                     return Err(format!(
