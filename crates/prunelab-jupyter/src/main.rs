@@ -11,6 +11,7 @@ mod render;
 mod runner;
 mod session;
 mod slot;
+mod sweep;
 
 use std::time::Instant;
 
@@ -36,6 +37,8 @@ USAGE:
                                                        render as posts of the Jekyll site DIR (_posts/,
                                                        assets/notebooks/), or as an HTML site
     prunelab --control_file FILE                       serve the Jupyter protocol (Jupyter runs this)
+
+SWEEPS (a study in a TOML spec, run in one process or as the shards of a cluster job):
 ";
 
 fn main() {
@@ -82,11 +85,12 @@ fn dispatch() -> Result<()> {
             Some("mnist") => data_mnist(&args[3..]),
             _ => bail!("expected `data mnist`\n\n{USAGE}"),
         },
+        Some("sweep") => sweep::main(&args[2..]),
         Some("run") => runner::run(&args[2..]),
         Some("check") => runner::check(&args[2..]),
         Some("render") => render::render(&args[2..]),
         None | Some("help") | Some("--help") | Some("-h") => {
-            print!("{USAGE}");
+            print!("{USAGE}{}", sweep::USAGE);
             Ok(())
         }
         Some(other) => bail!("unknown command {other:?}\n\n{USAGE}"),

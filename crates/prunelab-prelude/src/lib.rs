@@ -33,7 +33,8 @@ pub use prunelab::prune::{
     ThresholdPruning, UnitPruning, UnitScore, WeightPruning, WeightScore,
 };
 pub use prunelab::sweep::{
-    SparsitySweep, SweepMethod, SweepRow, SweepTable, ThresholdSweep, ThresholdSweepResult,
+    Shard, SparsitySweep, SweepMethod, SweepResults, SweepRow, SweepSpec, SweepTable,
+    ThresholdSweep, ThresholdSweepResult,
 };
 pub use prunelab::train::{BatchSize, EarlyStopping, History, Progress, TrainParams, Trainer};
 pub use prunelab::{interrupt, Error};

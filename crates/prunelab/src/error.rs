@@ -110,6 +110,26 @@ pub enum Error {
         /// What each mirror did, and what to do about it.
         reason: String,
     },
+    /// A sweep spec is not valid: a field is missing, unknown, of the wrong type or out of range.
+    #[error("sweep spec: `{field}`: {reason}")]
+    Spec {
+        /// The field, as a path like `train.epochs` or `experiment.sparsities[2]`.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A sweep's results folder does not hold every cell exactly once.
+    #[error("cannot merge {}: {reason}", dir.display())]
+    Merge {
+        /// The results folder.
+        dir: PathBuf,
+        /// Ids of the cells with no record.
+        missing: Vec<String>,
+        /// Ids of the cells recorded more than once (with their files), or not in the spec.
+        duplicated: Vec<String>,
+        /// Both, for people.
+        reason: String,
+    },
     /// A file was read but its content is not in the expected format.
     #[error("{path}: {reason}")]
     Format {

@@ -54,7 +54,8 @@ pub mod prelude {
         SparseMlp, ThresholdPruning, UnitPruning, UnitScore, WeightPruning, WeightScore,
     };
     pub use crate::sweep::{
-        SparsitySweep, SweepMethod, SweepRow, SweepTable, ThresholdSweep, ThresholdSweepResult,
+        Shard, SparsitySweep, SweepMethod, SweepResults, SweepRow, SweepSpec, SweepTable,
+        ThresholdSweep, ThresholdSweepResult,
     };
     pub use crate::train::{BatchSize, EarlyStopping, History, Progress, TrainParams, Trainer};
 }

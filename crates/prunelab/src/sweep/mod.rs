@@ -1,4 +1,6 @@
-//! Sweeps: a metric against magnitude thresholds, and against sparsity for several pruning methods.
+//! Sweeps: a metric against magnitude thresholds, and against sparsity for several pruning methods; and
+//! studies written as a [`SweepSpec`] whose grid of cells runs in one process or as the shards of a cluster
+//! job ([`SweepSpec::run_shard`], [`merge_dir`]).
 
 use std::fmt;
 use std::fmt::Write as _;
@@ -12,6 +14,21 @@ use crate::metrics::Metric;
 use crate::nn::Mlp;
 use crate::prune::{
     check_threshold, chosen_layers, prune_to_sparsity, Norm, Scope, UnitPruning, UnitScore,
+};
+
+mod grid;
+mod results;
+mod spec;
+
+pub use grid::{Cell, CellRow, Shard, MAX_CELLS};
+pub use results::{
+    merge_dir, read_spec, shard_file, BandPoint, CellRecord, MergedRow, ShardReport, SweepResults,
+    SPEC_FILE,
+};
+pub use spec::{
+    ActivationName, BatchSpec, DataSpec, DatasetName, ExperimentSpec, InitName, LossName,
+    MethodName, MetricName, NetworkSpec, Normalize, OptimizerName, ScopeName, StudyData, SweepSpec,
+    ThresholdRange, TopologyName, TrainSpec,
 };
 
 /// Prunes copies of a network at many magnitude thresholds and evaluates a metric at each.

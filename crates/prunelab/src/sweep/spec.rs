@@ -1,0 +1,967 @@
+//! The sweep spec: a pruning study written down in TOML (data, network, training, experiment, seeds, metric),
+//! checked before anything runs.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{self, Dataset};
+use crate::error::{Error, Result};
+use crate::loss::Loss;
+use crate::metrics::Metric;
+use crate::nn::{Activation, Init, Mlp, Topology};
+use crate::optim::{Adam, Optimizer, Sgd};
+use crate::prune::{Norm, Scope};
+use crate::sweep::SweepMethod;
+use crate::train::{BatchSize, TrainParams};
+
+/// A pruning study: one experiment repeated over seeds, as a grid of cells that can run in one process or as
+/// the shards of a cluster job (see [`plan`](SweepSpec::plan), [`run_local`](SweepSpec::run_local) and
+/// [`run_shard`](crate::sweep::run_shard)).
+///
+/// ```
+/// use prunelab::sweep::SweepSpec;
+///
+/// let spec = SweepSpec::from_toml(r#"
+///     name = "iris-weights-vs-units"
+///     seeds = [0, 1]
+///
+///     [data]
+///     dataset = "iris"
+///
+///     [network]
+///     hidden = [16, 16]
+///
+///     [train]
+///     lr = 0.01
+///     epochs = 50
+///
+///     [experiment]
+///     kind = "sparsity"
+///     methods = ["weights", "units"]
+///     sparsities = [0.0, 0.5, 0.9]
+/// "#)?;
+/// assert_eq!(spec.plan()?.len(), 2 * 2 * 3); // seeds x methods x sparsities
+/// let results = spec.run_local()?;
+/// assert_eq!(results.rows.len(), 2 * 3); // mean and spread over the seeds, per method and sparsity
+/// println!("{results}");
+///
+/// // Mistakes are errors that name the field.
+/// let bad = SweepSpec::from_toml(&spec.to_toml()?.replace("epochs = 50", "epochs = -1"));
+/// assert!(bad.unwrap_err().to_string().contains("train.epochs"));
+/// # Ok::<(), prunelab::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// The study's name: job names, file headers and chart titles use it.
+    pub name: String,
+    /// The seeds; each draws the initial weights, the training order and any random pruning. Every seed runs
+    /// the whole experiment, and the merged table gives the mean and spread over them.
+    pub seeds: Vec<u64>,
+    /// The metric evaluated on the test data (default: accuracy for classification, mse for regression).
+    #[serde(default)]
+    pub metric: Option<MetricName>,
+    /// Where the data comes from and how it is split.
+    pub data: DataSpec,
+    /// The network.
+    pub network: NetworkSpec,
+    /// How every network of the study is trained.
+    pub train: TrainSpec,
+    /// What is done to the trained networks.
+    pub experiment: ExperimentSpec,
+}
+
+/// The metric of a study.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricName {
+    /// Fraction of test samples classified correctly.
+    Accuracy,
+    /// Average precision of a one-output sigmoid network's score (scikit-learn's definition).
+    AveragePrecision,
+    /// Mean squared error of the outputs.
+    Mse,
+    /// The training loss on the test data.
+    Loss,
+}
+
+/// The data of a study.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// A built-in dataset: `iris`, `iris_binary`, `digits`, `xor`, `cos_sin` or `mnist`.
+    pub dataset: DatasetName,
+    /// For `mnist`: a folder holding the four IDX files (default: `data::mnist()`'s lookup, i.e.
+    /// `PRUNELAB_MNIST_DIR`, then the cache, then a download).
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// Fraction of the samples held out for testing, for datasets without a test split of their own
+    /// (default 0.3; `xor` is evaluated on its four points and `mnist` has its own test set).
+    #[serde(default)]
+    pub test_fraction: Option<f64>,
+    /// Seed of that split; the split is the same for every seed of the study (default 0).
+    #[serde(default)]
+    pub split_seed: u64,
+    /// Samples drawn for `cos_sin` (default 200).
+    #[serde(default)]
+    pub samples: Option<usize>,
+    /// Inputs rescaled as `(x − mean) / std`, as torchvision's `Normalize` (default: as loaded).
+    #[serde(default)]
+    pub normalize: Option<Normalize>,
+    /// Train on the first this many training samples only (quick runs on MNIST; default all).
+    #[serde(default)]
+    pub train_limit: Option<usize>,
+}
+
+/// A built-in dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatasetName {
+    /// Fisher's iris, three classes.
+    Iris,
+    /// Setosa against versicolour, as `data::iris_binary()`: two classes, 100 samples.
+    IrisBinary,
+    /// The bundled 8x8 digits, ten classes.
+    Digits,
+    /// The four XOR points.
+    Xor,
+    /// Regression of (cos, sin) on an angle, as `data::cos_sin(samples)`.
+    CosSin,
+    /// MNIST, 60,000 training and 10,000 test images.
+    Mnist,
+}
+
+/// Input normalisation `(x − mean) / std`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Normalize {
+    /// Subtracted from every input.
+    pub mean: f32,
+    /// Every input is divided by it after the subtraction.
+    pub std: f32,
+}
+
+/// The network of a study; its inputs and outputs follow from the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Widths of the hidden layers, e.g. `[300, 100]`.
+    pub hidden: Vec<usize>,
+    /// Activation of the hidden layers (default `relu`).
+    #[serde(default = "relu")]
+    pub activation: ActivationName,
+    /// Activation of the output layer (default: `softmax` for classification, `identity` for regression; a
+    /// two-class problem with `sigmoid` gets one output).
+    #[serde(default)]
+    pub output: Option<ActivationName>,
+    /// Whether layers have biases (default true).
+    #[serde(default = "yes")]
+    pub bias: bool,
+    /// Initialisation (default `glorot_uniform`).
+    #[serde(default)]
+    pub init: InitName,
+    /// `chain` (default) or `densely_connected` (every layer sees the inputs and all earlier layers).
+    #[serde(default)]
+    pub topology: TopologyName,
+}
+
+/// An activation function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivationName {
+    /// `x`.
+    Identity,
+    /// `max(0, x)`.
+    Relu,
+    /// `1 / (1 + e^−x)`.
+    Sigmoid,
+    /// `tanh(x)`.
+    Tanh,
+    /// Gaussian error linear unit.
+    Gelu,
+    /// Softmax over the outputs.
+    Softmax,
+}
+
+/// A weight initialisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitName {
+    /// Glorot (Xavier) uniform, as scikit-learn.
+    #[default]
+    GlorotUniform,
+    /// Kaiming uniform, as PyTorch's `nn.Linear`.
+    KaimingUniform,
+}
+
+/// How layers are wired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TopologyName {
+    /// Each layer sees the previous one.
+    #[default]
+    Chain,
+    /// Each layer sees the inputs and every earlier layer.
+    DenselyConnected,
+}
+
+/// How every network of a study is trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    /// `adam` (default) or `sgd`.
+    #[serde(default)]
+    pub optimizer: OptimizerName,
+    /// Learning rate.
+    pub lr: f32,
+    /// SGD momentum (default 0; `sgd` only).
+    #[serde(default)]
+    pub momentum: Option<f32>,
+    /// L2 weight decay added to the gradient (default 0).
+    #[serde(default)]
+    pub weight_decay: f32,
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Samples per step: a number, or `"full"` for full-batch training (default 100).
+    #[serde(default)]
+    pub batch_size: Option<BatchSpec>,
+    /// The loss (default: `cross_entropy` for softmax, `binary_cross_entropy` for sigmoid, `mse` else).
+    #[serde(default)]
+    pub loss: Option<LossName>,
+}
+
+/// An optimiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerName {
+    /// Adam with PyTorch's defaults.
+    #[default]
+    Adam,
+    /// Stochastic gradient descent.
+    Sgd,
+}
+
+/// A batch size: a number of samples, or `"full"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BatchSpec {
+    /// This many samples per step.
+    Size(usize),
+    /// `"full"`: the whole training set per step.
+    Word(String),
+}
+
+/// A loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossName {
+    /// Mean squared error.
+    Mse,
+    /// Binary cross-entropy of a sigmoid output.
+    BinaryCrossEntropy,
+    /// Cross-entropy of a softmax output.
+    CrossEntropy,
+}
+
+/// What a study does with its networks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ExperimentSpec {
+    /// Train, then prune copies to each sparsity with each method (optionally fine-tuning each), and evaluate.
+    /// A cell is one seed x one method x one sparsity.
+    Sparsity {
+        /// Methods: `weights` / `weights_global` (magnitude), `random` (random weights, layerwise), `units` /
+        /// `units_global` (hidden units by the L2 norm of their incoming weights), `units_l1` /
+        /// `units_l1_global` (L1 norm).
+        methods: Vec<MethodName>,
+        /// Target sparsities in [0, 1]: the fraction of weights (or of hidden units) removed.
+        sparsities: Vec<f64>,
+        /// Layers never pruned, e.g. `[2]` for the output layer of a two-hidden-layer net (default none).
+        #[serde(default)]
+        skip: Vec<usize>,
+        /// Epochs of training after pruning, with the mask kept (default 0: evaluate right after pruning).
+        #[serde(default)]
+        finetune_epochs: usize,
+    },
+    /// Train, then prune at each magnitude threshold and evaluate. A cell is one seed.
+    Threshold {
+        /// The thresholds: `count` values evenly spaced from `start` to `stop`, both included.
+        thresholds: ThresholdRange,
+        /// Prune `|w| <= t` rather than `|w| < t` (default false).
+        #[serde(default)]
+        inclusive: bool,
+        /// Layers never pruned (default none).
+        #[serde(default)]
+        skip: Vec<usize>,
+    },
+    /// Train, then `rounds` times prune `amount` of the remaining weights by magnitude and retrain. A cell
+    /// is one seed.
+    Iterative {
+        /// Prune-and-retrain rounds.
+        rounds: usize,
+        /// Fraction of the remaining weights pruned each round, in [0, 1).
+        amount: f64,
+        /// Epochs of retraining per round (default: `train.epochs`).
+        #[serde(default)]
+        retrain_epochs: Option<usize>,
+        /// `layerwise` (default) or `global` ranking.
+        #[serde(default)]
+        scope: ScopeName,
+        /// Layers never pruned (default none).
+        #[serde(default)]
+        skip: Vec<usize>,
+    },
+    /// The lottery ticket: iterative magnitude pruning with rewinding, and (by default) its two controls at
+    /// every round's sparsity: the same masks with fresh random weights, and one-shot pruning. A cell is one
+    /// seed.
+    Lottery {
+        /// Pruning rounds.
+        rounds: usize,
+        /// Fraction of the remaining weights pruned each round, in [0, 1) (0.2 in Frankle & Carbin).
+        amount: f64,
+        /// Rewind the survivors to their values after this many epochs (default 0: the initial weights).
+        #[serde(default)]
+        rewind_epoch: usize,
+        /// `layerwise` (default) or `global` ranking.
+        #[serde(default)]
+        scope: ScopeName,
+        /// Layers never pruned (default none).
+        #[serde(default)]
+        skip: Vec<usize>,
+        /// Also run the random-reinit and one-shot controls (default true).
+        #[serde(default = "yes")]
+        controls: bool,
+    },
+}
+
+/// A pruning method of a sparsity experiment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodName {
+    /// Magnitude pruning of weights, each layer to the target.
+    Weights,
+    /// Magnitude pruning of weights, ranked across layers.
+    WeightsGlobal,
+    /// Random weights, each layer to the target (seeded by the cell's seed).
+    Random,
+    /// Hidden units by the L2 norm of their incoming weights, each layer to the target.
+    Units,
+    /// Hidden units by L2 norm, ranked across layers.
+    UnitsGlobal,
+    /// Hidden units by the L1 norm of their incoming weights, each layer to the target.
+    UnitsL1,
+    /// Hidden units by L1 norm, ranked across layers.
+    UnitsL1Global,
+}
+
+/// Layerwise or global ranking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeName {
+    /// Each layer pruned to the target.
+    #[default]
+    Layerwise,
+    /// Weights ranked across all pruned layers.
+    Global,
+}
+
+/// Evenly spaced thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdRange {
+    /// The first threshold (≥ 0).
+    pub start: f32,
+    /// The last threshold (≥ start).
+    pub stop: f32,
+    /// How many (≥ 1; at most 100,000).
+    pub count: usize,
+}
+
+fn relu() -> ActivationName {
+    ActivationName::Relu
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The loaded data of a study: the training and the test set.
+#[derive(Debug, Clone)]
+pub struct StudyData {
+    /// Training samples.
+    pub train: Dataset,
+    /// Test samples (the metric is evaluated on them).
+    pub test: Dataset,
+}
+
+fn bad(field: impl Into<String>, reason: impl Into<String>) -> Error {
+    Error::Spec {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+impl SweepSpec {
+    /// Parses and checks a spec written in TOML; a mistake is an [`Error::Spec`] naming the field.
+    pub fn from_toml(text: &str) -> Result<SweepSpec> {
+        let de = toml::Deserializer::parse(text).map_err(|e| bad("(file)", e.to_string()))?;
+        let spec: SweepSpec = serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            let reason = e.inner().to_string();
+            // toml's message starts with its own position line; keep the reason after it.
+            bad(
+                if field == "." { "(file)".into() } else { field },
+                reason.trim().to_string(),
+            )
+        })?;
+        spec.check()?;
+        Ok(spec)
+    }
+
+    /// Reads, parses and checks a spec file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<SweepSpec> {
+        let path = path.as_ref();
+        let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+            path: path.into(),
+            source,
+        })?;
+        if meta.len() > 1 << 20 {
+            return Err(Error::Format {
+                path: path.into(),
+                reason: format!(
+                    "{} bytes is too large for a sweep spec (at most 1 MiB)",
+                    meta.len()
+                ),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.into(),
+            source,
+        })?;
+        SweepSpec::from_toml(&text).map_err(|e| match e {
+            Error::Spec { field, reason } => Error::Spec {
+                field: format!("{}: {field}", path.display()),
+                reason,
+            },
+            e => e,
+        })
+    }
+
+    /// The spec as TOML (what [`from_toml`](Self::from_toml) reads back to an equal spec).
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| Error::Incompatible(format!("spec to TOML: {e}")))
+    }
+
+    /// A short fingerprint of the spec's content (comments and layout aside): result files carry it, so
+    /// results of different specs are never merged.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let json = serde_json::to_string(self).unwrap_or_default();
+        Sha256::digest(json.as_bytes())
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Checks every field that can be checked without loading the data.
+    pub fn check(&self) -> Result<()> {
+        if self.name.trim().is_empty() {
+            return Err(bad("name", "must not be empty"));
+        }
+        if self.name.len() > 100 || self.name.chars().any(|c| c.is_control()) {
+            return Err(bad(
+                "name",
+                "at most 100 characters, none of them control characters",
+            ));
+        }
+        if self.seeds.is_empty() {
+            return Err(bad("seeds", "needs at least one seed"));
+        }
+        if self.seeds.len() > 10_000 {
+            return Err(bad(
+                "seeds",
+                format!("{} seeds; at most 10,000", self.seeds.len()),
+            ));
+        }
+        let mut sorted = self.seeds.clone();
+        sorted.sort_unstable();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(bad("seeds", format!("seed {} appears twice", w[0])));
+        }
+        let d = &self.data;
+        if let Some(f) = d.test_fraction {
+            if !(f > 0.0 && f < 1.0) {
+                return Err(bad(
+                    "data.test_fraction",
+                    format!("must lie in (0, 1), got {f}"),
+                ));
+            }
+            if matches!(d.dataset, DatasetName::Mnist | DatasetName::Xor) {
+                return Err(bad(
+                    "data.test_fraction",
+                    format!("{:?} is not split: it has its own test data", d.dataset)
+                        .to_lowercase(),
+                ));
+            }
+        }
+        if d.dir.is_some() && d.dataset != DatasetName::Mnist {
+            return Err(bad("data.dir", "only `mnist` is read from a folder"));
+        }
+        if let Some(n) = d.samples {
+            if d.dataset != DatasetName::CosSin {
+                return Err(bad("data.samples", "only `cos_sin` draws samples"));
+            }
+            if !(4..=1_000_000).contains(&n) {
+                return Err(bad(
+                    "data.samples",
+                    format!("must lie in [4, 1000000], got {n}"),
+                ));
+            }
+        }
+        if let Some(n) = d.normalize {
+            if !n.mean.is_finite() {
+                return Err(bad("data.normalize.mean", "must be finite"));
+            }
+            if !(n.std.is_finite() && n.std > 0.0) {
+                return Err(bad(
+                    "data.normalize.std",
+                    format!("must be positive, got {}", n.std),
+                ));
+            }
+        }
+        if d.train_limit == Some(0) {
+            return Err(bad("data.train_limit", "must be at least 1"));
+        }
+        let net = &self.network;
+        if net.hidden.len() > 64 {
+            return Err(bad("network.hidden", "at most 64 hidden layers"));
+        }
+        if let Some(k) = net.hidden.iter().position(|&w| w == 0 || w > 1_000_000) {
+            return Err(bad(
+                format!("network.hidden[{k}]"),
+                format!("a width in [1, 1000000], got {}", net.hidden[k]),
+            ));
+        }
+        if net.activation == ActivationName::Softmax {
+            return Err(bad("network.activation", "softmax is an output activation"));
+        }
+        let t = &self.train;
+        if !(t.lr.is_finite() && t.lr > 0.0) {
+            return Err(bad("train.lr", format!("must be positive, got {}", t.lr)));
+        }
+        if let Some(m) = t.momentum {
+            if t.optimizer != OptimizerName::Sgd {
+                return Err(bad("train.momentum", "only `sgd` has momentum"));
+            }
+            if !(0.0..1.0).contains(&m) {
+                return Err(bad(
+                    "train.momentum",
+                    format!("must lie in [0, 1), got {m}"),
+                ));
+            }
+        }
+        if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
+            return Err(bad(
+                "train.weight_decay",
+                format!("must be ≥ 0, got {}", t.weight_decay),
+            ));
+        }
+        if t.epochs > 1_000_000 {
+            return Err(bad(
+                "train.epochs",
+                format!("at most 1000000, got {}", t.epochs),
+            ));
+        }
+        match &t.batch_size {
+            Some(BatchSpec::Size(0)) => return Err(bad("train.batch_size", "must be at least 1")),
+            Some(BatchSpec::Word(w)) if w != "full" => {
+                return Err(bad(
+                    "train.batch_size",
+                    format!("a number or \"full\", got {w:?}"),
+                ))
+            }
+            _ => {}
+        }
+        let layers = net.hidden.len() + 1;
+        let check_skip = |skip: &[usize]| -> Result<()> {
+            match skip.iter().find(|&&k| k >= layers) {
+                Some(k) => Err(bad(
+                    "experiment.skip",
+                    format!(
+                        "layer {k} does not exist; the network has layers 0..{}",
+                        layers - 1
+                    ),
+                )),
+                None => Ok(()),
+            }
+        };
+        let check_amount = |a: f64| -> Result<()> {
+            if (0.0..1.0).contains(&a) {
+                Ok(())
+            } else {
+                Err(bad(
+                    "experiment.amount",
+                    format!("must lie in [0, 1), got {a}"),
+                ))
+            }
+        };
+        match &self.experiment {
+            ExperimentSpec::Sparsity {
+                methods,
+                sparsities,
+                skip,
+                finetune_epochs,
+            } => {
+                if methods.is_empty() {
+                    return Err(bad("experiment.methods", "needs at least one method"));
+                }
+                if let Some(k) = (1..methods.len()).find(|&k| methods[..k].contains(&methods[k])) {
+                    return Err(bad(
+                        format!("experiment.methods[{k}]"),
+                        format!("{:?} appears twice", methods[k]),
+                    ));
+                }
+                if sparsities.is_empty() {
+                    return Err(bad("experiment.sparsities", "needs at least one sparsity"));
+                }
+                if let Some(k) = sparsities.iter().position(|s| !(0.0..=1.0).contains(s)) {
+                    return Err(bad(
+                        format!("experiment.sparsities[{k}]"),
+                        format!("must lie in [0, 1], got {}", sparsities[k]),
+                    ));
+                }
+                if let Some(k) =
+                    (1..sparsities.len()).find(|&k| sparsities[..k].contains(&sparsities[k]))
+                {
+                    return Err(bad(
+                        format!("experiment.sparsities[{k}]"),
+                        format!("{} appears twice", sparsities[k]),
+                    ));
+                }
+                if methods.iter().any(|m| m.is_units()) && net.hidden.is_empty() {
+                    return Err(bad(
+                        "experiment.methods",
+                        "unit pruning needs a hidden layer",
+                    ));
+                }
+                if *finetune_epochs > 1_000_000 {
+                    return Err(bad("experiment.finetune_epochs", "at most 1000000"));
+                }
+                check_skip(skip)?;
+            }
+            ExperimentSpec::Threshold {
+                thresholds, skip, ..
+            } => {
+                let r = thresholds;
+                if !(r.start.is_finite() && r.start >= 0.0) {
+                    return Err(bad(
+                        "experiment.thresholds.start",
+                        format!("must be ≥ 0, got {}", r.start),
+                    ));
+                }
+                if !(r.stop.is_finite() && r.stop >= r.start) {
+                    return Err(bad(
+                        "experiment.thresholds.stop",
+                        format!("must be finite and ≥ start ({}), got {}", r.start, r.stop),
+                    ));
+                }
+                if !(1..=100_000).contains(&r.count) {
+                    return Err(bad(
+                        "experiment.thresholds.count",
+                        format!("must lie in [1, 100000], got {}", r.count),
+                    ));
+                }
+                check_skip(skip)?;
+            }
+            ExperimentSpec::Iterative {
+                rounds,
+                amount,
+                retrain_epochs,
+                skip,
+                ..
+            } => {
+                if !(1..=100).contains(rounds) {
+                    return Err(bad(
+                        "experiment.rounds",
+                        format!("must lie in [1, 100], got {rounds}"),
+                    ));
+                }
+                check_amount(*amount)?;
+                if retrain_epochs.is_some_and(|e| e > 1_000_000) {
+                    return Err(bad("experiment.retrain_epochs", "at most 1000000"));
+                }
+                check_skip(skip)?;
+            }
+            ExperimentSpec::Lottery {
+                rounds,
+                amount,
+                rewind_epoch,
+                skip,
+                ..
+            } => {
+                if !(1..=100).contains(rounds) {
+                    return Err(bad(
+                        "experiment.rounds",
+                        format!("must lie in [1, 100], got {rounds}"),
+                    ));
+                }
+                check_amount(*amount)?;
+                if *rewind_epoch > t.epochs {
+                    return Err(bad(
+                        "experiment.rewind_epoch",
+                        format!("{rewind_epoch} is past the {} epochs of training", t.epochs),
+                    ));
+                }
+                check_skip(skip)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads and splits the data (the same for every seed), and checks what depends on it: the metric, the
+    /// output layer and the loss.
+    pub fn load_data(&self) -> Result<StudyData> {
+        let d = &self.data;
+        let fraction = d.test_fraction.unwrap_or(0.3);
+        let split = |all: Dataset| all.split(1.0 - fraction, d.split_seed);
+        let (mut train, mut test) = match d.dataset {
+            DatasetName::Iris => split(data::iris())?,
+            DatasetName::IrisBinary => split(data::iris_binary())?,
+            DatasetName::Digits => split(data::digits()?)?,
+            DatasetName::CosSin => split(data::cos_sin(d.samples.unwrap_or(200))?)?,
+            DatasetName::Xor => (data::xor(), data::xor()),
+            DatasetName::Mnist => match &d.dir {
+                Some(dir) => data::MnistSource::new().dir(dir).load()?,
+                None => data::mnist()?,
+            },
+        };
+        if let Some(n) = d.normalize {
+            train = train.normalized(n.mean, n.std)?;
+            test = test.normalized(n.mean, n.std)?;
+        }
+        if let Some(limit) = d.train_limit {
+            if limit < train.n_samples() {
+                let first: Vec<usize> = (0..limit).collect();
+                train = train.select(&first)?;
+            }
+        }
+        let data = StudyData { train, test };
+        self.check_with(&data)?;
+        Ok(data)
+    }
+
+    /// Whether the data is classification (labels) rather than regression.
+    fn classes(data: &StudyData) -> Option<usize> {
+        match &data.train.targets {
+            data::Targets::Classes { n_classes, .. } => Some(*n_classes),
+            data::Targets::Values(_) => None,
+        }
+    }
+
+    fn output(&self, data: &StudyData) -> ActivationName {
+        self.network.output.unwrap_or(match Self::classes(data) {
+            Some(_) => ActivationName::Softmax,
+            None => ActivationName::Identity,
+        })
+    }
+
+    fn check_with(&self, data: &StudyData) -> Result<()> {
+        let output = self.output(data);
+        let classes = Self::classes(data);
+        if classes.is_none() && matches!(output, ActivationName::Softmax | ActivationName::Sigmoid)
+        {
+            return Err(bad(
+                "network.output",
+                format!(
+                    "{output:?} is for classification; {:?} is regression",
+                    self.data.dataset
+                )
+                .to_lowercase(),
+            ));
+        }
+        if output == ActivationName::Sigmoid && classes.is_some_and(|c| c > 2) {
+            return Err(bad(
+                "network.output",
+                format!(
+                    "sigmoid gives one output for two classes; this data has {}",
+                    classes.unwrap_or(0)
+                ),
+            ));
+        }
+        match (self.metric(data), classes) {
+            (Metric::Accuracy, None) => {
+                return Err(bad("metric", "accuracy needs class labels; this data is regression"))
+            }
+            (Metric::AveragePrecision, c) if !(c == Some(2) && self.n_outputs(data) == 1) => {
+                return Err(bad(
+                    "metric",
+                    "average_precision needs two classes and one sigmoid output (network.output = \"sigmoid\")",
+                ))
+            }
+            _ => {}
+        }
+        let loss = self.loss(data);
+        let ok = match loss {
+            Loss::CrossEntropy => output == ActivationName::Softmax,
+            Loss::BinaryCrossEntropy => output == ActivationName::Sigmoid,
+            Loss::Mse => true,
+        };
+        if !ok {
+            return Err(bad(
+                "train.loss",
+                format!("{loss:?} does not fit the {output:?} output").to_lowercase(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn n_outputs(&self, data: &StudyData) -> usize {
+        match Self::classes(data) {
+            Some(2) if self.output(data) == ActivationName::Sigmoid => 1,
+            Some(c) => c,
+            None => match &data.train.targets {
+                data::Targets::Values(v) => v.ncols(),
+                data::Targets::Classes { n_classes, .. } => *n_classes,
+            },
+        }
+    }
+
+    /// The metric (the spec's, else accuracy for classification and mse for regression).
+    pub fn metric(&self, data: &StudyData) -> Metric {
+        match self.metric {
+            Some(MetricName::Accuracy) => Metric::Accuracy,
+            Some(MetricName::AveragePrecision) => Metric::AveragePrecision,
+            Some(MetricName::Mse) => Metric::Mse,
+            Some(MetricName::Loss) => Metric::Loss(self.loss(data)),
+            None if Self::classes(data).is_some() => Metric::Accuracy,
+            None => Metric::Mse,
+        }
+    }
+
+    fn loss(&self, data: &StudyData) -> Loss {
+        match self.train.loss {
+            Some(LossName::Mse) => Loss::Mse,
+            Some(LossName::BinaryCrossEntropy) => Loss::BinaryCrossEntropy,
+            Some(LossName::CrossEntropy) => Loss::CrossEntropy,
+            None => match self.output(data) {
+                ActivationName::Softmax => Loss::CrossEntropy,
+                ActivationName::Sigmoid => Loss::BinaryCrossEntropy,
+                _ => Loss::Mse,
+            },
+        }
+    }
+
+    /// The untrained network of one seed.
+    pub fn network(&self, data: &StudyData, seed: u64) -> Result<Mlp> {
+        let mut sizes = vec![data.train.n_features()];
+        sizes.extend(&self.network.hidden);
+        sizes.push(self.n_outputs(data));
+        Mlp::config(&sizes)
+            .activation(self.network.activation.into())
+            .output_activation(self.output(data).into())
+            .bias(self.network.bias)
+            .init(self.init())
+            .topology(match self.network.topology {
+                TopologyName::Chain => Topology::Chain,
+                TopologyName::DenselyConnected => Topology::DenselyConnected,
+            })
+            .seed(seed)
+            .build()
+    }
+
+    pub(crate) fn init(&self) -> Init {
+        match self.network.init {
+            InitName::GlorotUniform => Init::GlorotUniform,
+            InitName::KaimingUniform => Init::KaimingUniform,
+        }
+    }
+
+    /// The training of one seed (`epochs` overrides the spec's, for retraining and fine-tuning).
+    pub fn train_params(&self, data: &StudyData, seed: u64, epochs: Option<usize>) -> TrainParams {
+        let t = &self.train;
+        let optimizer: Optimizer = match t.optimizer {
+            OptimizerName::Adam => Adam::new(t.lr).weight_decay(t.weight_decay, false).into(),
+            OptimizerName::Sgd => Sgd::new(t.lr)
+                .momentum(t.momentum.unwrap_or(0.0))
+                .weight_decay(t.weight_decay)
+                .into(),
+        };
+        TrainParams::new(self.loss(data), optimizer)
+            .epochs(epochs.unwrap_or(t.epochs))
+            .batch_size(match &t.batch_size {
+                None => BatchSize::Size(100),
+                Some(BatchSpec::Size(n)) => BatchSize::Size(*n),
+                Some(BatchSpec::Word(_)) => BatchSize::Full,
+            })
+            .seed(seed)
+    }
+}
+
+impl From<ActivationName> for Activation {
+    fn from(a: ActivationName) -> Activation {
+        match a {
+            ActivationName::Identity => Activation::Identity,
+            ActivationName::Relu => Activation::Relu,
+            ActivationName::Sigmoid => Activation::Sigmoid,
+            ActivationName::Tanh => Activation::Tanh,
+            ActivationName::Gelu => Activation::Gelu,
+            ActivationName::Softmax => Activation::Softmax,
+        }
+    }
+}
+
+impl From<ScopeName> for Scope {
+    fn from(s: ScopeName) -> Scope {
+        match s {
+            ScopeName::Layerwise => Scope::Layerwise,
+            ScopeName::Global => Scope::Global,
+        }
+    }
+}
+
+impl MethodName {
+    /// Whether the method removes hidden units.
+    pub fn is_units(&self) -> bool {
+        !matches!(
+            self,
+            MethodName::Weights | MethodName::WeightsGlobal | MethodName::Random
+        )
+    }
+
+    /// The name as the spec writes it (`"weights"`, `"units_l1_global"`).
+    pub fn key(&self) -> &'static str {
+        match self {
+            MethodName::Weights => "weights",
+            MethodName::WeightsGlobal => "weights_global",
+            MethodName::Random => "random",
+            MethodName::Units => "units",
+            MethodName::UnitsGlobal => "units_global",
+            MethodName::UnitsL1 => "units_l1",
+            MethodName::UnitsL1Global => "units_l1_global",
+        }
+    }
+
+    /// The label in tables and legends, as [`SweepMethod::label`] (`"weight (layerwise)"`).
+    pub fn label(&self) -> String {
+        match self.sweep_method() {
+            Some(m) => m.label(),
+            None => "random (layerwise)".into(),
+        }
+    }
+
+    /// The built-in sweep method (none for random pruning).
+    pub(crate) fn sweep_method(&self) -> Option<SweepMethod> {
+        let units = |scope, norm| Some(SweepMethod::Units { scope, norm });
+        match self {
+            MethodName::Weights => Some(SweepMethod::Weights(Scope::Layerwise)),
+            MethodName::WeightsGlobal => Some(SweepMethod::Weights(Scope::Global)),
+            MethodName::Random => None,
+            MethodName::Units => units(Scope::Layerwise, Norm::L2),
+            MethodName::UnitsGlobal => units(Scope::Global, Norm::L2),
+            MethodName::UnitsL1 => units(Scope::Layerwise, Norm::L1),
+            MethodName::UnitsL1Global => units(Scope::Global, Norm::L1),
+        }
+    }
+}

@@ -1,0 +1,506 @@
+//! Sweep specs, shards, resume and merge: the spec's checks name fields, shards partition every plan, any
+//! number of shards gives one process's numbers bit for bit, and merge refuses incomplete or doubled results.
+
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use prunelab::sweep::{merge_dir, shard_file, Shard, SweepResults, SweepSpec};
+use prunelab::Error;
+
+const IRIS: &str = r#"
+# Weight vs unit pruning on iris, three seeds.
+name = "iris-test"
+seeds = [0, 1, 2]
+
+[data]
+dataset = "iris"
+test_fraction = 0.3
+split_seed = 5
+
+[network]
+hidden = [12, 8]
+
+[train]
+optimizer = "adam"
+lr = 0.02
+epochs = 25
+batch_size = 16
+
+[experiment]
+kind = "sparsity"
+methods = ["weights", "units", "random"]
+sparsities = [0.0, 0.5, 0.8]
+finetune_epochs = 2
+"#;
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "prunelab-sweep-{name}-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn spec() -> SweepSpec {
+    SweepSpec::from_toml(IRIS).unwrap()
+}
+
+fn run_shards(spec: &SweepSpec, dir: &Path, n: usize) {
+    for i in 0..n {
+        spec.run_shard(Shard::new(i, n).unwrap(), dir, |_, _, _| {})
+            .unwrap();
+    }
+}
+
+/// Every metric bit of two results, cell by cell and row by row.
+fn same_numbers(a: &SweepResults, b: &SweepResults) {
+    assert_eq!(a.records.len(), b.records.len());
+    for (x, y) in a.records.iter().zip(&b.records) {
+        assert_eq!(x.cell, y.cell);
+        assert_eq!(x.rows.len(), y.rows.len());
+        for (r, s) in x.rows.iter().zip(&y.rows) {
+            assert_eq!(
+                (
+                    r.method.as_str(),
+                    r.x.to_bits(),
+                    r.remaining,
+                    r.metric.to_bits()
+                ),
+                (
+                    s.method.as_str(),
+                    s.x.to_bits(),
+                    s.remaining,
+                    s.metric.to_bits()
+                ),
+                "cell {}",
+                x.cell
+            );
+        }
+    }
+    assert_eq!(a.rows, b.rows);
+}
+
+#[test]
+fn plan_is_seeds_by_methods_by_sparsities() {
+    let cells = spec().plan().unwrap();
+    assert_eq!(cells.len(), 3 * 3 * 3);
+    assert_eq!(cells[0].id(), "seed=0 method=weights sparsity=0");
+    assert_eq!(cells[26].id(), "seed=2 method=random sparsity=0.8");
+    let ids: std::collections::HashSet<String> = cells.iter().map(|c| c.id()).collect();
+    assert_eq!(ids.len(), cells.len(), "cell ids are unique");
+    assert!(cells.iter().enumerate().all(|(i, c)| c.index == i));
+}
+
+#[test]
+fn n_shards_give_one_process_numbers_bit_for_bit() {
+    let spec = spec();
+    let local = spec.run_local().unwrap();
+    assert_eq!(local.rows.len(), 3 * 3);
+    for n in [1, 4, 7, 40] {
+        let dir = tmp(&format!("shards{n}"));
+        run_shards(&spec, &dir, n);
+        let merged = merge_dir(&dir).unwrap();
+        same_numbers(&local, &merged);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    // Unpruned and pruned rows differ, and remaining weights follow the sparsity.
+    let weights = local.series("weight (layerwise)");
+    assert_eq!(weights.len(), 3);
+    let rows: Vec<_> = local
+        .rows
+        .iter()
+        .filter(|r| r.method == "weight (layerwise)")
+        .collect();
+    assert!(rows[0].remaining > rows[1].remaining && rows[1].remaining > rows[2].remaining);
+    assert!(local
+        .rows
+        .iter()
+        .all(|r| r.n == 3 && r.min <= r.mean && r.mean <= r.max));
+}
+
+#[test]
+fn merged_mean_and_spread_follow_their_definitions() {
+    let local = spec().run_local().unwrap();
+    for row in &local.rows {
+        let values: Vec<f64> = local
+            .records
+            .iter()
+            .flat_map(|r| &r.rows)
+            .filter(|r| r.method == row.method && r.x == row.x)
+            .map(|r| r.metric)
+            .collect();
+        assert_eq!(values.len(), 3);
+        let mean = values.iter().sum::<f64>() / 3.0;
+        let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 2.0;
+        assert!((row.mean - mean).abs() < 1e-12);
+        assert!((row.std - var.sqrt()).abs() < 1e-12);
+    }
+    let csv = local.to_csv();
+    assert!(csv.starts_with("method,sparsity,seeds,mean,std,min,max,remaining\n"));
+    assert_eq!(csv.lines().count(), 1 + 9);
+    assert_eq!(local.cells_csv().lines().count(), 1 + 27);
+}
+
+#[test]
+fn a_rerun_skips_done_cells_and_a_stopped_shard_resumes() {
+    let spec = spec();
+    let dir = tmp("resume");
+    let shard = Shard::new(1, 2).unwrap();
+    let full = spec.run_shard(shard, &dir, |_, _, _| {}).unwrap();
+    assert_eq!((full.cells, full.skipped, full.ran), (14, 0, 14));
+    let file = shard_file(&dir, shard);
+    let complete = std::fs::read_to_string(&file).unwrap();
+
+    // Again: nothing to do, the file is untouched.
+    let again = spec
+        .run_shard(shard, &dir, |_, _, _| panic!("no cell runs"))
+        .unwrap();
+    assert_eq!((again.skipped, again.ran), (14, 0));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), complete);
+
+    // Preempted after five cells: the file holds five records; the re-queued task runs the other nine and
+    // the file ends equal (numbers and order) to the uninterrupted one, wall times aside.
+    let five: String = complete.lines().take(5).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&file, five).unwrap();
+    let mut heard = Vec::new();
+    let resumed = spec
+        .run_shard(shard, &dir, |r, k, n| heard.push((r.cell.clone(), k, n)))
+        .unwrap();
+    assert_eq!((resumed.skipped, resumed.ran), (5, 9));
+    assert_eq!(heard.len(), 9);
+    assert_eq!(heard[8].1, 9);
+    let strip = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("wall_s");
+                v.to_string()
+            })
+            .collect()
+    };
+    assert_eq!(
+        strip(&std::fs::read_to_string(&file).unwrap()),
+        strip(&complete)
+    );
+
+    // Cells another shard layout already finished are skipped too.
+    let other = spec
+        .run_shard(Shard::new(3, 4).unwrap(), &dir, |_, _, _| {})
+        .unwrap();
+    assert_eq!(other.skipped, other.cells);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn merge_names_missing_and_duplicated_cells() {
+    let spec = spec();
+    let dir = tmp("merge");
+    spec.run_shard(Shard::new(0, 3).unwrap(), &dir, |_, _, _| {})
+        .unwrap();
+    spec.run_shard(Shard::new(2, 3).unwrap(), &dir, |_, _, _| {})
+        .unwrap();
+    match merge_dir(&dir) {
+        Err(Error::Merge {
+            missing,
+            duplicated,
+            reason,
+            ..
+        }) => {
+            let expected: Vec<String> =
+                spec.plan().unwrap()[9..18].iter().map(|c| c.id()).collect();
+            assert_eq!(missing, expected);
+            assert!(duplicated.is_empty());
+            assert!(reason.contains("9 of 27 cells missing"), "{reason}");
+        }
+        other => panic!("expected a merge error, got {other:?}"),
+    }
+    spec.run_shard(Shard::new(1, 3).unwrap(), &dir, |_, _, _| {})
+        .unwrap();
+    assert_eq!(merge_dir(&dir).unwrap().records.len(), 27);
+
+    // A shard file copied under another name doubles its cells.
+    std::fs::copy(
+        shard_file(&dir, Shard::new(1, 3).unwrap()),
+        dir.join("copy.jsonl"),
+    )
+    .unwrap();
+    match merge_dir(&dir) {
+        Err(Error::Merge {
+            missing,
+            duplicated,
+            ..
+        }) => {
+            assert!(missing.is_empty());
+            assert_eq!(duplicated.len(), 9);
+            assert!(duplicated[0].contains("copy.jsonl"), "{}", duplicated[0]);
+        }
+        other => panic!("expected a merge error, got {other:?}"),
+    }
+    std::fs::remove_file(dir.join("copy.jsonl")).unwrap();
+
+    // A damaged line is a format error naming the file and line.
+    let f = shard_file(&dir, Shard::new(0, 3).unwrap());
+    let mut text = std::fs::read_to_string(&f).unwrap();
+    text.push_str("{\"cell\": \"seed=0\", \"trunc\n");
+    std::fs::write(&f, text).unwrap();
+    let err = merge_dir(&dir).unwrap_err().to_string();
+    assert!(err.contains("line 10"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_folder_belongs_to_one_spec() {
+    let dir = tmp("foreign");
+    let a = spec();
+    a.run_shard(Shard::new(2, 3).unwrap(), &dir, |_, _, _| {})
+        .unwrap();
+    let b = SweepSpec::from_toml(&IRIS.replace("epochs = 25", "epochs = 26")).unwrap();
+    assert_ne!(a.digest(), b.digest());
+    let err = b.run_shard(Shard::ALL, &dir, |_, _, _| {}).unwrap_err();
+    assert!(matches!(err, Error::Incompatible(_)), "{err}");
+    assert!(err.to_string().contains("another spec"), "{err}");
+    // Comments and layout do not change the digest.
+    let c = SweepSpec::from_toml(&format!(
+        "# a comment\n{}",
+        IRIS.replace("seeds = [0, 1, 2]", "seeds = [ 0,1,2 ]")
+    ))
+    .unwrap();
+    assert_eq!(a.digest(), c.digest());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn spec_round_trips_through_toml() {
+    let s = spec();
+    let again = SweepSpec::from_toml(&s.to_toml().unwrap()).unwrap();
+    assert_eq!(s, again);
+    assert_eq!(s.digest(), again.digest());
+}
+
+/// The field each broken spec is blamed on.
+fn field_of(text: &str) -> String {
+    match SweepSpec::from_toml(text) {
+        Err(Error::Spec { field, reason }) => {
+            assert!(!reason.is_empty());
+            field
+        }
+        Err(e) => panic!("expected a spec error, got {e}"),
+        Ok(_) => panic!("accepted a broken spec:\n{text}"),
+    }
+}
+
+#[test]
+fn mistakes_name_their_field() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("epochs = 25", "epochs = -3", "train.epochs"),
+        ("epochs = 25", "epochs = \"many\"", "train.epochs"),
+        ("epochs = 25", "epochz = 25", "train"),
+        ("lr = 0.02", "lr = 0.0", "train.lr"),
+        ("lr = 0.02", "lr = nan", "train.lr"),
+        (
+            "batch_size = 16",
+            "batch_size = \"half\"",
+            "train.batch_size",
+        ),
+        ("batch_size = 16", "batch_size = 0", "train.batch_size"),
+        (
+            "optimizer = \"adam\"",
+            "optimizer = \"adamw\"",
+            "train.optimizer",
+        ),
+        (
+            "optimizer = \"adam\"",
+            "optimizer = \"adam\"\nmomentum = 0.9",
+            "train.momentum",
+        ),
+        (
+            "sparsities = [0.0, 0.5, 0.8]",
+            "sparsities = [0.0, 1.5, 0.8]",
+            "experiment.sparsities[1]",
+        ),
+        (
+            "sparsities = [0.0, 0.5, 0.8]",
+            "sparsities = [0.0, 0.5, 0.5]",
+            "experiment.sparsities[2]",
+        ),
+        (
+            "sparsities = [0.0, 0.5, 0.8]",
+            "sparsities = []",
+            "experiment.sparsities",
+        ),
+        (
+            "methods = [\"weights\", \"units\", \"random\"]",
+            "methods = [\"weights\", \"neurons\"]",
+            "experiment",
+        ),
+        (
+            "finetune_epochs = 2",
+            "finetune_epochs = 2\nskip = [3]",
+            "experiment.skip",
+        ),
+        ("kind = \"sparsity\"", "kind = \"pruning\"", "experiment"),
+        ("seeds = [0, 1, 2]", "seeds = [0, 1, 1]", "seeds"),
+        ("seeds = [0, 1, 2]", "seeds = []", "seeds"),
+        ("seeds = [0, 1, 2]", "seeds = [-1]", "seeds[0]"),
+        ("hidden = [12, 8]", "hidden = [12, 0]", "network.hidden[1]"),
+        (
+            "hidden = [12, 8]",
+            "hidden = [12, 8]\nactivation = \"swish\"",
+            "network.activation",
+        ),
+        ("dataset = \"iris\"", "dataset = \"cifar\"", "data.dataset"),
+        (
+            "test_fraction = 0.3",
+            "test_fraction = 1.0",
+            "data.test_fraction",
+        ),
+        ("name = \"iris-test\"", "name = \"\"", "name"),
+        ("name = \"iris-test\"\n", "", "(file)"),
+        ("[train]", "[train", "(file)"),
+    ];
+    for (from, to, field) in cases {
+        assert!(IRIS.contains(from), "{from}");
+        let text = IRIS.replacen(from, to, 1);
+        let got = field_of(&text);
+        assert!(
+            got == *field || got.starts_with(&format!("{field}.")),
+            "{from} -> {to}: blamed {got:?}, expected {field:?}"
+        );
+    }
+}
+
+#[test]
+fn checks_that_need_the_data_name_their_field() {
+    let ap = IRIS.replacen(
+        "name = \"iris-test\"",
+        "name = \"iris-test\"\nmetric = \"average_precision\"",
+        1,
+    );
+    match SweepSpec::from_toml(&ap).unwrap().run_local() {
+        Err(Error::Spec { field, .. }) => assert_eq!(field, "metric"),
+        other => panic!("expected a spec error, got {other:?}"),
+    }
+    let sig = IRIS.replacen(
+        "hidden = [12, 8]",
+        "hidden = [12, 8]\noutput = \"sigmoid\"",
+        1,
+    );
+    match SweepSpec::from_toml(&sig)
+        .unwrap()
+        .plan()
+        .and_then(|_| SweepSpec::from_toml(&sig)?.load_data())
+    {
+        Err(Error::Spec { field, .. }) => assert_eq!(field, "network.output"),
+        other => panic!("expected a spec error, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn threshold_iterative_and_lottery_kinds_run() {
+    let base = IRIS.split("[experiment]").next().unwrap().to_string();
+    let threshold = format!(
+        "{base}[experiment]\nkind = \"threshold\"\nthresholds = {{ start = 0.0, stop = 0.6, count = 13 }}\n"
+    );
+    let r = SweepSpec::from_toml(&threshold)
+        .unwrap()
+        .run_local()
+        .unwrap();
+    assert_eq!(r.x_name, "threshold");
+    assert_eq!(r.records.len(), 3);
+    assert_eq!(r.rows.len(), 13);
+    assert!((r.rows[12].x - 0.6).abs() < 1e-6);
+    assert!(r.rows.windows(2).all(|w| w[0].remaining >= w[1].remaining));
+
+    let iterative = format!(
+        "{base}[experiment]\nkind = \"iterative\"\nrounds = 3\namount = 0.5\nretrain_epochs = 3\nscope = \"global\"\n"
+    );
+    let r = SweepSpec::from_toml(&iterative)
+        .unwrap()
+        .run_local()
+        .unwrap();
+    let xs: Vec<f64> = r.rows.iter().map(|r| r.x).collect();
+    assert_eq!(xs, vec![0.0, 0.5, 0.75, 0.875]);
+
+    let lottery = format!(
+        "{base}[experiment]\nkind = \"lottery\"\nrounds = 2\namount = 0.4\nrewind_epoch = 1\n"
+    );
+    let spec = SweepSpec::from_toml(&lottery).unwrap();
+    let r = spec.run_local().unwrap();
+    assert_eq!(
+        r.methods(),
+        vec!["lottery ticket", "random reinit", "one-shot"]
+    );
+    assert_eq!(r.rows.len(), 9);
+    let dir = tmp("lottery");
+    run_shards(&spec, &dir, 2);
+    same_numbers(&r, &merge_dir(&dir).unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn shards_come_from_the_scheduler_environment() {
+    let env = |vars: &'static [(&'static str, &'static str)]| {
+        move |k: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    assert_eq!(Shard::from_vars(env(&[])).unwrap(), None);
+    assert_eq!(
+        Shard::from_vars(env(&[
+            ("SLURM_ARRAY_TASK_ID", "3"),
+            ("SLURM_ARRAY_TASK_COUNT", "4")
+        ]))
+        .unwrap(),
+        Some(Shard::new(3, 4).unwrap())
+    );
+    // An array numbered 1-4.
+    assert_eq!(
+        Shard::from_vars(env(&[
+            ("SLURM_ARRAY_TASK_ID", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+            ("SLURM_ARRAY_TASK_MIN", "1")
+        ]))
+        .unwrap(),
+        Some(Shard::new(0, 4).unwrap())
+    );
+    assert_eq!(
+        Shard::from_vars(env(&[
+            ("JOB_COMPLETION_INDEX", "2"),
+            ("PRUNELAB_SHARD_COUNT", "3")
+        ]))
+        .unwrap(),
+        Some(Shard::new(2, 3).unwrap())
+    );
+    assert!(Shard::from_vars(env(&[("JOB_COMPLETION_INDEX", "2")])).is_err());
+    assert!(Shard::from_vars(env(&[
+        ("SLURM_ARRAY_TASK_ID", "4"),
+        ("SLURM_ARRAY_TASK_COUNT", "4")
+    ]))
+    .is_err());
+    assert!(Shard::from_vars(env(&[
+        ("SLURM_ARRAY_TASK_ID", "x"),
+        ("SLURM_ARRAY_TASK_COUNT", "4")
+    ]))
+    .is_err());
+    for bad in ["4/4", "1", "-1/3", "a/b", "0/0", ""] {
+        assert!(Shard::parse(bad).is_err(), "{bad}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn shards_cover_every_cell_exactly_once(cells in 0usize..5000, count in 1usize..300) {
+        let mut next = 0;
+        for i in 0..count {
+            let r = Shard::new(i, count).unwrap().range(cells);
+            prop_assert_eq!(r.start, next);
+            prop_assert!(r.len() <= cells / count + 1);
+            next = r.end;
+        }
+        prop_assert_eq!(next, cells);
+    }
+}
