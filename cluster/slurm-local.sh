@@ -17,6 +17,9 @@ stop() {
     if [ -f "$dir/$d.pid" ]; then kill "$(cat "$dir/$d.pid")" 2>/dev/null || true; rm -f "$dir/$d.pid"; fi
   done
   if [ -f "$dir/munged.pid" ]; then kill "$(cat "$dir/munged.pid")" 2>/dev/null || true; rm -f "$dir/munged.pid"; fi
+  if [ "$(readlink /run/munge/munge.socket.2 2>/dev/null)" = "$dir/munge/munge.socket" ]; then
+    rm -f /run/munge/munge.socket.2
+  fi
 }
 
 if [ "$cmd" = stop ]; then stop; exit 0; fi

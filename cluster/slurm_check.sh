@@ -23,17 +23,18 @@ export SLURM_CONF="$cluster/slurm.conf"
 "$bin" sweep plan "$spec" --shards "$shards"
 
 # One process, every cell.
-t0=$(date +%s.%N)
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+t0=$(ms)
 "$bin" sweep run "$spec" --out "$work/local" >"$work/local.log"
 "$bin" sweep merge "$work/local" >/dev/null
-t_local=$(echo "$(date +%s.%N) - $t0" | bc)
+t_local=$(( $(ms) - t0 ))
 
 # The job array, as a user submits it.
 "$bin" sweep slurm "$spec" --array "$shards" --out "$work/slurm" --cpus-per-task 1 --mem 1G \
   --time 00:10:00 --write "$work/submit.sh"
 submit_and_wait() {
   local t0 out merge state
-  t0=$(date +%s.%N)
+  t0=$(ms)
   out=$(bash "$work/submit.sh")
   echo "$out"
   merge=$(echo "$out" | sed -n 's/.*merge as job \([0-9]*\).*/\1/p')
@@ -49,7 +50,7 @@ submit_and_wait() {
     squeue >&2 || true
     exit 1
   fi
-  T_ARRAY=$(echo "$(date +%s.%N) - $t0" | bc)
+  T_ARRAY=$(( $(ms) - t0 ))
 }
 submit_and_wait
 t_array=$T_ARRAY
@@ -78,7 +79,8 @@ echo
 cat "$work/slurm/logs/merge.out"
 echo
 echo "grid: $cells cells, $shards shards on a $(nproc)-CPU local Slurm node"
-printf 'one process: %.1f s; Slurm job array (submit to merged table): %.1f s; resubmitted, all done: %.1f s\n' \
-  "$t_local" "$t_array" "$T_ARRAY"
+secs() { printf '%d.%d' $(( $1 / 1000 )) $(( $1 % 1000 / 100 )); }
+echo "one process: $(secs "$t_local") s; Slurm job array (submit to merged table): $(secs "$t_array") s;" \
+  "resubmitted, all done: $(secs "$T_ARRAY") s"
 echo "the Slurm check passed: the array's merged table equals one process's, and a resubmission skips every cell"
 rm -rf "$work/local" "$work/slurm"

@@ -136,10 +136,10 @@ fn plan(args: &[String]) -> Result<()> {
 
 fn run(args: &[String]) -> Result<()> {
     let a = Args::parse(args, &["--shard", "--out"], &[])?;
-    let spec = load(a.one("a spec file")?)?;
     let out = a
         .get("--out")
         .ok_or_else(|| anyhow!("--out DIR is required: the folder the shards share"))?;
+    let spec = load(a.one("a spec file")?)?;
     let (shard, from) = match a.get("--shard") {
         Some(s) => (Shard::parse(s)?, "--shard"),
         None => match Shard::from_env()? {

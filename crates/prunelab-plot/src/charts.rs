@@ -5,7 +5,7 @@ use plotters::prelude::*;
 use prunelab::data::Dataset;
 use prunelab::nn::Mlp;
 use prunelab::prune::PruningHistory;
-use prunelab::sweep::{SweepTable, ThresholdSweepResult};
+use prunelab::sweep::{SweepResults, SweepTable, ThresholdSweepResult};
 use prunelab::train::History;
 
 use crate::chart::{color, font_px, px, render, Chart, FAMILY};
@@ -124,6 +124,36 @@ impl Plot for SweepTable {
                 |chart, m| {
                     let pts = self.series(&m);
                     chart.line_points(m, pts)
+                },
+            )
+            .draw()
+    }
+}
+
+impl Plot for SweepResults {
+    /// The metric against sparsity (or threshold), one line per method at the mean over seeds, in a band of
+    /// one standard deviation either side.
+    fn plot(&self) -> Result<Chart> {
+        let n = self.seeds.len();
+        let spread = if n > 1 { " (mean ± 1 sd)" } else { "" };
+        self.methods()
+            .into_iter()
+            .fold(
+                LineChart::new(format!(
+                    "{}: {} over {n} seed{}",
+                    self.name,
+                    self.metric,
+                    if n == 1 { "" } else { "s" }
+                ))
+                .x_label(&self.x_name)
+                .y_label(format!("{}{spread}", self.metric)),
+                |chart, m| {
+                    let pts: Vec<_> = self
+                        .series(&m)
+                        .into_iter()
+                        .map(|p| (p.x, p.mean, p.lo, p.hi))
+                        .collect();
+                    chart.line_band(m, pts)
                 },
             )
             .draw()

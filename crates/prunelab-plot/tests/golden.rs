@@ -118,6 +118,43 @@ fn sparsity_chart(broken: bool) -> Chart {
         .unwrap()
 }
 
+/// Means and spreads over seeds as a sweep's merged table gives them (fixed numbers).
+fn sweep_bands() -> Chart {
+    let x = [0.0, 0.5, 0.7, 0.8, 0.9, 0.95];
+    let series = [
+        (
+            "weight (layerwise)",
+            [0.979, 0.981, 0.981, 0.978, 0.975, 0.961],
+            [0.004, 0.004, 0.003, 0.003, 0.004, 0.006],
+        ),
+        (
+            "random (layerwise)",
+            [0.979, 0.970, 0.963, 0.956, 0.946, 0.932],
+            [0.004, 0.004, 0.004, 0.005, 0.008, 0.008],
+        ),
+        (
+            "unit L2 (layerwise)",
+            [0.979, 0.980, 0.979, 0.973, 0.935, 0.720],
+            [0.004, 0.006, 0.004, 0.006, 0.010, 0.072],
+        ),
+    ];
+    series
+        .iter()
+        .fold(
+            LineChart::new("digits: accuracy over 8 seeds")
+                .x_label("sparsity")
+                .y_label("accuracy (mean ± 1 sd)"),
+            |chart, (name, mean, sd)| {
+                chart.line_band(
+                    *name,
+                    (0..6).map(|i| (x[i], mean[i], mean[i] - sd[i], mean[i] + sd[i])),
+                )
+            },
+        )
+        .draw()
+        .unwrap()
+}
+
 /// One chart of each kind, from data that does not depend on training.
 fn charts() -> Vec<(&'static str, Chart)> {
     let iris = data::iris_binary();
@@ -150,6 +187,7 @@ fn charts() -> Vec<(&'static str, Chart)> {
                 .draw()
                 .unwrap(),
         ),
+        ("sweep_bands", sweep_bands()),
         ("scatter_matrix", ScatterMatrix::new(&iris).draw().unwrap()),
         (
             "threshold_sweep",

@@ -37,7 +37,7 @@ pub use prunelab::sweep::{
     ThresholdSweep, ThresholdSweepResult,
 };
 pub use prunelab::train::{BatchSize, EarlyStopping, History, Progress, TrainParams, Trainer};
-pub use prunelab::{interrupt, Error};
+pub use prunelab::{interrupt, sweep, Error};
 pub use prunelab_plot::{
     Animation, Chart, ImageGrid, LineChart, NetworkPlot, Plot, PlotError, PrunedEdges,
     PruningAnimation, ScatterMatrix, ThresholdSweepPlot, WeightHistogram,

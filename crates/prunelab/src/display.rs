@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::prune::PruneReport;
-use crate::sweep::{SweepTable, ThresholdSweepResult};
+use crate::sweep::{SweepResults, SweepTable, ThresholdSweepResult};
 use crate::train::History;
 
 /// Escapes text for HTML.
@@ -128,6 +128,53 @@ impl SweepTable {
             })
             .collect();
         table(&format!("{} by sparsity", self.metric_name), &header, &rows)
+    }
+
+    /// Shows the table in evcxr.
+    pub fn evcxr_display(&self) {
+        show_html(&self.to_html());
+    }
+}
+
+impl SweepResults {
+    /// The merged table as HTML: one row per sparsity (or threshold), one column per method, each cell the
+    /// mean ± sample standard deviation over the seeds.
+    pub fn to_html(&self) -> String {
+        let methods = self.methods();
+        let mut header = vec![self.x_name.clone()];
+        header.extend(methods.iter().cloned());
+        let mut xs: Vec<f64> = self.rows.iter().map(|r| r.x).collect();
+        xs.sort_by(f64::total_cmp);
+        xs.dedup();
+        let rows: Vec<Vec<String>> = xs
+            .iter()
+            .map(|&x| {
+                std::iter::once(
+                    format!("{x:.4}")
+                        .trim_end_matches('0')
+                        .trim_end_matches('.')
+                        .to_string(),
+                )
+                .chain(methods.iter().map(|m| {
+                    self.rows
+                        .iter()
+                        .find(|r| &r.method == m && r.x == x)
+                        .map_or("-".into(), |r| format!("{:.4} ± {:.4}", r.mean, r.std))
+                }))
+                .collect()
+            })
+            .collect();
+        let n = self.seeds.len();
+        table(
+            &format!(
+                "{}: {}, mean ± sample std over {n} seed{}",
+                self.name,
+                self.metric,
+                if n == 1 { "" } else { "s" }
+            ),
+            &header,
+            &rows,
+        )
     }
 
     /// Shows the table in evcxr.

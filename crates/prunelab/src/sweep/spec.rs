@@ -441,8 +441,8 @@ impl SweepSpec {
         })?;
         SweepSpec::from_toml(&text).map_err(|e| match e {
             Error::Spec { field, reason } => Error::Spec {
-                field: format!("{}: {field}", path.display()),
-                reason,
+                field,
+                reason: format!("{}: {reason}", path.display()),
             },
             e => e,
         })
