@@ -148,8 +148,25 @@ fn run(args: &[String]) -> Result<()> {
         },
     };
     let n_cells = spec.plan()?.len();
+    // Under Slurm, as many threads as the task was given CPUs (a task does not see its allocation
+    // otherwise, and four shards on a node would each start a thread per core); RAYON_NUM_THREADS wins.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        if let Some(n) = std::env::var("SLURM_CPUS_PER_TASK")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+        {
+            // Before any thread pool exists: this runs first in the process's only thread.
+            std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+        }
+    }
+    let threads = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     println!(
-        "{}: shard {shard} ({from}), {} of {n_cells} cells, into {out}",
+        "{}: shard {shard} ({from}), {} of {n_cells} cells, {threads} thread(s), into {out}",
         spec.name,
         shard.range(n_cells).len()
     );
@@ -332,7 +349,8 @@ fn slurm_script(
 # Submits the prunelab sweep {title}: {n_cells} cells in {array} shards, as a Slurm job array, and a merge
 # job that runs once every shard has succeeded. Run on the cluster's login node: bash THIS_FILE
 # The paths below must be the same on the compute nodes (a shared file system). A shard that fails or is
-# preempted can simply run again: cells already in the results folder are skipped.
+# preempted can simply run again: cells already in the results folder are skipped. If a shard fails, the
+# merge job waits (DependencyNeverSatisfied): scancel it, and once the cause is fixed run this script again.
 # Written by `prunelab sweep slurm` (prunelab {version}), spec digest {digest}.
 set -euo pipefail
 mkdir -p {logs_q}

@@ -504,3 +504,19 @@ proptest! {
         prop_assert_eq!(next, cells);
     }
 }
+
+#[test]
+fn the_shipped_specs_parse_and_plan() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sweeps");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let spec =
+                SweepSpec::from_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(!spec.plan().unwrap().is_empty());
+            n += 1;
+        }
+    }
+    assert!(n >= 2, "the specs in sweeps/ were not found");
+}

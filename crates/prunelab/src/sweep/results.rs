@@ -505,8 +505,9 @@ impl SweepResults {
                 if !order.contains(&row.method) {
                     order.push(row.method.clone());
                 }
-                // x ascending: the bit pattern of a non-negative float orders as the float.
-                let key = if row.x >= 0.0 { row.x.to_bits() } else { 0 };
+                // x ascending: the bit pattern of a positive float orders as the float (x is never negative;
+                // 0 and -0 are one point).
+                let key = if row.x > 0.0 { row.x.to_bits() } else { 0 };
                 let g = groups
                     .entry(row.method.clone())
                     .or_default()
