@@ -927,3 +927,28 @@ fn save_and_load_round_trips_and_files_shrink_with_sparsity() {
     ));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn sparse_forward_equals_dense_at_every_batch_size() {
+    let mut m = Mlp::config(&[37, 70, 45, 3])
+        .output_activation(Activation::Softmax)
+        .seed(4)
+        .build()
+        .unwrap();
+    WeightPruning::magnitude(0.85).apply(&mut m).unwrap();
+    let all =
+        ndarray::concatenate(ndarray::Axis(0), &vec![random_input(37, 3).view(); 40]).unwrap();
+    let sparse = SparseMlp::new(&m, 1.0).unwrap();
+    assert_eq!(sparse.sparse_layers(), 3);
+    for n in [
+        1, 2, 7, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 127, 128, 129, 200,
+    ] {
+        let x = all.slice(ndarray::s![..n, ..]);
+        // The first n rows of a larger array, through both paths.
+        assert_close(
+            &m.forward(x).unwrap(),
+            &sparse.forward(x).unwrap(),
+            &format!("batch {n}"),
+        );
+    }
+}

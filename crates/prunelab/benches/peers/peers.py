@@ -105,19 +105,123 @@ def workload_b():
     report("b", median_time(3, epoch), n)
 
 
-def workload_c():
-    x = torch.from_numpy(inputs(10_000, 784, 2))
+SIZES = [784, 1000, 1000, 500, 200, 10]
+EXPORT = __import__("pathlib").Path(__file__).resolve().parents[4] / "target" / "peers"
+
+
+def exported(name):
+    """A file prunelab_side.rs wrote (weights or logits), or None when it has not run."""
+    path = EXPORT / name
+    return np.fromfile(path, dtype="<f4") if path.exists() else None
+
+
+def layer_weights(flat):
+    out, at = [], 0
+    for i, o in zip(SIZES, SIZES[1:]):
+        out.append(flat[at:at + i * o].reshape(o, i))
+        at += i * o
+    return out
+
+
+def network_with(weights):
     model = big_network().eval()
+    with torch.no_grad():
+        for m, w in zip([m for m in model if isinstance(m, torch.nn.Linear)], weights):
+            m.weight.copy_(torch.from_numpy(w))
+    return model
+
+
+def check(name, logits, want):
+    """Largest difference from prunelab's logits for the same inputs, relative to their scale."""
+    if want is None:
+        return None
+    want = want.reshape(logits.shape)
+    return float(np.abs(logits - want).max() / max(1e-12, np.abs(want).max()))
+
+
+def report_checked(name, seconds, samples, diff):
+    rec = {"workload": name, "seconds": round(seconds, 6), "samples": samples}
+    if diff is not None:
+        rec["maxdiff"] = diff
+    print(json.dumps(rec), flush=True)
+
+
+def workload_c():
+    x_np = inputs(10_000, 784, 2)
+    x = torch.from_numpy(x_np)
+    head = x[:256]
+    dense_w, sparse_w = exported("c-weights-dense.f32"), exported("c-weights-sparse90.f32")
+    want_dense, want_sparse = exported("c-logits-dense.f32"), exported("c-logits-sparse90.f32")
+    model = network_with(layer_weights(dense_w)) if dense_w is not None else big_network().eval()
     with torch.inference_mode():
-        report("c-dense", median_time(5, lambda: model(x)), 10_000)
+        diff = check("c-dense", model(head).numpy(), want_dense)
+        report_checked("c-dense", median_time(5, lambda: model(x)), 10_000, diff)
+        # oneDNN (mkldnn) layout: PyTorch's fastest CPU path for dense layers.
+        try:
+            from torch.utils import mkldnn as mkldnn_utils
+            fast = mkldnn_utils.to_mkldnn(model)
+            xm = x.to_mkldnn()
+            diff = check("c-onednn", fast(head.to_mkldnn()).to_dense().numpy(), want_dense)
+            report_checked("c-onednn", median_time(5, lambda: fast(xm)), 10_000, diff)
+        except Exception as e:  # noqa: BLE001 - a peer that cannot run is reported, not fatal
+            print(f"oneDNN path unavailable: {e}", file=sys.stderr)
+    if sparse_w is None:
+        import torch.nn.utils.prune as prune
+        for m in model:
+            if isinstance(m, torch.nn.Linear):
+                prune.l1_unstructured(m, name="weight", amount=0.9)
+        with torch.inference_mode():
+            report("c-masked90", median_time(5, lambda: model(x)), 10_000)
+        return
+    pruned = layer_weights(sparse_w)
+    masked = network_with(pruned)
     import torch.nn.utils.prune as prune
-    for m in model:
-        if isinstance(m, torch.nn.Linear):
-            prune.l1_unstructured(m, name="weight", amount=0.9)
+    for m, w in zip([m for m in masked if isinstance(m, torch.nn.Linear)], pruned):
+        prune.custom_from_mask(m, name="weight", mask=torch.from_numpy(w != 0))
     with torch.inference_mode():
-        report("c-masked90", median_time(5, lambda: model(x)), 10_000)
+        diff = check("c-masked90", masked(head).numpy(), want_sparse)
+        report_checked("c-masked90", median_time(5, lambda: masked(x)), 10_000, diff)
+        # torch.sparse CSR weights: h <- relu(W h) with h feature-major.
+        csr = [torch.from_numpy(w).to_sparse_csr() for w in pruned]
+
+        def torch_csr(inp):
+            h = inp.T.contiguous()
+            for i, w in enumerate(csr):
+                h = w @ h
+                if i < len(csr) - 1:
+                    h = torch.relu(h)
+            return h.T
+
+        diff = check("c-torch-csr90", torch_csr(head).numpy(), want_sparse)
+        report_checked("c-torch-csr90", median_time(5, lambda: torch_csr(x)), 10_000, diff)
+    try:
+        import scipy.sparse as sp
+        mats = [sp.csr_matrix(w) for w in pruned]
+
+        def scipy_csr(inp):
+            h = inp.T
+            for i, w in enumerate(mats):
+                h = w @ h
+                if i < len(mats) - 1:
+                    np.maximum(h, 0, out=h)
+            return h.T
+
+        diff = check("c-scipy-csr90", scipy_csr(x_np[:256]), want_sparse)
+        report_checked("c-scipy-csr90", median_time(3, lambda: scipy_csr(x_np)), 10_000, diff)
+    except ImportError:
+        print("scipy not installed: no scipy.sparse row", file=sys.stderr)
 
 
-only = sys.argv[2:] or ["a", "b", "c"]
+def workload_c1():
+    x = torch.from_numpy(inputs(1, 784, 3))
+    dense_w = exported("c-weights-dense.f32")
+    model = network_with(layer_weights(dense_w)) if dense_w is not None else big_network().eval()
+    with torch.inference_mode():
+        report("c1-dense", median_time(400, lambda: model(x)), 1)
+
+
+only = sys.argv[2:] or ["a", "b", "c", "c1"]
 for name in only:
-    {"a": workload_a, "b": workload_b, "c": workload_c}[name]()
+    if name == "peak":
+        continue
+    {"a": workload_a, "b": workload_b, "c": workload_c, "c1": workload_c1}[name]()

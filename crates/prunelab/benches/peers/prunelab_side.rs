@@ -6,7 +6,11 @@
 //! - `a`: iris 4-5-3-1, SGD (Nesterov 0.9, lr 1e-3) with alpha 0.1, 1000 full-batch epochs, then the
 //!   1000-threshold AP sweep on the test split;
 //! - `b`: 784-1000-1000-500-200-10 bias-free, batch 100, Adam: one epoch of 2000 samples;
-//! - `c`: that network's inference on a batch of 10,000, dense and 90% unstructured pruned (sparse kernels).
+//! - `c`: that network's inference on a batch of 10,000, dense and 90% unstructured pruned (sparse kernels),
+//!   the sparse one also with its heap shifted by 16, 32 and 48 bytes (the times must not move);
+//! - `c1`: the same two networks on one sample (latency);
+//! - `peak`: the measured f32 FMA peak of this machine with rayon's threads (independent FMA chains in
+//!   registers, no memory traffic), the yardstick for GFLOP/s.
 
 use std::time::Instant;
 
@@ -53,6 +57,68 @@ fn big_network() -> Result<Mlp> {
         .init(Init::KaimingUniform)
         .seed(0)
         .build()
+}
+
+/// The inference network: the same weights as [`big_network`], logits out.
+fn big_network_logits() -> Result<Mlp> {
+    Mlp::config(&[784, 1000, 1000, 500, 200, 10])
+        .output_activation(Activation::Identity)
+        .bias(false)
+        .init(Init::KaimingUniform)
+        .seed(0)
+        .build()
+}
+
+/// Ten timed runs of the sparse forward pass (after a warm-up).
+fn sparse_runs(sparse: &SparseMlp, x: &Array2<f32>) -> Result<Vec<f64>> {
+    sparse.forward(x)?;
+    (0..10)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(sparse.forward(x)?);
+            Ok(t.elapsed().as_secs_f64())
+        })
+        .collect()
+}
+
+/// Writes the weights (layer by layer, row-major, little-endian f32) and prunelab's logits for the first 256
+/// inputs into `target/peers/`, for `peers.py` to run the same networks and compare its outputs.
+fn export(dense: &Mlp, pruned: &Mlp, sparse: &SparseMlp, x: &Array2<f32>) -> Result<()> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/peers");
+    let io = |e: std::io::Error| Error::Io {
+        path: dir.clone(),
+        source: e,
+    };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let write = |name: &str, values: &mut dyn Iterator<Item = f32>| -> Result<()> {
+        let bytes: Vec<u8> = values.flat_map(f32::to_le_bytes).collect();
+        std::fs::write(dir.join(name), bytes).map_err(io)
+    };
+    let weights = |m: &Mlp| -> Vec<f32> {
+        m.layers()
+            .iter()
+            .flat_map(|l| {
+                let mut w = l.weight().to_owned();
+                if let Some(mask) = l.mask() {
+                    ndarray::Zip::from(&mut w).and(&mask).for_each(|w, &k| {
+                        if !k {
+                            *w = 0.0
+                        }
+                    });
+                }
+                w.into_iter()
+            })
+            .collect()
+    };
+    let head = x.slice(ndarray::s![..256, ..]);
+    write("c-weights-dense.f32", &mut weights(dense).into_iter())?;
+    write("c-weights-sparse90.f32", &mut weights(pruned).into_iter())?;
+    write("c-logits-dense.f32", &mut dense.forward(head)?.into_iter())?;
+    write(
+        "c-logits-sparse90.f32",
+        &mut sparse.forward(head)?.into_iter(),
+    )?;
+    Ok(())
 }
 
 fn main() -> Result<()> {
@@ -102,14 +168,132 @@ fn main() -> Result<()> {
     }
     if wants("c") {
         let x = inputs(10_000, 784, 2);
-        let dense = big_network()?;
+        // Logits out (identity output), so every engine's outputs can be compared where they differ.
+        let dense = big_network_logits()?;
         let s = time(5, || dense.forward(&x))?;
         report("c-dense", s, 10_000);
         let mut pruned = dense.clone();
         prune_to_sparsity(&mut pruned, 0.9, Scope::Layerwise, &[])?;
         let sparse = pruned.to_sparse();
-        let s = time(5, || sparse.forward(&x))?;
-        report("c-sparse90", s, 10_000);
+        let runs = sparse_runs(&sparse, &x)?;
+        report("c-sparse90", median(runs.clone()), 10_000);
+        let (lo, hi) = (
+            runs.iter().copied().fold(f64::INFINITY, f64::min),
+            runs.iter().copied().fold(0.0, f64::max),
+        );
+        println!(
+            "{{\"workload\": \"c-sparse90-spread\", \"seconds\": {:.6}, \"samples\": 10000, \"min\": {lo:.6}, \"max\": {hi:.6}, \"runs\": {}}}",
+            median(runs.clone()),
+            runs.len()
+        );
+        // Every heap block the sparse path allocates lands 16, 32 or 48 bytes further on: its work buffers
+        // align themselves, so the times stay put.
+        for shift in [16usize, 32, 48] {
+            let s = time(5, || {
+                let pad = std::hint::black_box(vec![0u8; shift]);
+                let r = sparse.forward(&x);
+                drop(pad);
+                r
+            })?;
+            report(&format!("c-sparse90-shift{shift}"), s, 10_000);
+        }
+        export(&dense, &pruned, &sparse, &x)?;
+    }
+    if wants("c1") {
+        let x = inputs(1, 784, 3);
+        let dense = big_network_logits()?;
+        report("c1-dense", time(400, || dense.forward(&x))?, 1);
+        let mut pruned = dense.clone();
+        prune_to_sparsity(&mut pruned, 0.9, Scope::Layerwise, &[])?;
+        let sparse = pruned.to_sparse();
+        report("c1-sparse90", time(400, || sparse.forward(&x))?, 1);
+    }
+    if wants("peak") {
+        let threads = rayon::current_num_threads();
+        let iters = 20_000_000u64;
+        let s = time(3, || -> Result<f64> {
+            use rayon::prelude::*;
+            Ok((0..threads)
+                .into_par_iter()
+                .map(|_| fma_loop(iters))
+                .sum::<f32>() as f64)
+        })?;
+        let flops = fma_flops_per_iter() * iters as f64 * threads as f64;
+        println!(
+            "{{\"workload\": \"peak\", \"seconds\": {s:.6}, \"samples\": 1, \"gflops\": {:.1}}}",
+            flops / s / 1e9
+        );
     }
     Ok(())
+}
+
+/// FLOPs of one iteration of [`fma_loop`]: 12 independent FMA chains of one vector each.
+fn fma_flops_per_iter() -> f64 {
+    let lanes = if cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx512f") {
+        16.0
+    } else {
+        8.0
+    };
+    12.0 * lanes * 2.0
+}
+
+/// `iters` rounds of 12 independent vector FMAs (enough chains to cover the FMA latency on two units).
+fn fma_loop(iters: u64) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F.
+            return unsafe { fma_avx512(iters) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has AVX2 and FMA.
+            return unsafe { fma_avx2(iters) };
+        }
+    }
+    let mut a = [1.0f32; 96];
+    for _ in 0..iters {
+        for v in a.iter_mut() {
+            *v = v.mul_add(0.999_999, 1e-7);
+        }
+    }
+    a.iter().sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn fma_avx512(iters: u64) -> f32 {
+    use std::arch::x86_64::*;
+    let (m, c) = (_mm512_set1_ps(0.999_999), _mm512_set1_ps(1e-7));
+    let mut a = [_mm512_set1_ps(1.0); 12];
+    for _ in 0..iters {
+        for v in a.iter_mut() {
+            *v = _mm512_fmadd_ps(*v, m, c);
+        }
+    }
+    let mut s = _mm512_setzero_ps();
+    for v in a {
+        s = _mm512_add_ps(s, v);
+    }
+    _mm512_reduce_add_ps(s)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fma_avx2(iters: u64) -> f32 {
+    use std::arch::x86_64::*;
+    let (m, c) = (_mm256_set1_ps(0.999_999), _mm256_set1_ps(1e-7));
+    let mut a = [_mm256_set1_ps(1.0); 12];
+    for _ in 0..iters {
+        for v in a.iter_mut() {
+            *v = _mm256_fmadd_ps(*v, m, c);
+        }
+    }
+    let mut s = _mm256_setzero_ps();
+    for v in a {
+        s = _mm256_add_ps(s, v);
+    }
+    let mut out = [0.0f32; 8];
+    _mm256_storeu_ps(out.as_mut_ptr(), s);
+    out.iter().sum()
 }

@@ -17,7 +17,7 @@ venv=target/peers-venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check torch scikit-learn numpy
+"$venv/bin/pip" install --quiet --disable-pip-version-check torch scikit-learn numpy scipy
 
 cargo bench -p prunelab --bench peers --no-run
 bench=$(cargo bench -p prunelab --bench peers --no-run --message-format=json 2>/dev/null \

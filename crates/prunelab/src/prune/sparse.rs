@@ -10,26 +10,179 @@ use crate::nn::{check_batch, Activation, Mlp, Topology};
 /// Samples per block of [`SparseMlp::forward`]: a block's inputs and outputs of a layer stay in L2 cache.
 const SAMPLE_BLOCK: usize = 128;
 
-/// Columns of the batch processed together by the CSR kernel: one block of every input row stays in cache
-/// while all output rows are accumulated.
-const BLOCK: usize = 64;
+/// f32 lanes of a 64-byte line (an AVX-512 vector): the activation buffers' rows start on such a line and hold
+/// a multiple of this many samples.
+const LANES: usize = 16;
 
-/// A weight matrix in compressed sparse row form (rows are units, columns inputs).
+/// A weight matrix in compressed sparse row form (rows are units, columns inputs), checked when built: the
+/// kernels read it without bounds checks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "CsrParts")]
 pub struct Csr {
-    /// Number of rows (units).
-    pub rows: usize,
-    /// Number of columns (inputs).
-    pub cols: usize,
-    /// Row `r`'s entries are `indptr[r]..indptr[r + 1]`.
-    pub indptr: Vec<usize>,
-    /// Column of each entry.
-    pub indices: Vec<u32>,
-    /// Value of each entry.
-    pub values: Vec<f32>,
+    rows: usize,
+    cols: usize,
+    indptr: Vec<usize>,
+    indices: Vec<u32>,
+    values: Vec<f32>,
+    /// The same entries by column block, as the vector kernels stream them (rebuilt, not stored).
+    #[serde(skip)]
+    blocked: Option<Blocked>,
+}
+
+/// Up to this many samples, the AVX-512 kernel gathers each sample's inputs instead of computing a vector
+/// of samples of which most would be padding.
+const GATHER_SAMPLES: usize = 3;
+
+/// An entry offset as the kernels read it: `u32` in the blocked layout, `usize` in the plain CSR.
+trait Offset: Copy {
+    /// The offset as an index.
+    fn get(self) -> usize;
+}
+
+impl Offset for u32 {
+    #[inline(always)]
+    fn get(self) -> usize {
+        self as usize
+    }
+}
+
+impl Offset for usize {
+    #[inline(always)]
+    fn get(self) -> usize {
+        self
+    }
+}
+
+/// The offsets a kernel call reads.
+#[derive(Clone, Copy)]
+enum Offsets<'a> {
+    U32(&'a [u32]),
+    Usize(&'a [usize]),
+}
+
+/// Columns per block of [`Blocked`]: a tile of 32 samples of that many inputs is 16 KB, half an L1 data cache,
+/// so the inputs a block's entries read stay in L1 while every row of the block is summed.
+const COL_BLOCK: usize = 128;
+
+/// A CSR matrix's entries regrouped by blocks of [`COL_BLOCK`] columns: block `b`'s entries of row `r` are
+/// `ptr[b * rows + r]..ptr[b * rows + r + 1]`, block after block, each row's in column order.
+#[derive(Debug, Clone, PartialEq)]
+struct Blocked {
+    blocks: usize,
+    ptr: Vec<u32>,
+    indices: Vec<u32>,
+    values: Vec<f32>,
+}
+
+impl Blocked {
+    /// The blocked layout of a checked CSR matrix; `None` past 2^32 entries (the plain kernel runs then).
+    fn new(
+        rows: usize,
+        cols: usize,
+        indptr: &[usize],
+        indices: &[u32],
+        values: &[f32],
+    ) -> Option<Blocked> {
+        let nnz = values.len();
+        if nnz >= u32::MAX as usize {
+            return None;
+        }
+        let blocks = cols.div_ceil(COL_BLOCK).max(1);
+        let mut ptr = Vec::with_capacity(blocks * rows + 1);
+        let (mut bi, mut bv) = (Vec::with_capacity(nnz), Vec::with_capacity(nnz));
+        // Where each row's next unread entry is; entries of a row are in column order.
+        let mut next: Vec<usize> = indptr[..rows].to_vec();
+        ptr.push(0);
+        for b in 0..blocks {
+            let end = ((b + 1) * COL_BLOCK) as u64;
+            for r in 0..rows {
+                let mut e = next[r];
+                while e < indptr[r + 1] && (indices[e] as u64) < end {
+                    bi.push(indices[e]);
+                    bv.push(values[e]);
+                    e += 1;
+                }
+                next[r] = e;
+                ptr.push(bi.len() as u32);
+            }
+        }
+        Some(Blocked {
+            blocks,
+            ptr,
+            indices: bi,
+            values: bv,
+        })
+    }
+}
+
+/// A [`Csr`] as stored, checked on the way in.
+#[derive(Deserialize)]
+struct CsrParts {
+    rows: usize,
+    cols: usize,
+    indptr: Vec<usize>,
+    indices: Vec<u32>,
+    values: Vec<f32>,
+}
+
+impl TryFrom<CsrParts> for Csr {
+    type Error = Error;
+    fn try_from(p: CsrParts) -> Result<Csr> {
+        Csr::new(p.rows, p.cols, p.indptr, p.indices, p.values)
+    }
 }
 
 impl Csr {
+    /// A CSR matrix from its parts: row `r`'s entries are `indptr[r]..indptr[r + 1]`, at columns `indices`
+    /// with values `values`. Fails unless `indptr` has `rows + 1` non-decreasing offsets from 0 to the number
+    /// of entries and every column index is below `cols` (at most 2^32).
+    pub fn new(
+        rows: usize,
+        cols: usize,
+        indptr: Vec<usize>,
+        indices: Vec<u32>,
+        values: Vec<f32>,
+    ) -> Result<Csr> {
+        let bad = |reason: String| Err(Error::param("csr", reason));
+        if cols > u32::MAX as usize {
+            return bad(format!("{cols} columns; at most 2^32"));
+        }
+        if indptr.len() != rows + 1 {
+            return bad(format!("{} row offsets for {rows} rows", indptr.len()));
+        }
+        if indices.len() != values.len() {
+            return bad(format!(
+                "{} column indices for {} values",
+                indices.len(),
+                values.len()
+            ));
+        }
+        if indptr[0] != 0 || indptr[rows] != values.len() || indptr.windows(2).any(|w| w[0] > w[1])
+        {
+            return bad("row offsets must rise from 0 to the number of entries".into());
+        }
+        if let Some(&c) = indices.iter().find(|&&c| c as usize >= cols) {
+            return bad(format!("column index {c} in a matrix of {cols} columns"));
+        }
+        if (0..rows).any(|r| {
+            indices[indptr[r]..indptr[r + 1]]
+                .windows(2)
+                .any(|w| w[0] >= w[1])
+        }) {
+            return bad("each row's column indices must rise".into());
+        }
+        crate::error::check_finite(&values, "csr values")?;
+        let blocked = Blocked::new(rows, cols, &indptr, &indices, &values);
+        Ok(Csr {
+            rows,
+            cols,
+            indptr,
+            indices,
+            values,
+            blocked,
+        })
+    }
+
     /// The kept entries of `weight` (where `mask` is true, or every entry when there is no mask).
     pub fn from_masked(weight: ArrayView2<f32>, mask: Option<ArrayView2<bool>>) -> Self {
         let (rows, cols) = weight.dim();
@@ -45,13 +198,40 @@ impl Csr {
             }
             indptr.push(indices.len());
         }
+        let blocked = Blocked::new(rows, cols, &indptr, &indices, &values);
         Csr {
             rows,
             cols,
             indptr,
             indices,
             values,
+            blocked,
         }
+    }
+
+    /// Number of rows (units).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns (inputs).
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Row offsets: row `r`'s entries are `indptr()[r]..indptr()[r + 1]`.
+    pub fn indptr(&self) -> &[usize] {
+        &self.indptr
+    }
+
+    /// Column of each entry.
+    pub fn indices(&self) -> &[u32] {
+        &self.indices
+    }
+
+    /// Value of each entry.
+    pub fn values(&self) -> &[f32] {
+        &self.values
     }
 
     /// Number of stored entries.
@@ -59,110 +239,322 @@ impl Csr {
         self.values.len()
     }
 
-    /// `out = W · x` for feature-major `x` (`cols × batch`) into `out` (`rows × batch`, standard layout).
-    /// Large products split their rows over rayon's threads.
-    fn matmul_into(&self, x: ArrayView2<f32>, mut out: ndarray::ArrayViewMut2<f32>) {
+    /// `out = W · x` for feature-major `x`: input `c`'s samples at `xs[c * stride..][..n]`, output row `r`'s at
+    /// `out[r * stride..][..n]`; `stride` is a multiple of [`LANES`] (lanes from `n` to `stride` are padding:
+    /// computed or left as they are, never read as results). Large products split their rows over rayon's
+    /// threads.
+    fn matmul_into(&self, xs: &[f32], stride: usize, n: usize, out: &mut [f32]) {
         use rayon::prelude::*;
-        let batch = x.ncols();
-        let x = x.as_standard_layout();
-        let xs = x.as_slice().expect("standard layout");
-        let out = out.as_slice_mut().expect("standard layout");
+        assert!(
+            stride.is_multiple_of(LANES),
+            "stride {stride} is not a multiple of {LANES}"
+        );
+        assert!(xs.len() >= self.cols * stride, "input rows missing");
+        assert!(out.len() >= self.rows * stride, "output rows missing");
         let threads = rayon::current_num_threads();
-        if !crate::linalg::may_split() || self.nnz() * batch < 1 << 21 || self.rows < 2 * threads {
-            return self.rows_into(xs, batch, 0..self.rows, out);
+        if !crate::linalg::may_split() || self.nnz() * stride < 1 << 21 || self.rows < 2 * threads {
+            return self.rows_into(xs, stride, n, 0..self.rows, out);
         }
         let chunk = self.rows.div_ceil(4 * threads);
-        out.par_chunks_mut(chunk * batch)
+        out[..self.rows * stride]
+            .par_chunks_mut(chunk * stride)
             .enumerate()
             .for_each(|(i, o)| {
                 let lo = i * chunk;
-                self.rows_into(xs, batch, lo..(lo + chunk).min(self.rows), o)
+                self.rows_into(xs, stride, n, lo..(lo + chunk).min(self.rows), o)
             });
     }
 
-    /// Rows `rows` of the product into `out` (those rows only), with the widest kernel the CPU runs.
-    fn rows_into(&self, xs: &[f32], batch: usize, rows: Range<usize>, out: &mut [f32]) {
+    /// Rows `rows` of the product into `out` (those rows only), with the widest kernel the CPU runs: for a
+    /// few samples, a dot product per sample that gathers its inputs (no lane wasted on padding); for one
+    /// vector of samples, row by row over the plain CSR (the inputs fit in L2); for more, column block by
+    /// column block.
+    fn rows_into(&self, xs: &[f32], stride: usize, n: usize, rows: Range<usize>, out: &mut [f32]) {
+        debug_assert!(out.len() >= rows.len() * stride && xs.len() >= self.cols * stride);
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU supports the features the function is compiled for.
-                return unsafe { self.matmul_avx512(xs, batch, rows, out) };
+            let avx512 = std::arch::is_x86_feature_detected!("avx512f");
+            let avx2 = std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma");
+            // SAFETY (every call below): the CPU has the features the kernel is compiled for; the matrix was
+            // checked when built (offsets rise within the entries, indices below `cols`), and the slices'
+            // lengths were checked by the caller, so every access is in bounds. Gather offsets
+            // `index * stride + sample` fit in an i32 by the test on `cols * stride`.
+            if avx512 && n <= GATHER_SAMPLES && self.cols * stride <= i32::MAX as usize {
+                return unsafe { self.rows_gather512(xs, stride, n, rows, out) };
             }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                // SAFETY: as above.
-                return unsafe { self.matmul_avx2(xs, batch, rows, out) };
+            let plain = (
+                self.indptr.as_slice(),
+                self.indices.as_slice(),
+                self.values.as_slice(),
+                1,
+            );
+            let (ptr, ind, val, blocks) = match &self.blocked {
+                Some(b) if stride > LANES => (
+                    Offsets::U32(&b.ptr),
+                    b.indices.as_slice(),
+                    b.values.as_slice(),
+                    b.blocks,
+                ),
+                _ => (Offsets::Usize(plain.0), plain.1, plain.2, plain.3),
+            };
+            if avx512 {
+                return unsafe {
+                    match ptr {
+                        Offsets::U32(p) => {
+                            self.rows_avx512(p, ind, val, blocks, xs, stride, rows, out)
+                        }
+                        Offsets::Usize(p) => {
+                            self.rows_avx512(p, ind, val, blocks, xs, stride, rows, out)
+                        }
+                    }
+                };
+            }
+            if avx2 {
+                return unsafe {
+                    match ptr {
+                        Offsets::U32(p) => {
+                            self.rows_avx2(p, ind, val, blocks, xs, stride, rows, out)
+                        }
+                        Offsets::Usize(p) => {
+                            self.rows_avx2(p, ind, val, blocks, xs, stride, rows, out)
+                        }
+                    }
+                };
             }
         }
-        self.matmul_generic::<false>(xs, batch, rows, out);
+        self.rows_generic(xs, stride, rows, out);
     }
 
+    /// AVX-512 for up to [`GATHER_SAMPLES`] samples: per row and sample, sixteen entries at a time, their
+    /// inputs gathered, in two accumulators; the tail masked.
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    unsafe fn matmul_avx512(&self, xs: &[f32], batch: usize, rows: Range<usize>, out: &mut [f32]) {
-        self.matmul_generic::<true>(xs, batch, rows, out)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn matmul_avx2(&self, xs: &[f32], batch: usize, rows: Range<usize>, out: &mut [f32]) {
-        self.matmul_generic::<true>(xs, batch, rows, out)
-    }
-
-    /// The kernel, inlined into each feature-specific entry so the compiler vectorises it for that CPU:
-    /// full blocks of `BLOCK` batch columns keep their accumulators in registers. `out` holds the rows
-    /// `rows` only.
-    #[inline(always)]
-    fn matmul_generic<const FMA: bool>(
+    #[target_feature(enable = "avx512f")]
+    unsafe fn rows_gather512(
         &self,
         xs: &[f32],
-        batch: usize,
+        stride: usize,
+        n: usize,
         rows: Range<usize>,
         out: &mut [f32],
     ) {
-        let full = batch / BLOCK * BLOCK;
+        use std::arch::x86_64::*;
+        let (ind, val) = (self.indices.as_ptr().cast::<i32>(), self.values.as_ptr());
+        let x = xs.as_ptr();
+        let vstride = _mm512_set1_epi32(stride as i32);
         let base = rows.start;
-        for start in (0..full).step_by(BLOCK) {
-            for r in rows.clone() {
-                let mut acc = [0.0f32; BLOCK];
-                for e in self.indptr[r]..self.indptr[r + 1] {
-                    let w = self.values[e];
-                    let at = self.indices[e] as usize * batch + start;
-                    let xb: &[f32; BLOCK] = xs[at..at + BLOCK].try_into().expect("block length");
-                    for i in 0..BLOCK {
-                        acc[i] = madd::<FMA>(w, xb[i], acc[i]);
-                    }
+        for r in rows {
+            let (lo, hi) = (self.indptr[r], self.indptr[r + 1]);
+            for j in 0..n {
+                let vj = _mm512_set1_epi32(j as i32);
+                let offsets = |e: usize| {
+                    _mm512_add_epi32(
+                        _mm512_mullo_epi32(_mm512_loadu_epi32(ind.add(e)), vstride),
+                        vj,
+                    )
+                };
+                let (mut a0, mut a1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+                let mut e = lo;
+                while e + 32 <= hi {
+                    let g0 = _mm512_i32gather_ps::<4>(offsets(e), x);
+                    let g1 = _mm512_i32gather_ps::<4>(offsets(e + 16), x);
+                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(val.add(e)), g0, a0);
+                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(val.add(e + 16)), g1, a1);
+                    e += 32;
                 }
-                let o = (r - base) * batch + start;
-                out[o..o + BLOCK].copy_from_slice(&acc);
-            }
-        }
-        if full < batch {
-            let width = batch - full;
-            for r in rows.clone() {
-                let mut acc = [0.0f32; BLOCK];
-                for e in self.indptr[r]..self.indptr[r + 1] {
-                    let w = self.values[e];
-                    let at = self.indices[e] as usize * batch + full;
-                    for (a, &v) in acc[..width].iter_mut().zip(&xs[at..at + width]) {
-                        *a = madd::<FMA>(w, v, *a);
-                    }
+                if e + 16 <= hi {
+                    let g0 = _mm512_i32gather_ps::<4>(offsets(e), x);
+                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(val.add(e)), g0, a0);
+                    e += 16;
                 }
-                let o = (r - base) * batch;
-                out[o + full..o + batch].copy_from_slice(&acc[..width]);
+                if e < hi {
+                    let mask: __mmask16 = ((1u32 << (hi - e)) - 1) as __mmask16;
+                    let idx = _mm512_maskz_loadu_epi32(mask, ind.add(e));
+                    let off = _mm512_add_epi32(_mm512_mullo_epi32(idx, vstride), vj);
+                    let g = _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), mask, off, x);
+                    a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, val.add(e)), g, a1);
+                }
+                *out.get_unchecked_mut((r - base) * stride + j) =
+                    _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
             }
         }
     }
-}
 
-/// `w·x + a`, fused where the CPU has FMA (a library call otherwise, hence the switch).
-#[inline(always)]
-fn madd<const FMA: bool>(w: f32, x: f32, a: f32) -> f32 {
-    if FMA {
-        w.mul_add(x, a)
-    } else {
-        w * x + a
+    /// AVX-512: tiles of 32 samples (two vectors); within a tile, column block by column block (the block's
+    /// inputs stay in L1), every row's entries of the block are dealt round-robin to four pairs of
+    /// accumulators (eight independent FMA chains), added in a fixed order and to the row's sum so far. The
+    /// result does not depend on threads or alignment.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn rows_avx512<P: Offset>(
+        &self,
+        ptr: &[P],
+        ind: &[u32],
+        val: &[f32],
+        blocks: usize,
+        xs: &[f32],
+        stride: usize,
+        rows: Range<usize>,
+        out: &mut [f32],
+    ) {
+        use std::arch::x86_64::*;
+        let (ind, val, ptr) = (ind.as_ptr(), val.as_ptr(), ptr.as_ptr());
+        let x = xs.as_ptr();
+        let o = out.as_mut_ptr();
+        let base = rows.start;
+        let mut t = 0;
+        while t < stride {
+            let pair = t + 32 <= stride;
+            for blk in 0..blocks {
+                for r in rows.clone() {
+                    let at = blk * self.rows + r;
+                    let (lo, hi) = ((*ptr.add(at)).get(), (*ptr.add(at + 1)).get());
+                    let q = o.add((r - base) * stride + t);
+                    if pair {
+                        let mut a = [_mm512_setzero_ps(); 8];
+                        let mut e = lo;
+                        while e + 4 <= hi {
+                            for k in 0..4 {
+                                let w = _mm512_set1_ps(*val.add(e + k));
+                                let p = x.add(*ind.add(e + k) as usize * stride + t);
+                                a[2 * k] = _mm512_fmadd_ps(w, _mm512_loadu_ps(p), a[2 * k]);
+                                a[2 * k + 1] =
+                                    _mm512_fmadd_ps(w, _mm512_loadu_ps(p.add(16)), a[2 * k + 1]);
+                            }
+                            e += 4;
+                        }
+                        while e < hi {
+                            let w = _mm512_set1_ps(*val.add(e));
+                            let p = x.add(*ind.add(e) as usize * stride + t);
+                            a[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(p), a[0]);
+                            a[1] = _mm512_fmadd_ps(w, _mm512_loadu_ps(p.add(16)), a[1]);
+                            e += 1;
+                        }
+                        let mut s0 =
+                            _mm512_add_ps(_mm512_add_ps(a[0], a[2]), _mm512_add_ps(a[4], a[6]));
+                        let mut s1 =
+                            _mm512_add_ps(_mm512_add_ps(a[1], a[3]), _mm512_add_ps(a[5], a[7]));
+                        if blk > 0 {
+                            s0 = _mm512_add_ps(_mm512_loadu_ps(q), s0);
+                            s1 = _mm512_add_ps(_mm512_loadu_ps(q.add(16)), s1);
+                        }
+                        _mm512_storeu_ps(q, s0);
+                        _mm512_storeu_ps(q.add(16), s1);
+                    } else {
+                        // The last 16 samples: one vector per entry, eight accumulators.
+                        let mut a = [_mm512_setzero_ps(); 8];
+                        let mut e = lo;
+                        while e + 8 <= hi {
+                            for (k, acc) in a.iter_mut().enumerate() {
+                                let w = _mm512_set1_ps(*val.add(e + k));
+                                let p = x.add(*ind.add(e + k) as usize * stride + t);
+                                *acc = _mm512_fmadd_ps(w, _mm512_loadu_ps(p), *acc);
+                            }
+                            e += 8;
+                        }
+                        while e < hi {
+                            let w = _mm512_set1_ps(*val.add(e));
+                            let p = x.add(*ind.add(e) as usize * stride + t);
+                            a[0] = _mm512_fmadd_ps(w, _mm512_loadu_ps(p), a[0]);
+                            e += 1;
+                        }
+                        let mut s0 = _mm512_add_ps(
+                            _mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])),
+                            _mm512_add_ps(_mm512_add_ps(a[4], a[5]), _mm512_add_ps(a[6], a[7])),
+                        );
+                        if blk > 0 {
+                            s0 = _mm512_add_ps(_mm512_loadu_ps(q), s0);
+                        }
+                        _mm512_storeu_ps(q, s0);
+                    }
+                }
+            }
+            t += if pair { 32 } else { 16 };
+        }
+    }
+
+    /// AVX2: the same in tiles of 16 samples (two vectors of eight).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn rows_avx2<P: Offset>(
+        &self,
+        ptr: &[P],
+        ind: &[u32],
+        val: &[f32],
+        blocks: usize,
+        xs: &[f32],
+        stride: usize,
+        rows: Range<usize>,
+        out: &mut [f32],
+    ) {
+        use std::arch::x86_64::*;
+        let (ind, val, ptr) = (ind.as_ptr(), val.as_ptr(), ptr.as_ptr());
+        let x = xs.as_ptr();
+        let o = out.as_mut_ptr();
+        let base = rows.start;
+        for t in (0..stride).step_by(16) {
+            for blk in 0..blocks {
+                for r in rows.clone() {
+                    let at = blk * self.rows + r;
+                    let (lo, hi) = ((*ptr.add(at)).get(), (*ptr.add(at + 1)).get());
+                    let mut a = [_mm256_setzero_ps(); 8];
+                    let mut e = lo;
+                    while e + 4 <= hi {
+                        for k in 0..4 {
+                            let w = _mm256_set1_ps(*val.add(e + k));
+                            let p = x.add(*ind.add(e + k) as usize * stride + t);
+                            a[2 * k] = _mm256_fmadd_ps(w, _mm256_loadu_ps(p), a[2 * k]);
+                            a[2 * k + 1] =
+                                _mm256_fmadd_ps(w, _mm256_loadu_ps(p.add(8)), a[2 * k + 1]);
+                        }
+                        e += 4;
+                    }
+                    while e < hi {
+                        let w = _mm256_set1_ps(*val.add(e));
+                        let p = x.add(*ind.add(e) as usize * stride + t);
+                        a[0] = _mm256_fmadd_ps(w, _mm256_loadu_ps(p), a[0]);
+                        a[1] = _mm256_fmadd_ps(w, _mm256_loadu_ps(p.add(8)), a[1]);
+                        e += 1;
+                    }
+                    let mut s0 =
+                        _mm256_add_ps(_mm256_add_ps(a[0], a[2]), _mm256_add_ps(a[4], a[6]));
+                    let mut s1 =
+                        _mm256_add_ps(_mm256_add_ps(a[1], a[3]), _mm256_add_ps(a[5], a[7]));
+                    let q = o.add((r - base) * stride + t);
+                    if blk > 0 {
+                        s0 = _mm256_add_ps(_mm256_loadu_ps(q), s0);
+                        s1 = _mm256_add_ps(_mm256_loadu_ps(q.add(8)), s1);
+                    }
+                    _mm256_storeu_ps(q, s0);
+                    _mm256_storeu_ps(q.add(8), s1);
+                }
+            }
+        }
+    }
+
+    /// Any CPU: tiles of 16 samples, four partial sums per row, safe indexing.
+    fn rows_generic(&self, xs: &[f32], stride: usize, rows: Range<usize>, out: &mut [f32]) {
+        let base = rows.start;
+        for t in (0..stride).step_by(LANES) {
+            for r in rows.clone() {
+                let mut a = [[0.0f32; LANES]; 4];
+                let entries = self.indptr[r]..self.indptr[r + 1];
+                for (k, e) in entries.enumerate() {
+                    let w = self.values[e];
+                    let at = self.indices[e] as usize * stride + t;
+                    let xb: &[f32; LANES] = xs[at..at + LANES].try_into().expect("a tile");
+                    for (acc, &v) in a[k % 4].iter_mut().zip(xb) {
+                        *acc = w.mul_add(v, *acc);
+                    }
+                }
+                let q = (r - base) * stride + t;
+                for (i, o) in out[q..q + LANES].iter_mut().enumerate() {
+                    *o = (a[0][i] + a[1][i]) + (a[2][i] + a[3][i]);
+                }
+            }
+        }
     }
 }
 
@@ -263,7 +655,7 @@ impl SparseMlp {
     fn width(&self, k: usize) -> usize {
         match &self.layers[k].kernel {
             Kernel::Dense(w) => w.nrows(),
-            Kernel::Sparse(c) => c.rows,
+            Kernel::Sparse(c) => c.rows(),
         }
     }
 
@@ -276,23 +668,32 @@ impl SparseMlp {
         crate::interrupt::checkpoint("sparse inference", || "before a forward pass".into())?;
         let outputs = self.width(self.layers.len() - 1);
         let mut out = Array2::zeros((x.nrows(), outputs));
-        crate::linalg::row_blocks(x, out.view_mut(), SAMPLE_BLOCK, Vec::new, |buf, xb, o| {
-            self.forward_block(buf, xb, o)
-        });
+        crate::linalg::row_blocks(
+            x,
+            out.view_mut(),
+            SAMPLE_BLOCK,
+            || (),
+            |_, xb, o| {
+                WORK.with(|work| match work.try_borrow_mut() {
+                    Ok(mut buf) => self.forward_block(&mut buf, xb, o),
+                    // Re-entered on this thread (a forward pass inside another's callback): fresh space.
+                    Err(_) => self.forward_block(&mut AlignedBuf::new(), xb, o),
+                })
+            },
+        );
         Ok(out)
     }
 
     /// One block of samples through every layer, in a feature-major buffer (the input's rows, then each
-    /// layer's units' rows, one column per sample), so that the CSR kernel reads whole rows of inputs.
-    fn forward_block(&self, buf: &mut Vec<f32>, x: ArrayView2<f32>, mut out: ArrayViewMut2<f32>) {
+    /// layer's units' rows, one column per sample), so that the CSR kernel reads whole rows of inputs. Every
+    /// row starts on a 64-byte line: the buffer is aligned and its row stride a multiple of [`LANES`].
+    fn forward_block(&self, buf: &mut AlignedBuf, x: ArrayView2<f32>, mut out: ArrayViewMut2<f32>) {
         let n = x.nrows();
+        let stride = n.next_multiple_of(LANES);
         let total = self.n_inputs + (0..self.layers.len()).map(|k| self.width(k)).sum::<usize>();
-        if buf.len() < total * n {
-            buf.resize(total * n, 0.0);
-        }
-        let mut acts =
-            ArrayViewMut2::from_shape((total, n), &mut buf[..total * n]).expect("buffer fits");
-        acts.slice_mut(s![..self.n_inputs, ..]).assign(&x.t());
+        let data = buf.get(total * stride);
+        let mut acts = ArrayViewMut2::from_shape((total, stride), data).expect("buffer fits");
+        acts.slice_mut(s![..self.n_inputs, ..n]).assign(&x.t());
         let mut start = self.n_inputs;
         let mut prev_start = 0;
         for (k, layer) in self.layers.iter().enumerate() {
@@ -302,16 +703,26 @@ impl SparseMlp {
                 Topology::DenselyConnected => 0,
             };
             let (left, mut right) = acts.view_mut().split_at(Axis(0), start);
-            let input = left.slice(s![in_lo.., ..]);
             let mut z = right.slice_mut(s![..width, ..]);
             match &layer.kernel {
-                Kernel::Dense(w) => crate::linalg::matmul(w.view(), input, &mut z, false),
-                Kernel::Sparse(csr) => csr.matmul_into(input, z.view_mut()),
+                Kernel::Dense(w) => {
+                    let input = left.slice(s![in_lo.., ..n]);
+                    crate::linalg::matmul(w.view(), input, &mut z.slice_mut(s![.., ..n]), false)
+                }
+                Kernel::Sparse(csr) => {
+                    let input = left.slice(s![in_lo.., ..]);
+                    let xs = input.to_slice().expect("contiguous rows");
+                    let zs = z.as_slice_mut().expect("contiguous rows");
+                    csr.matmul_into(xs, stride, n, zs)
+                }
             }
+            let mut z = z.slice_mut(s![.., ..n]);
             let bias = layer.bias.as_ref().map(|b| b.view());
             if layer.activation == Activation::Softmax {
                 // Row-wise over samples, which are the columns here.
-                layer.activation.forward(z.reversed_axes(), bias, None);
+                layer
+                    .activation
+                    .forward(z.view_mut().reversed_axes(), bias, None);
             } else {
                 for (u, mut row) in z.rows_mut().into_iter().enumerate() {
                     match bias {
@@ -326,7 +737,49 @@ impl SparseMlp {
             prev_start = start;
             start += width;
         }
-        out.assign(&acts.slice(s![prev_start.., ..]).t());
+        out.assign(&acts.slice(s![prev_start.., ..n]).t());
+    }
+}
+
+thread_local! {
+    /// Each thread's work space for sparse inference, kept between passes: a pass over a small batch
+    /// allocates and clears nothing (it holds one block's activations, a few MB for large networks).
+    static WORK: std::cell::RefCell<AlignedBuf> = std::cell::RefCell::new(AlignedBuf::new());
+}
+
+/// A growable buffer of f32 that starts on a 64-byte line, whatever the allocator does: the sparse path's
+/// work space. New space is zeroed.
+#[derive(Debug, Default)]
+pub(crate) struct AlignedBuf {
+    lines: Vec<Line>,
+}
+
+/// One 64-byte line of f32.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([f32; LANES]);
+
+impl AlignedBuf {
+    /// An empty buffer.
+    pub(crate) fn new() -> Self {
+        AlignedBuf { lines: Vec::new() }
+    }
+
+    /// The first `len` floats, growing the buffer when needed.
+    pub(crate) fn get(&mut self, len: usize) -> &mut [f32] {
+        let lines = len.div_ceil(LANES);
+        if self.lines.len() < lines {
+            self.lines.resize(lines, Line([0.0; LANES]));
+        }
+        // SAFETY: `Line` is `repr(C)` around `[f32; LANES]` with no padding (64 bytes, 64-aligned), so the
+        // lines are `lines * LANES` contiguous, initialised f32s, borrowed mutably through `self`.
+        let all = unsafe {
+            std::slice::from_raw_parts_mut(
+                self.lines.as_mut_ptr().cast::<f32>(),
+                self.lines.len() * LANES,
+            )
+        };
+        &mut all[..len]
     }
 }
 
@@ -334,5 +787,148 @@ impl Mlp {
     /// A [`SparseMlp`] for fast inference, with CSR kernels on layers below 30% density.
     pub fn to_sparse(&self) -> SparseMlp {
         SparseMlp::new(self, 0.3).expect("0.3 is a valid threshold")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// A random matrix with about `density` of its entries kept, some rows empty, and its CSR form.
+    fn random(rows: usize, cols: usize, density: f64, seed: u64) -> (Array2<f32>, Csr) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let w = Array2::from_shape_fn((rows, cols), |(r, _)| {
+            if r % 7 != 3 && rng.gen_bool(density) {
+                rng.gen_range(-1.0f32..1.0)
+            } else {
+                0.0
+            }
+        });
+        let mask = w.mapv(|v| v != 0.0);
+        let csr = Csr::from_masked(w.view(), Some(mask.view()));
+        (w, csr)
+    }
+
+    /// Every kernel this CPU can run, against the plain product, for strides of one to five vectors and
+    /// row ranges that start inside the matrix (as the threads' shares do).
+    #[test]
+    fn every_kernel_equals_the_plain_product() {
+        for (seed, (rows, cols, density)) in [
+            (9, 13, 0.5),
+            (40, 333, 0.1),
+            (17, 64, 0.9),
+            (5, 3, 1.0),
+            (30, 260, 0.02),
+            (12, 129, 0.3),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (w, csr) = random(rows, cols, density, seed as u64);
+            for stride in [16, 32, 48, 64, 80] {
+                let mut rng = ChaCha8Rng::seed_from_u64(100 + seed as u64);
+                let xs: Vec<f32> = (0..cols * stride)
+                    .map(|_| rng.gen_range(-2.0f32..2.0))
+                    .collect();
+                let x = ArrayView2::from_shape((cols, stride), &xs).unwrap();
+                let want = w.dot(&x);
+                for lo in [0, rows / 3] {
+                    let range = lo..rows;
+                    let mut kernels: Vec<(&str, Vec<f32>)> = Vec::new();
+                    let mut run = |name, f: &dyn Fn(&mut [f32])| {
+                        let mut out = vec![f32::NAN; range.len() * stride];
+                        f(&mut out);
+                        kernels.push((name, out));
+                    };
+                    run("generic", &|o| {
+                        csr.rows_generic(&xs, stride, range.clone(), o)
+                    });
+                    #[cfg(target_arch = "x86_64")]
+                    {
+                        let b = csr.blocked.as_ref().unwrap();
+                        let (bp, bi, bv) = (&b.ptr[..], &b.indices[..], &b.values[..]);
+                        let (pp, pi, pv) = (&csr.indptr[..], &csr.indices[..], &csr.values[..]);
+                        if std::arch::is_x86_feature_detected!("avx2")
+                            && std::arch::is_x86_feature_detected!("fma")
+                        {
+                            // SAFETY: the CPU has the features; the lengths fit.
+                            run("avx2 blocked", &|o| unsafe {
+                                csr.rows_avx2(bp, bi, bv, b.blocks, &xs, stride, range.clone(), o)
+                            });
+                            run("avx2 plain", &|o| unsafe {
+                                csr.rows_avx2(pp, pi, pv, 1, &xs, stride, range.clone(), o)
+                            });
+                        }
+                        if std::arch::is_x86_feature_detected!("avx512f") {
+                            // SAFETY: as above.
+                            run("avx512 blocked", &|o| unsafe {
+                                csr.rows_avx512(bp, bi, bv, b.blocks, &xs, stride, range.clone(), o)
+                            });
+                            run("avx512 plain", &|o| unsafe {
+                                csr.rows_avx512(pp, pi, pv, 1, &xs, stride, range.clone(), o)
+                            });
+                            // The gather kernel writes the first three lanes only: the plain kernel fills
+                            // the rest, and those three are set to NaN first, so a lane it misses fails.
+                            run("avx512 gather", &|o| unsafe {
+                                csr.rows_avx512(pp, pi, pv, 1, &xs, stride, range.clone(), o);
+                                for (i, v) in o.iter_mut().enumerate() {
+                                    if i % stride < 3 {
+                                        *v = f32::NAN;
+                                    }
+                                }
+                                csr.rows_gather512(&xs, stride, 3, range.clone(), o);
+                            });
+                        }
+                    }
+                    for (name, out) in kernels {
+                        for r in range.clone() {
+                            for j in 0..stride {
+                                let (got, exp) = (out[(r - lo) * stride + j], want[[r, j]]);
+                                assert!(
+                                    (got - exp).abs() <= 1e-4 * (1.0 + exp.abs()),
+                                    "{name}, {rows}x{cols} at {density}, stride {stride}, row {r} lane {j}: {got} vs {exp}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_csr_is_checked_when_built_or_read() {
+        let ok = Csr::new(2, 3, vec![0, 1, 3], vec![2, 0, 1], vec![1.0, 2.0, 3.0]).unwrap();
+        assert_eq!((ok.rows(), ok.cols(), ok.nnz()), (2, 3, 3));
+        let bad = [
+            Csr::new(2, 3, vec![0, 1], vec![2], vec![1.0]),
+            Csr::new(2, 3, vec![0, 2, 1], vec![0, 1], vec![1.0, 2.0]),
+            Csr::new(2, 3, vec![1, 1, 1], vec![0], vec![1.0]),
+            Csr::new(1, 3, vec![0, 1], vec![3], vec![1.0]),
+            Csr::new(1, 3, vec![0, 1], vec![0, 1], vec![1.0]),
+            Csr::new(1, 3, vec![0, 1], vec![0], vec![f32::NAN]),
+            Csr::new(1, 3, vec![0, 2], vec![2, 0], vec![1.0, 2.0]),
+        ];
+        for b in bad {
+            assert!(b.is_err(), "{b:?}");
+        }
+        // A stored matrix with an index past its columns is refused on reading, never used.
+        let mut json = serde_json::to_value(&ok).unwrap();
+        json["indices"][0] = serde_json::json!(7);
+        assert!(serde_json::from_value::<Csr>(json).is_err());
+        let back: Csr = serde_json::from_value(serde_json::to_value(&ok).unwrap()).unwrap();
+        assert_eq!(back, ok);
+    }
+
+    #[test]
+    fn the_work_buffer_starts_on_a_line() {
+        let mut b = AlignedBuf::new();
+        for len in [1, 15, 16, 17, 1000, 3] {
+            let s = b.get(len);
+            assert_eq!(s.len(), len);
+            assert_eq!(s.as_ptr() as usize % 64, 0);
+        }
     }
 }

@@ -475,6 +475,9 @@ pub fn merge_dir(dir: &Path) -> Result<SweepResults> {
     SweepResults::new(&spec, records)
 }
 
+/// One method's values at one x, seed by seed: (x, metrics, weights remaining).
+type Group = (f64, Vec<f64>, Vec<usize>);
+
 /// The first ten items and how many more.
 fn list(items: &[String]) -> String {
     let mut s = items
@@ -498,8 +501,7 @@ impl SweepResults {
             .unwrap_or_default();
         // (method, x bits) -> values in plan order (seed order), remaining counts.
         let mut order: Vec<String> = Vec::new();
-        let mut groups: HashMap<String, BTreeMap<u64, (f64, Vec<f64>, Vec<usize>)>> =
-            HashMap::new();
+        let mut groups: HashMap<String, BTreeMap<u64, Group>> = HashMap::new();
         for r in &records {
             for row in &r.rows {
                 if !order.contains(&row.method) {
