@@ -403,10 +403,12 @@ impl Csr {
         let x = xs.as_ptr();
         let o = out.as_mut_ptr();
         let base = rows.start;
-        let mut t = 0;
-        while t < stride {
-            let pair = t + 32 <= stride;
-            for blk in 0..blocks {
+        // Block by block (its entries come from memory once and stay in L2 for every tile), tile by tile
+        // (the tile's inputs of the block stay in L1).
+        for blk in 0..blocks {
+            let mut t = 0;
+            while t < stride {
+                let pair = t + 32 <= stride;
                 for r in rows.clone() {
                     let at = blk * self.rows + r;
                     let (lo, hi) = ((*ptr.add(at)).get(), (*ptr.add(at + 1)).get());
@@ -469,8 +471,8 @@ impl Csr {
                         _mm512_storeu_ps(q, s0);
                     }
                 }
+                t += if pair { 32 } else { 16 };
             }
-            t += if pair { 32 } else { 16 };
         }
     }
 
