@@ -489,6 +489,16 @@ fn shards_come_from_the_scheduler_environment() {
     for bad in ["4/4", "1", "-1/3", "a/b", "0/0", ""] {
         assert!(Shard::parse(bad).is_err(), "{bad}");
     }
+    // A shard written as a literal that `new` would refuse runs nothing and is a typed error.
+    let bogus = Shard { index: 3, count: 2 };
+    assert_eq!(bogus.range(10), 0..0);
+    assert_eq!(Shard { index: 0, count: 0 }.range(10), 0..0);
+    let dir = tmp("bogus");
+    assert!(matches!(
+        spec().run_shard(bogus, &dir, |_, _, _| {}),
+        Err(Error::IndexOutOfRange { what: "shard", .. })
+    ));
+    assert!(!dir.exists());
 }
 
 proptest! {

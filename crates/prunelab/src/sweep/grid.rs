@@ -152,8 +152,12 @@ impl Shard {
         Ok(None)
     }
 
-    /// The cells of a plan of `n_cells` this shard runs.
+    /// The cells of a plan of `n_cells` this shard runs (none for a shard that [`new`](Self::new) would
+    /// refuse).
     pub fn range(&self, n_cells: usize) -> Range<usize> {
+        if self.index >= self.count {
+            return 0..0;
+        }
         let at = |k: usize| (k as u128 * n_cells as u128 / self.count as u128) as usize;
         at(self.index)..at(self.index + 1)
     }

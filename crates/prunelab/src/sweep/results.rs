@@ -328,6 +328,7 @@ impl SweepSpec {
         mut on_cell: impl FnMut(&CellRecord, usize, usize),
     ) -> Result<ShardReport> {
         let start = Instant::now();
+        let shard = Shard::new(shard.index, shard.count)?;
         let cells = self.plan()?;
         claim_dir(self, dir)?;
         let digest = self.digest();
