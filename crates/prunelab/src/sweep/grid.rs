@@ -256,7 +256,6 @@ impl<'a> CellRunner<'a> {
         let (spec, data) = (self.spec, self.data);
         let metric = spec.metric(data);
         let seed = cell.seed;
-        let target = |amount: f64, round: usize| 1.0 - (1.0 - amount).powi(round as i32);
         match &spec.experiment {
             ExperimentSpec::Sparsity {
                 skip,
@@ -333,16 +332,7 @@ impl<'a> CellRunner<'a> {
                     retrain: spec.train_params(data, seed, *retrain_epochs),
                 };
                 let history = schedule.run(&mut model, &data.train, &data.test, metric)?;
-                Ok(history
-                    .rounds
-                    .iter()
-                    .map(|r| CellRow {
-                        method: "iterative magnitude".into(),
-                        x: target(*amount, r.round),
-                        remaining: r.remaining,
-                        metric: r.metric,
-                    })
-                    .collect())
+                Ok(round_rows(&history, "iterative magnitude", *amount))
             }
             ExperimentSpec::Lottery {
                 rounds,
@@ -385,18 +375,23 @@ impl<'a> CellRunner<'a> {
                         .collect())
                 } else {
                     let history = search.run(&mut model, &data.train, &data.test, metric)?;
-                    Ok(history
-                        .rounds
-                        .iter()
-                        .map(|r| CellRow {
-                            method: "lottery ticket".into(),
-                            x: target(*amount, r.round),
-                            remaining: r.remaining,
-                            metric: r.metric,
-                        })
-                        .collect())
+                    Ok(round_rows(&history, "lottery ticket", *amount))
                 }
             }
         }
     }
+}
+
+/// A schedule's rounds as rows of `method`, at each round's target sparsity `1 − (1 − amount)^round`.
+fn round_rows(history: &crate::prune::PruningHistory, method: &str, amount: f64) -> Vec<CellRow> {
+    history
+        .rounds
+        .iter()
+        .map(|r| CellRow {
+            method: method.into(),
+            x: 1.0 - (1.0 - amount).powi(r.round as i32),
+            remaining: r.remaining,
+            metric: r.metric,
+        })
+        .collect()
 }
