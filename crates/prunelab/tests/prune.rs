@@ -4,6 +4,7 @@
 use ndarray::{array, Array2};
 use proptest::prelude::*;
 use prunelab::prelude::*;
+use prunelab::prune::Kernel;
 
 mod common;
 use common::hand_set;
@@ -485,6 +486,62 @@ fn sparse_forward_on_a_large_batch_crosses_blocks() {
         &SparseMlp::new(&m, 0.5).unwrap().forward(&big).unwrap(),
         "large batch",
     );
+}
+
+#[test]
+fn each_layer_takes_the_product_its_density_and_batch_call_for() {
+    // Layers kept at 10%, 35% and 60%.
+    let mut m = Mlp::config(&[40, 60, 50, 8]).seed(3).build().unwrap();
+    for (k, amount) in [0.9, 0.65, 0.4].into_iter().enumerate() {
+        let others: Vec<usize> = (0..3).filter(|&o| o != k).collect();
+        WeightPruning::magnitude(amount)
+            .skip(&others)
+            .apply(&mut m)
+            .unwrap();
+    }
+    // CSR below 50% for up to three samples, below 20% beyond: the middle layer switches with the batch.
+    let net = SparseMlp::with_crossover(&m, 0.5, 0.2).unwrap();
+    let kinds: Vec<&str> = net
+        .layers()
+        .iter()
+        .map(|l| match &l.kernel {
+            Kernel::Dense(_) => "dense",
+            Kernel::Sparse(_) => "sparse",
+            Kernel::BySamples {
+                sparse_for_few: true,
+                ..
+            } => "sparse for few",
+            Kernel::BySamples { .. } => "dense for few",
+        })
+        .collect();
+    assert_eq!(kinds, ["sparse", "sparse for few", "dense"]);
+    assert_eq!((net.sparse_layers(), net.switching_layers()), (1, 1));
+    // The other way round: CSR for large blocks only.
+    let other = SparseMlp::with_crossover(&m, 0.2, 0.5).unwrap();
+    assert!(matches!(
+        other.layers()[1].kernel,
+        Kernel::BySamples {
+            sparse_for_few: false,
+            ..
+        }
+    ));
+    // Every batch size equals the masked network, whichever product each block takes.
+    let x = random_input(40, 5);
+    let big = ndarray::concatenate(ndarray::Axis(0), &vec![x.view(); 40]).unwrap();
+    for n in [1, 2, 3, 4, 7, 130, 280] {
+        let xb = big.slice(ndarray::s![..n, ..]);
+        let want = m.forward(xb).unwrap();
+        for (what, net) in [("few", &net), ("many", &other)] {
+            assert_close(&want, &net.forward(xb).unwrap(), what);
+        }
+    }
+    // The defaults: a layer at 60% is dense at every batch, one at 10% sparse.
+    let auto = m.to_sparse();
+    assert!(matches!(auto.layers()[0].kernel, Kernel::Sparse(_)));
+    assert!(matches!(auto.layers()[2].kernel, Kernel::Dense(_)));
+    for bad in [(-0.1, 0.3), (0.3, 1.5), (f64::NAN, 0.3)] {
+        assert!(SparseMlp::with_crossover(&m, bad.0, bad.1).is_err());
+    }
 }
 
 #[test]

@@ -9,6 +9,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, __import__("os").path.dirname(__file__))
+from onnx_model import EXPORT, SIZES, check as check_logits, exported, inputs, layer_weights, onnx_file  # noqa: E402
+
 THREADS = int(sys.argv[1])
 
 import torch  # noqa: E402
@@ -30,18 +33,6 @@ def median_time(reps, f):
 
 def report(name, seconds, samples):
     print(json.dumps({"workload": name, "seconds": round(seconds, 6), "samples": samples}), flush=True)
-
-
-def inputs(rows, cols, seed):
-    """The same pseudo-random matrix as prunelab_side.rs."""
-    mask = (1 << 64) - 1
-    a, c = 6364136223846793005, 1442695040888963407
-    state = (seed * a + c) & mask
-    out = np.empty(rows * cols, dtype=np.float32)
-    for i in range(rows * cols):
-        state = (state * a + c) & mask
-        out[i] = (state >> 40) / float(1 << 24)
-    return out.reshape(rows, cols)
 
 
 def workload_a():
@@ -105,24 +96,6 @@ def workload_b():
     report("b", median_time(3, epoch), n)
 
 
-SIZES = [784, 1000, 1000, 500, 200, 10]
-EXPORT = __import__("pathlib").Path(__file__).resolve().parents[4] / "target" / "peers"
-
-
-def exported(name):
-    """A file prunelab_side.rs wrote (weights or logits), or None when it has not run."""
-    path = EXPORT / name
-    return np.fromfile(path, dtype="<f4") if path.exists() else None
-
-
-def layer_weights(flat):
-    out, at = [], 0
-    for i, o in zip(SIZES, SIZES[1:]):
-        out.append(flat[at:at + i * o].reshape(o, i))
-        at += i * o
-    return out
-
-
 def network_with(weights):
     model = big_network().eval()
     with torch.no_grad():
@@ -133,10 +106,7 @@ def network_with(weights):
 
 def check(name, logits, want):
     """Largest difference from prunelab's logits for the same inputs, relative to their scale."""
-    if want is None:
-        return None
-    want = want.reshape(logits.shape)
-    return float(np.abs(logits - want).max() / max(1e-12, np.abs(want).max()))
+    return check_logits(logits, want)
 
 
 def report_checked(name, seconds, samples, diff):
@@ -165,6 +135,7 @@ def workload_c():
             report_checked("c-onednn", median_time(5, lambda: fast(xm)), 10_000, diff)
         except Exception as e:  # noqa: BLE001 - a peer that cannot run is reported, not fatal
             print(f"oneDNN path unavailable: {e}", file=sys.stderr)
+    ort_session("dense", "c-weights-dense.f32", want_dense, x_np, "c-ort")
     if sparse_w is None:
         import torch.nn.utils.prune as prune
         for m in model:
@@ -212,12 +183,46 @@ def workload_c():
         print("scipy not installed: no scipy.sparse row", file=sys.stderr)
 
 
+def ort_session(tag, weights, want, x_np, name):
+    """ONNX Runtime (CPU, all graph optimisations) on the exported weights: batch 10,000 timed and checked."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        print("onnxruntime not installed: no ONNX Runtime row", file=sys.stderr)
+        return None
+    path = onnx_file(weights, EXPORT / f"c-{tag}.onnx")
+    if path is None:
+        return None
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = THREADS
+    opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    if x_np is not None:
+        diff = check(name, sess.run(None, {"x": x_np[:256]})[0], want)
+        report_checked(name, median_time(5, lambda: sess.run(None, {"x": x_np})), len(x_np), diff)
+    return sess
+
+
 def workload_c1():
     x = torch.from_numpy(inputs(1, 784, 3))
     dense_w = exported("c-weights-dense.f32")
     model = network_with(layer_weights(dense_w)) if dense_w is not None else big_network().eval()
     with torch.inference_mode():
+        want = model(x).numpy()
         report("c1-dense", median_time(400, lambda: model(x)), 1)
+        try:
+            from torch.utils import mkldnn as mkldnn_utils
+            fast = mkldnn_utils.to_mkldnn(model)
+            xm = x.to_mkldnn()
+            report_checked("c1-onednn", median_time(400, lambda: fast(xm)), 1,
+                           check("c1-onednn", fast(xm).to_dense().numpy(), want))
+        except Exception as e:  # noqa: BLE001
+            print(f"oneDNN path unavailable: {e}", file=sys.stderr)
+    sess = ort_session("dense", "c-weights-dense.f32", None, None, "c1-ort")
+    if sess is not None:
+        x1 = x.numpy()
+        report_checked("c1-ort", median_time(400, lambda: sess.run(None, {"x": x1})), 1,
+                       check("c1-ort", sess.run(None, {"x": x1})[0], want))
 
 
 only = sys.argv[2:] or ["a", "b", "c", "c1"]

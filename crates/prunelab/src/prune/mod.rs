@@ -40,5 +40,5 @@ pub use schedule::{
     PruningRound, Rewind,
 };
 pub use scores::{snip_scores, unit_utility};
-pub use sparse::{Csr, Kernel, SparseLayer, SparseMlp};
+pub use sparse::{Csr, Kernel, SparseLayer, SparseMlp, CROSSOVER_FEW, CROSSOVER_MANY};
 pub use structured::{unit_scores, Norm, UnitPruning, UnitScore};

@@ -29,9 +29,37 @@ pub struct Csr {
     blocked: Option<Blocked>,
 }
 
-/// Up to this many samples, the AVX-512 kernel gathers each sample's inputs instead of computing a vector
-/// of samples of which most would be padding.
+/// Up to this many samples, the kernels work per sample (AVX-512 gathers each sample's inputs; AVX2 runs
+/// eight scalar FMA chains) instead of computing a vector of samples of which most would be padding.
 const GATHER_SAMPLES: usize = 3;
+
+/// Whether `n` samples take a per-sample kernel, which reads the activations packed (row stride `n`, so one
+/// sample's inputs are contiguous and sit in L1) instead of padded to a vector.
+fn gathers(n: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        n <= GATHER_SAMPLES
+            && (std::arch::is_x86_feature_detected!("avx512f")
+                || (std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = n;
+        false
+    }
+}
+
+/// The activation buffer's row stride for `n` samples: packed for the per-sample kernels, else an odd number
+/// of 64-byte lines. An even number (a block of 128 samples is 8 lines) puts the rows a kernel reads at once
+/// (a column block's inputs for one tile) into a fraction of L1's sets, where they evict each other.
+fn stride_for(n: usize) -> usize {
+    if gathers(n) {
+        return n;
+    }
+    let lines = n.div_ceil(LANES);
+    (lines | 1) * LANES
+}
 
 /// An entry offset as the kernels read it: `u32` in the blocked layout, `usize` in the plain CSR.
 trait Offset: Copy {
@@ -60,9 +88,10 @@ enum Offsets<'a> {
     Usize(&'a [usize]),
 }
 
-/// Columns per block of [`Blocked`]: a tile of 32 samples of that many inputs is 16 KB, half an L1 data cache,
-/// so the inputs a block's entries read stay in L1 while every row of the block is summed.
-const COL_BLOCK: usize = 128;
+/// Columns per block of [`Blocked`]: a tile of 32 samples of that many inputs is 32 KB, an L1 data cache, so
+/// the inputs a block's entries read stay near while every row of the block is summed, and each row's partial
+/// sum is stored only once per 256 inputs. (Measured on the benchmark network: 256 beat 64, 128 and 512.)
+const COL_BLOCK: usize = 256;
 
 /// A CSR matrix's entries regrouped by blocks of [`COL_BLOCK`] columns: block `b`'s entries of row `r` are
 /// `ptr[b * rows + r]..ptr[b * rows + r + 1]`, block after block, each row's in column order.
@@ -240,14 +269,14 @@ impl Csr {
     }
 
     /// `out = W · x` for feature-major `x`: input `c`'s samples at `xs[c * stride..][..n]`, output row `r`'s at
-    /// `out[r * stride..][..n]`; `stride` is a multiple of [`LANES`] (lanes from `n` to `stride` are padding:
-    /// computed or left as they are, never read as results). Large products split their rows over rayon's
-    /// threads.
+    /// `out[r * stride..][..n]`; `stride` is [`stride_for`]`(n)` or a multiple of [`LANES`] (lanes from `n` to
+    /// `stride` are padding: computed or left as they are, never read as results). Large products split their
+    /// rows over rayon's threads.
     fn matmul_into(&self, xs: &[f32], stride: usize, n: usize, out: &mut [f32]) {
         use rayon::prelude::*;
         assert!(
-            stride.is_multiple_of(LANES),
-            "stride {stride} is not a multiple of {LANES}"
+            stride.is_multiple_of(LANES) || (stride == n && gathers(n)),
+            "stride {stride} is neither a multiple of {LANES} nor {n} packed samples"
         );
         assert!(xs.len() >= self.cols * stride, "input rows missing");
         assert!(out.len() >= self.rows * stride, "output rows missing");
@@ -271,6 +300,8 @@ impl Csr {
     /// column block.
     fn rows_into(&self, xs: &[f32], stride: usize, n: usize, rows: Range<usize>, out: &mut [f32]) {
         debug_assert!(out.len() >= rows.len() * stride && xs.len() >= self.cols * stride);
+        // Samples computed: a whole number of vectors, not the padding a stride may have beyond.
+        let lanes = n.next_multiple_of(LANES).min(stride);
         #[cfg(target_arch = "x86_64")]
         {
             let avx512 = std::arch::is_x86_feature_detected!("avx512f");
@@ -282,6 +313,9 @@ impl Csr {
             // `index * stride + sample` fit in an i32 by the test on `cols * stride`.
             if avx512 && n <= GATHER_SAMPLES && self.cols * stride <= i32::MAX as usize {
                 return unsafe { self.rows_gather512(xs, stride, n, rows, out) };
+            }
+            if avx2 && n <= GATHER_SAMPLES {
+                return unsafe { self.rows_few_fma(xs, stride, n, rows, out) };
             }
             let plain = (
                 self.indptr.as_slice(),
@@ -302,10 +336,10 @@ impl Csr {
                 return unsafe {
                     match ptr {
                         Offsets::U32(p) => {
-                            self.rows_avx512(p, ind, val, blocks, xs, stride, rows, out)
+                            self.rows_avx512(p, ind, val, blocks, xs, stride, lanes, rows, out)
                         }
                         Offsets::Usize(p) => {
-                            self.rows_avx512(p, ind, val, blocks, xs, stride, rows, out)
+                            self.rows_avx512(p, ind, val, blocks, xs, stride, lanes, rows, out)
                         }
                     }
                 };
@@ -314,16 +348,16 @@ impl Csr {
                 return unsafe {
                     match ptr {
                         Offsets::U32(p) => {
-                            self.rows_avx2(p, ind, val, blocks, xs, stride, rows, out)
+                            self.rows_avx2(p, ind, val, blocks, xs, stride, lanes, rows, out)
                         }
                         Offsets::Usize(p) => {
-                            self.rows_avx2(p, ind, val, blocks, xs, stride, rows, out)
+                            self.rows_avx2(p, ind, val, blocks, xs, stride, lanes, rows, out)
                         }
                     }
                 };
             }
         }
-        self.rows_generic(xs, stride, rows, out);
+        self.rows_generic(xs, stride, lanes, rows, out);
     }
 
     /// AVX-512 for up to [`GATHER_SAMPLES`] samples: per row and sample, sixteen entries at a time, their
@@ -380,6 +414,68 @@ impl Csr {
         }
     }
 
+    /// AVX2 machines for up to [`GATHER_SAMPLES`] samples: per row and sample, the entries dealt round-robin
+    /// to eight scalar FMA chains (AVX2 gathers are slower than scalar loads here), added in a fixed order.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn rows_few_fma(
+        &self,
+        xs: &[f32],
+        stride: usize,
+        n: usize,
+        rows: Range<usize>,
+        out: &mut [f32],
+    ) {
+        // One packed sample (the latency case): no offset arithmetic per entry.
+        if n == 1 && stride == 1 {
+            self.few_fma::<true>(xs, 1, 1, rows, out)
+        } else {
+            self.few_fma::<false>(xs, stride, n, rows, out)
+        }
+    }
+
+    /// [`Csr::rows_few_fma`]'s loop; `UNIT`: one sample at stride 1.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn few_fma<const UNIT: bool>(
+        &self,
+        xs: &[f32],
+        stride: usize,
+        n: usize,
+        rows: Range<usize>,
+        out: &mut [f32],
+    ) {
+        let (ind, val, x) = (self.indices.as_ptr(), self.values.as_ptr(), xs.as_ptr());
+        let base = rows.start;
+        let at = |i: u32, j: usize| {
+            if UNIT {
+                i as usize
+            } else {
+                i as usize * stride + j
+            }
+        };
+        for r in rows {
+            let (lo, hi) = (self.indptr[r], self.indptr[r + 1]);
+            for j in 0..n {
+                let mut a = [0.0f32; 8];
+                let mut e = lo;
+                while e + 8 <= hi {
+                    for (k, acc) in a.iter_mut().enumerate() {
+                        let v = *x.add(at(*ind.add(e + k), j));
+                        *acc = (*val.add(e + k)).mul_add(v, *acc);
+                    }
+                    e += 8;
+                }
+                for (k, acc) in a.iter_mut().enumerate().take(hi - e) {
+                    let v = *x.add(at(*ind.add(e + k), j));
+                    *acc = (*val.add(e + k)).mul_add(v, *acc);
+                }
+                *out.get_unchecked_mut((r - base) * stride + j) =
+                    ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+            }
+        }
+    }
+
     /// AVX-512: tiles of 32 samples (two vectors); within a tile, column block by column block (the block's
     /// inputs stay in L1), every row's entries of the block are dealt round-robin to four pairs of
     /// accumulators (eight independent FMA chains), added in a fixed order and to the row's sum so far. The
@@ -395,6 +491,7 @@ impl Csr {
         blocks: usize,
         xs: &[f32],
         stride: usize,
+        lanes: usize,
         rows: Range<usize>,
         out: &mut [f32],
     ) {
@@ -407,8 +504,8 @@ impl Csr {
         // (the tile's inputs of the block stay in L1).
         for blk in 0..blocks {
             let mut t = 0;
-            while t < stride {
-                let pair = t + 32 <= stride;
+            while t < lanes {
+                let pair = t + 32 <= lanes;
                 for r in rows.clone() {
                     let at = blk * self.rows + r;
                     let (lo, hi) = ((*ptr.add(at)).get(), (*ptr.add(at + 1)).get());
@@ -476,7 +573,9 @@ impl Csr {
         }
     }
 
-    /// AVX2: the same in tiles of 16 samples (two vectors of eight).
+    /// AVX2: the same order as the AVX-512 kernel (column block outermost, then tiles, then rows), in tiles
+    /// of 32 samples (four vectors of eight, two entries at a time: eight FMA chains) and a last tile of 16
+    /// (two vectors, four entries at a time).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
@@ -488,6 +587,7 @@ impl Csr {
         blocks: usize,
         xs: &[f32],
         stride: usize,
+        lanes: usize,
         rows: Range<usize>,
         out: &mut [f32],
     ) {
@@ -496,50 +596,92 @@ impl Csr {
         let x = xs.as_ptr();
         let o = out.as_mut_ptr();
         let base = rows.start;
-        for t in (0..stride).step_by(16) {
-            for blk in 0..blocks {
+        let add4 = |a: __m256, b: __m256, c: __m256, d: __m256| {
+            _mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d))
+        };
+        for blk in 0..blocks {
+            let mut t = 0;
+            while t < lanes {
+                let wide = t + 32 <= lanes;
                 for r in rows.clone() {
                     let at = blk * self.rows + r;
                     let (lo, hi) = ((*ptr.add(at)).get(), (*ptr.add(at + 1)).get());
+                    let q = o.add((r - base) * stride + t);
                     let mut a = [_mm256_setzero_ps(); 8];
                     let mut e = lo;
-                    while e + 4 <= hi {
-                        for k in 0..4 {
-                            let w = _mm256_set1_ps(*val.add(e + k));
-                            let p = x.add(*ind.add(e + k) as usize * stride + t);
-                            a[2 * k] = _mm256_fmadd_ps(w, _mm256_loadu_ps(p), a[2 * k]);
-                            a[2 * k + 1] =
-                                _mm256_fmadd_ps(w, _mm256_loadu_ps(p.add(8)), a[2 * k + 1]);
+                    if wide {
+                        while e + 2 <= hi {
+                            for k in 0..2 {
+                                let w = _mm256_set1_ps(*val.add(e + k));
+                                let p = x.add(*ind.add(e + k) as usize * stride + t);
+                                for v in 0..4 {
+                                    a[4 * k + v] = _mm256_fmadd_ps(
+                                        w,
+                                        _mm256_loadu_ps(p.add(8 * v)),
+                                        a[4 * k + v],
+                                    );
+                                }
+                            }
+                            e += 2;
                         }
-                        e += 4;
+                        if e < hi {
+                            let w = _mm256_set1_ps(*val.add(e));
+                            let p = x.add(*ind.add(e) as usize * stride + t);
+                            for (v, acc) in a.iter_mut().take(4).enumerate() {
+                                *acc = _mm256_fmadd_ps(w, _mm256_loadu_ps(p.add(8 * v)), *acc);
+                            }
+                        }
+                        for v in 0..4 {
+                            let mut sum = _mm256_add_ps(a[v], a[4 + v]);
+                            if blk > 0 {
+                                sum = _mm256_add_ps(_mm256_loadu_ps(q.add(8 * v)), sum);
+                            }
+                            _mm256_storeu_ps(q.add(8 * v), sum);
+                        }
+                    } else {
+                        while e + 4 <= hi {
+                            for k in 0..4 {
+                                let w = _mm256_set1_ps(*val.add(e + k));
+                                let p = x.add(*ind.add(e + k) as usize * stride + t);
+                                a[2 * k] = _mm256_fmadd_ps(w, _mm256_loadu_ps(p), a[2 * k]);
+                                a[2 * k + 1] =
+                                    _mm256_fmadd_ps(w, _mm256_loadu_ps(p.add(8)), a[2 * k + 1]);
+                            }
+                            e += 4;
+                        }
+                        while e < hi {
+                            let w = _mm256_set1_ps(*val.add(e));
+                            let p = x.add(*ind.add(e) as usize * stride + t);
+                            a[0] = _mm256_fmadd_ps(w, _mm256_loadu_ps(p), a[0]);
+                            a[1] = _mm256_fmadd_ps(w, _mm256_loadu_ps(p.add(8)), a[1]);
+                            e += 1;
+                        }
+                        let mut s0 = add4(a[0], a[2], a[4], a[6]);
+                        let mut s1 = add4(a[1], a[3], a[5], a[7]);
+                        if blk > 0 {
+                            s0 = _mm256_add_ps(_mm256_loadu_ps(q), s0);
+                            s1 = _mm256_add_ps(_mm256_loadu_ps(q.add(8)), s1);
+                        }
+                        _mm256_storeu_ps(q, s0);
+                        _mm256_storeu_ps(q.add(8), s1);
                     }
-                    while e < hi {
-                        let w = _mm256_set1_ps(*val.add(e));
-                        let p = x.add(*ind.add(e) as usize * stride + t);
-                        a[0] = _mm256_fmadd_ps(w, _mm256_loadu_ps(p), a[0]);
-                        a[1] = _mm256_fmadd_ps(w, _mm256_loadu_ps(p.add(8)), a[1]);
-                        e += 1;
-                    }
-                    let mut s0 =
-                        _mm256_add_ps(_mm256_add_ps(a[0], a[2]), _mm256_add_ps(a[4], a[6]));
-                    let mut s1 =
-                        _mm256_add_ps(_mm256_add_ps(a[1], a[3]), _mm256_add_ps(a[5], a[7]));
-                    let q = o.add((r - base) * stride + t);
-                    if blk > 0 {
-                        s0 = _mm256_add_ps(_mm256_loadu_ps(q), s0);
-                        s1 = _mm256_add_ps(_mm256_loadu_ps(q.add(8)), s1);
-                    }
-                    _mm256_storeu_ps(q, s0);
-                    _mm256_storeu_ps(q.add(8), s1);
                 }
+                t += if wide { 32 } else { 16 };
             }
         }
     }
 
     /// Any CPU: tiles of 16 samples, four partial sums per row, safe indexing.
-    fn rows_generic(&self, xs: &[f32], stride: usize, rows: Range<usize>, out: &mut [f32]) {
+    fn rows_generic(
+        &self,
+        xs: &[f32],
+        stride: usize,
+        lanes: usize,
+        rows: Range<usize>,
+        out: &mut [f32],
+    ) {
         let base = rows.start;
-        for t in (0..stride).step_by(LANES) {
+        for t in (0..lanes).step_by(LANES) {
             for r in rows.clone() {
                 let mut a = [[0.0f32; LANES]; 4];
                 let entries = self.indptr[r]..self.indptr[r + 1];
@@ -567,7 +709,66 @@ pub enum Kernel {
     Dense(Array2<f32>),
     /// A CSR product over the kept entries only.
     Sparse(Csr),
+    /// Both forms, for a layer whose faster kernel depends on the batch: blocks of up to three samples take
+    /// the CSR product when `sparse_for_few` and the dense one otherwise; larger blocks take the other.
+    BySamples {
+        /// The dense weights (pruned entries are zeros).
+        dense: Array2<f32>,
+        /// The kept entries.
+        sparse: Csr,
+        /// Whether blocks of up to three samples take the CSR product (and larger ones the dense product).
+        sparse_for_few: bool,
+    },
 }
+
+/// The product a block of samples takes.
+enum Product<'a> {
+    Dense(&'a Array2<f32>),
+    Sparse(&'a Csr),
+}
+
+impl Kernel {
+    /// The layer's outputs.
+    fn rows(&self) -> usize {
+        match self {
+            Kernel::Dense(w) | Kernel::BySamples { dense: w, .. } => w.nrows(),
+            Kernel::Sparse(c) => c.rows(),
+        }
+    }
+
+    /// The product for a block of `n` samples.
+    fn for_samples(&self, n: usize) -> Product<'_> {
+        match self {
+            Kernel::Dense(w) => Product::Dense(w),
+            Kernel::Sparse(c) => Product::Sparse(c),
+            Kernel::BySamples {
+                dense,
+                sparse,
+                sparse_for_few,
+            } => {
+                if *sparse_for_few == (n <= GATHER_SAMPLES) {
+                    Product::Sparse(sparse)
+                } else {
+                    Product::Dense(dense)
+                }
+            }
+        }
+    }
+}
+
+/// The density below which a layer's CSR product beats its dense one for up to three samples (the
+/// per-sample kernels against the dense matrix-vector product, which streams the weights at memory speed).
+/// Measured on the 784-1000-1000-500-200-10 network, one thread, AMD EPYC with AVX2, by
+/// `cargo run --release -p prunelab --example sparse_crossover` (which prints the figures for the machine it
+/// runs on): at one sample, 10% density runs in 0.65x the dense time, 20% in 0.64x, 30% in 1.22x.
+/// [`Mlp::to_sparse`] uses it; [`SparseMlp::with_crossover`] takes another.
+pub const CROSSOVER_FEW: f64 = 0.2;
+
+/// The density below which a layer's CSR product beats its dense one for blocks of more than three
+/// samples (the vector kernels against the dense matrix product), measured as [`CROSSOVER_FEW`] is: at 30%
+/// density every batch from 4 to 1024 ran in 0.35-0.75x the dense time; at 40%, 4 to 16 samples took up to
+/// 1.8x (from 32 samples on, the CSR product still wins at 50%).
+pub const CROSSOVER_MANY: f64 = 0.3;
 
 /// One layer of a [`SparseMlp`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -608,23 +809,45 @@ pub struct SparseMlp {
 }
 
 impl SparseMlp {
-    /// Converts `model`; layers with density below `density_threshold` (in `[0, 1]`) become sparse.
+    /// Converts `model`; layers with density below `density_threshold` (in `[0, 1]`) become sparse, at
+    /// every batch size.
     pub fn new(model: &Mlp, density_threshold: f64) -> Result<Self> {
-        if !(0.0..=1.0).contains(&density_threshold) {
-            return Err(Error::param(
-                "density_threshold",
-                format!("must lie in [0, 1], got {density_threshold}"),
-            ));
+        Self::with_crossover(model, density_threshold, density_threshold)
+    }
+
+    /// Converts `model` choosing each layer's kernel by its density and the batch: the CSR product below
+    /// density `few` for blocks of up to three samples, and below `many` for larger blocks (a layer between
+    /// the two keeps both forms). [`Mlp::to_sparse`] passes the measured [`CROSSOVER_FEW`] and
+    /// [`CROSSOVER_MANY`], so that the network is never slower than the dense one at any batch size.
+    pub fn with_crossover(model: &Mlp, few: f64, many: f64) -> Result<Self> {
+        for (name, v) in [("few", few), ("many", many)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(Error::param(name, format!("must lie in [0, 1], got {v}")));
+            }
         }
         let layers = model
             .layers()
             .iter()
             .map(|l| {
                 let density = l.n_remaining() as f64 / l.n_weights() as f64;
-                let kernel = if density < density_threshold {
-                    Kernel::Sparse(Csr::from_masked(l.weight(), l.mask()))
-                } else {
-                    Kernel::Dense(l.weight().to_owned())
+                let csr = || Csr::from_masked(l.weight(), l.mask());
+                let dense = || {
+                    let mut w = l.weight().to_owned();
+                    if let Some(mask) = l.mask() {
+                        ndarray::Zip::from(&mut w)
+                            .and(&mask)
+                            .for_each(|w, &keep| *w = if keep { *w } else { 0.0 });
+                    }
+                    w
+                };
+                let kernel = match (density < few, density < many) {
+                    (true, true) => Kernel::Sparse(csr()),
+                    (false, false) => Kernel::Dense(dense()),
+                    (sparse_for_few, _) => Kernel::BySamples {
+                        dense: dense(),
+                        sparse: csr(),
+                        sparse_for_few,
+                    },
                 };
                 SparseLayer {
                     kernel,
@@ -654,11 +877,16 @@ impl SparseMlp {
             .count()
     }
 
+    /// How many layers switch between the dense and the CSR product with the batch size.
+    pub fn switching_layers(&self) -> usize {
+        self.layers
+            .iter()
+            .filter(|l| matches!(l.kernel, Kernel::BySamples { .. }))
+            .count()
+    }
+
     fn width(&self, k: usize) -> usize {
-        match &self.layers[k].kernel {
-            Kernel::Dense(w) => w.nrows(),
-            Kernel::Sparse(c) => c.rows(),
-        }
+        self.layers[k].kernel.rows()
     }
 
     /// The network output for a batch `x` of shape `(samples, inputs)`. Samples go through the network in
@@ -688,10 +916,11 @@ impl SparseMlp {
 
     /// One block of samples through every layer, in a feature-major buffer (the input's rows, then each
     /// layer's units' rows, one column per sample), so that the CSR kernel reads whole rows of inputs. Every
-    /// row starts on a 64-byte line: the buffer is aligned and its row stride a multiple of [`LANES`].
+    /// row starts on a 64-byte line (the buffer is aligned and its row stride a multiple of [`LANES`]), but for
+    /// the few samples the gather kernel takes, which are packed.
     fn forward_block(&self, buf: &mut AlignedBuf, x: ArrayView2<f32>, mut out: ArrayViewMut2<f32>) {
         let n = x.nrows();
-        let stride = n.next_multiple_of(LANES);
+        let stride = stride_for(n);
         let total = self.n_inputs + (0..self.layers.len()).map(|k| self.width(k)).sum::<usize>();
         let data = buf.get(total * stride);
         let mut acts = ArrayViewMut2::from_shape((total, stride), data).expect("buffer fits");
@@ -706,34 +935,37 @@ impl SparseMlp {
             };
             let (left, mut right) = acts.view_mut().split_at(Axis(0), start);
             let mut z = right.slice_mut(s![..width, ..]);
-            match &layer.kernel {
-                Kernel::Dense(w) => {
+            match layer.kernel.for_samples(n) {
+                Product::Dense(w) => {
                     let input = left.slice(s![in_lo.., ..n]);
                     crate::linalg::matmul(w.view(), input, &mut z.slice_mut(s![.., ..n]), false)
                 }
-                Kernel::Sparse(csr) => {
+                Product::Sparse(csr) => {
                     let input = left.slice(s![in_lo.., ..]);
                     let xs = input.to_slice().expect("contiguous rows");
                     let zs = z.as_slice_mut().expect("contiguous rows");
                     csr.matmul_into(xs, stride, n, zs)
                 }
             }
-            let mut z = z.slice_mut(s![.., ..n]);
             let bias = layer.bias.as_ref().map(|b| b.view());
             if layer.activation == Activation::Softmax {
                 // Row-wise over samples, which are the columns here.
+                let mut z = z.slice_mut(s![.., ..n]);
                 layer
                     .activation
                     .forward(z.view_mut().reversed_axes(), bias, None);
             } else {
-                for (u, mut row) in z.rows_mut().into_iter().enumerate() {
-                    match bias {
-                        Some(b) => {
-                            let b = b[u];
-                            row.mapv_inplace(|v| layer.activation.scalar(v + b));
+                // Over whole rows as plain slices (padding lanes included, never read): per-row overhead
+                // matters when a row holds one sample.
+                let zs = z.as_slice_mut().expect("contiguous rows");
+                let f = |v: f32| layer.activation.scalar(v);
+                match bias {
+                    Some(b) => {
+                        for (row, &b) in zs.chunks_exact_mut(stride).zip(b.iter()) {
+                            row.iter_mut().for_each(|v| *v = f(*v + b));
                         }
-                        None => row.mapv_inplace(|v| layer.activation.scalar(v)),
                     }
+                    None => zs.iter_mut().for_each(|v| *v = f(*v)),
                 }
             }
             prev_start = start;
@@ -786,9 +1018,11 @@ impl AlignedBuf {
 }
 
 impl Mlp {
-    /// A [`SparseMlp`] for fast inference, with CSR kernels on layers below 30% density.
+    /// A [`SparseMlp`] for fast inference: each layer takes the dense or the CSR product by its density
+    /// and the batch size, at the measured crossovers [`CROSSOVER_FEW`] and [`CROSSOVER_MANY`].
     pub fn to_sparse(&self) -> SparseMlp {
-        SparseMlp::new(self, 0.3).expect("0.3 is a valid threshold")
+        SparseMlp::with_crossover(self, CROSSOVER_FEW, CROSSOVER_MANY)
+            .expect("the crossovers lie in [0, 1]")
     }
 }
 
@@ -836,7 +1070,8 @@ mod tests {
                     .collect();
                 let x = ArrayView2::from_shape((cols, stride), &xs).unwrap();
                 let want = w.dot(&x);
-                for lo in [0, rows / 3] {
+                // All of the stride computed, or only its first vector (the rest is padding).
+                for (lo, lanes) in [(0, stride), (rows / 3, stride), (rows / 3, LANES)] {
                     let range = lo..rows;
                     let mut kernels: Vec<(&str, Vec<f32>)> = Vec::new();
                     let mut run = |name, f: &dyn Fn(&mut [f32])| {
@@ -845,7 +1080,7 @@ mod tests {
                         kernels.push((name, out));
                     };
                     run("generic", &|o| {
-                        csr.rows_generic(&xs, stride, range.clone(), o)
+                        csr.rows_generic(&xs, stride, lanes, range.clone(), o)
                     });
                     #[cfg(target_arch = "x86_64")]
                     {
@@ -857,24 +1092,68 @@ mod tests {
                         {
                             // SAFETY: the CPU has the features; the lengths fit.
                             run("avx2 blocked", &|o| unsafe {
-                                csr.rows_avx2(bp, bi, bv, b.blocks, &xs, stride, range.clone(), o)
+                                csr.rows_avx2(
+                                    bp,
+                                    bi,
+                                    bv,
+                                    b.blocks,
+                                    &xs,
+                                    stride,
+                                    lanes,
+                                    range.clone(),
+                                    o,
+                                )
                             });
                             run("avx2 plain", &|o| unsafe {
-                                csr.rows_avx2(pp, pi, pv, 1, &xs, stride, range.clone(), o)
+                                csr.rows_avx2(pp, pi, pv, 1, &xs, stride, lanes, range.clone(), o)
+                            });
+                        }
+                        if std::arch::is_x86_feature_detected!("avx2")
+                            && std::arch::is_x86_feature_detected!("fma")
+                        {
+                            // As the gather kernel below: the first three lanes by the per-sample kernel.
+                            run("avx2 few samples", &|o| unsafe {
+                                csr.rows_avx2(pp, pi, pv, 1, &xs, stride, lanes, range.clone(), o);
+                                for (i, v) in o.iter_mut().enumerate() {
+                                    if i % stride < 3 {
+                                        *v = f32::NAN;
+                                    }
+                                }
+                                csr.rows_few_fma(&xs, stride, 3, range.clone(), o);
                             });
                         }
                         if std::arch::is_x86_feature_detected!("avx512f") {
                             // SAFETY: as above.
                             run("avx512 blocked", &|o| unsafe {
-                                csr.rows_avx512(bp, bi, bv, b.blocks, &xs, stride, range.clone(), o)
+                                csr.rows_avx512(
+                                    bp,
+                                    bi,
+                                    bv,
+                                    b.blocks,
+                                    &xs,
+                                    stride,
+                                    lanes,
+                                    range.clone(),
+                                    o,
+                                )
                             });
                             run("avx512 plain", &|o| unsafe {
-                                csr.rows_avx512(pp, pi, pv, 1, &xs, stride, range.clone(), o)
+                                csr.rows_avx512(pp, pi, pv, 1, &xs, stride, lanes, range.clone(), o)
                             });
                             // The gather kernel writes the first three lanes only: the plain kernel fills
                             // the rest, and those three are set to NaN first, so a lane it misses fails.
                             run("avx512 gather", &|o| unsafe {
-                                csr.rows_avx512(pp, pi, pv, 1, &xs, stride, range.clone(), o);
+                                csr.rows_avx512(
+                                    pp,
+                                    pi,
+                                    pv,
+                                    1,
+                                    &xs,
+                                    stride,
+                                    lanes,
+                                    range.clone(),
+                                    o,
+                                );
                                 for (i, v) in o.iter_mut().enumerate() {
                                     if i % stride < 3 {
                                         *v = f32::NAN;
@@ -886,11 +1165,50 @@ mod tests {
                     }
                     for (name, out) in kernels {
                         for r in range.clone() {
-                            for j in 0..stride {
+                            for j in 0..lanes {
                                 let (got, exp) = (out[(r - lo) * stride + j], want[[r, j]]);
                                 assert!(
                                     (got - exp).abs() <= 1e-4 * (1.0 + exp.abs()),
                                     "{name}, {rows}x{cols} at {density}, stride {stride}, row {r} lane {j}: {got} vs {exp}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            // One to three samples packed (stride n), as the per-sample kernels read them.
+            #[cfg(target_arch = "x86_64")]
+            for (name, can) in [
+                ("gather", std::arch::is_x86_feature_detected!("avx512f")),
+                (
+                    "few fma",
+                    std::arch::is_x86_feature_detected!("avx2")
+                        && std::arch::is_x86_feature_detected!("fma"),
+                ),
+            ] {
+                if !can {
+                    continue;
+                }
+                for n in 1..=GATHER_SAMPLES {
+                    let mut rng = ChaCha8Rng::seed_from_u64(200 + seed as u64);
+                    let xs: Vec<f32> = (0..cols * n).map(|_| rng.gen_range(-2.0f32..2.0)).collect();
+                    let want = w.dot(&ArrayView2::from_shape((cols, n), &xs).unwrap());
+                    for lo in [0, rows / 3] {
+                        let mut out = vec![f32::NAN; (rows - lo) * n];
+                        // SAFETY: the CPU has the kernel's features; the lengths fit.
+                        unsafe {
+                            if name == "gather" {
+                                csr.rows_gather512(&xs, n, n, lo..rows, &mut out)
+                            } else {
+                                csr.rows_few_fma(&xs, n, n, lo..rows, &mut out)
+                            }
+                        };
+                        for r in lo..rows {
+                            for j in 0..n {
+                                let (got, exp) = (out[(r - lo) * n + j], want[[r, j]]);
+                                assert!(
+                                    (got - exp).abs() <= 1e-4 * (1.0 + exp.abs()),
+                                    "packed {name}, {rows}x{cols}, {n} samples, row {r}: {got} vs {exp}"
                                 );
                             }
                         }
