@@ -1,4 +1,5 @@
-//! Sparse inference: layers below a density threshold run a CSR kernel, so pruned weights cost nothing.
+//! Sparse inference: layers sparse enough for the batch at hand run a CSR kernel, so pruned weights cost
+//! nothing; the others stay dense.
 
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, AsArray, Axis, Ix2};
 use serde::{Deserialize, Serialize};
@@ -786,7 +787,8 @@ pub struct SparseLayer {
 /// An inference-only network whose sparse layers skip pruned weights.
 ///
 /// Built from a (masked or compacted) [`Mlp`]: layers whose density is below the threshold use a CSR
-/// kernel, the others a dense product. Outputs equal the masked network's to float rounding.
+/// kernel, the others a dense product ([`Mlp::to_sparse`] and [`SparseMlp::with_crossover`] choose per
+/// batch size). Outputs equal the masked network's to float rounding.
 ///
 /// ```
 /// use prunelab::prelude::*;
