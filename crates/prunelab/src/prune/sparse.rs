@@ -804,10 +804,32 @@ pub struct SparseLayer {
 /// # Ok::<(), prunelab::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SparseMlpParts")]
 pub struct SparseMlp {
     n_inputs: usize,
     topology: Topology,
     layers: Vec<SparseLayer>,
+}
+
+/// A [`SparseMlp`] as stored, checked on the way in: the kernels trust the shapes.
+#[derive(Deserialize)]
+struct SparseMlpParts {
+    n_inputs: usize,
+    topology: Topology,
+    layers: Vec<SparseLayer>,
+}
+
+impl TryFrom<SparseMlpParts> for SparseMlp {
+    type Error = Error;
+    fn try_from(p: SparseMlpParts) -> Result<SparseMlp> {
+        let net = SparseMlp {
+            n_inputs: p.n_inputs,
+            topology: p.topology,
+            layers: p.layers,
+        };
+        net.check()?;
+        Ok(net)
+    }
 }
 
 impl SparseMlp {
@@ -864,6 +886,63 @@ impl SparseMlp {
             topology: model.topology(),
             layers,
         })
+    }
+
+    /// Checks what a stored network could get wrong: at least one layer, each layer's kernel as wide as its
+    /// inputs (by the topology), both forms of a switching layer of one shape, biases as long as the layer,
+    /// finite weights and biases, densities in `[0, 1]`.
+    fn check(&self) -> Result<()> {
+        if self.n_inputs == 0 || self.layers.is_empty() {
+            return Err(Error::shape(
+                "sparse network",
+                "inputs and at least one layer",
+                format!("{} inputs, {} layers", self.n_inputs, self.layers.len()),
+            ));
+        }
+        let mut inputs = self.n_inputs;
+        for layer in &self.layers {
+            let (rows, cols) = match &layer.kernel {
+                Kernel::Dense(w) => w.dim(),
+                Kernel::Sparse(c) => (c.rows(), c.cols()),
+                Kernel::BySamples { dense, sparse, .. } => {
+                    if dense.dim() != (sparse.rows(), sparse.cols()) {
+                        return Err(Error::shape(
+                            "sparse network layer",
+                            format!("a CSR form of {:?}", dense.dim()),
+                            format!("{:?}", (sparse.rows(), sparse.cols())),
+                        ));
+                    }
+                    dense.dim()
+                }
+            };
+            if cols != inputs || rows == 0 {
+                return Err(Error::shape(
+                    "sparse network layer",
+                    format!("{inputs} inputs and some outputs"),
+                    format!("{cols} inputs, {rows} outputs"),
+                ));
+            }
+            if let Some(b) = &layer.bias {
+                if b.len() != rows {
+                    return Err(Error::shape("sparse network bias", rows, b.len()));
+                }
+                crate::error::check_finite(b.iter(), "bias")?;
+            }
+            if let Kernel::Dense(w) | Kernel::BySamples { dense: w, .. } = &layer.kernel {
+                crate::error::check_finite(w.iter(), "weights")?;
+            }
+            if !(0.0..=1.0).contains(&layer.density) {
+                return Err(Error::param(
+                    "density",
+                    format!("must lie in [0, 1], got {}", layer.density),
+                ));
+            }
+            inputs = match self.topology {
+                Topology::Chain => rows,
+                Topology::DenselyConnected => inputs + rows,
+            };
+        }
+        Ok(())
     }
 
     /// The layers.
@@ -1242,6 +1321,47 @@ mod tests {
         assert!(serde_json::from_value::<Csr>(json).is_err());
         let back: Csr = serde_json::from_value(serde_json::to_value(&ok).unwrap()).unwrap();
         assert_eq!(back, ok);
+    }
+
+    #[test]
+    fn a_stored_network_is_checked_when_read() {
+        use crate::prune::WeightPruning;
+        let mut m = Mlp::config(&[4, 6, 5, 3]).seed(4).build().unwrap();
+        WeightPruning::magnitude(0.75).apply(&mut m).unwrap();
+        let net = SparseMlp::with_crossover(&m, 0.5, 0.1).unwrap();
+        assert_eq!(net.switching_layers(), 3);
+        let json = serde_json::to_value(&net).unwrap();
+        let back: SparseMlp = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, net);
+        let tamper = |path: &[&str], v: serde_json::Value| {
+            let mut j = json.clone();
+            let mut at = &mut j;
+            for p in path {
+                at = match p.parse::<usize>() {
+                    Ok(i) => &mut at[i],
+                    Err(_) => &mut at[*p],
+                };
+            }
+            *at = v;
+            serde_json::from_value::<SparseMlp>(j)
+        };
+        use serde_json::json;
+        let bad = [
+            // The dense form transposed (same number of values): 4 inputs read as 6.
+            tamper(
+                &["layers", "0", "kernel", "BySamples", "dense", "dim"],
+                json!([4, 6]),
+            ),
+            tamper(&["layers", "1", "bias", "dim"], json!([4])),
+            tamper(&["layers", "1", "bias", "data", "0"], json!(null)),
+            tamper(&["layers", "2", "density"], json!(1.5)),
+            tamper(&["layers"], json!([])),
+            tamper(&["n_inputs"], json!(5)),
+            tamper(&["topology"], json!("DenselyConnected")),
+        ];
+        for (i, b) in bad.iter().enumerate() {
+            assert!(b.is_err(), "case {i} was accepted");
+        }
     }
 
     #[test]
