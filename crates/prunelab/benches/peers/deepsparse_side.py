@@ -7,23 +7,11 @@ Usage: deepsparse_side.py THREADS
 """
 import json
 import sys
-import time
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
-from onnx_model import EXPORT, check, exported, inputs, onnx_file  # noqa: E402
+from onnx_model import EXPORT, check, exported, inputs, median_time, onnx_file  # noqa: E402
 
 THREADS = int(sys.argv[1])
-
-
-def median_time(reps, f):
-    f()
-    runs = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        f()
-        runs.append(time.perf_counter() - t)
-    runs.sort()
-    return runs[len(runs) // 2]
 
 
 def main():

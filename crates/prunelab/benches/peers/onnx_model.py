@@ -1,7 +1,9 @@
 """The benchmark network as an ONNX graph built straight from prunelab's exported weights (MatMul by the
 transposed weight, ReLU between layers, logits out), so ONNX Runtime and DeepSparse run exactly the weights
-prunelab runs. Shared by peers.py and deepsparse_side.py (each in its own virtual environment)."""
+prunelab runs. Shared, with the inputs, the output check and the timing, by peers.py and deepsparse_side.py (each in its own
+virtual environment)."""
 import pathlib
+import time
 
 import numpy as np
 
@@ -43,6 +45,18 @@ def inputs(rows, cols, seed):
         state = (state * a + c) & mask
         out[i] = (state >> 40) / float(1 << 24)
     return out.reshape(rows, cols)
+
+
+def median_time(reps, f):
+    """The median of `reps` timed calls of `f`, after one untimed warm-up call."""
+    f()  # warm-up
+    runs = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        f()
+        runs.append(time.perf_counter() - t)
+    runs.sort()
+    return runs[len(runs) // 2]
 
 
 def onnx_file(weights_name, path):

@@ -5,12 +5,12 @@ Usage: peers.py THREADS   (set OMP/MKL/OpenBLAS thread variables before starting
 """
 import json
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
-from onnx_model import EXPORT, SIZES, check as check_logits, exported, inputs, layer_weights, onnx_file  # noqa: E402
+from onnx_model import (EXPORT, check as check_logits, exported, inputs, layer_weights,  # noqa: E402
+                        median_time, onnx_file)
 
 THREADS = int(sys.argv[1])
 
@@ -18,17 +18,6 @@ import torch  # noqa: E402
 
 torch.set_num_threads(THREADS)
 torch.manual_seed(0)
-
-
-def median_time(reps, f):
-    f()  # warm-up
-    runs = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        f()
-        runs.append(time.perf_counter() - t)
-    runs.sort()
-    return runs[len(runs) // 2]
 
 
 def report(name, seconds, samples):
