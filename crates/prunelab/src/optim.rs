@@ -310,8 +310,11 @@ impl OptimizerState {
             })
     }
 
-    /// One update of every parameter of `mlp` from `grads`.
-    pub(crate) fn step(&mut self, mlp: &mut Mlp, grads: &Gradients) {
+    /// One update of every parameter of `mlp` from `grads`. Returns whether every gradient was finite,
+    /// checked in the same pass: where one was not, the parameters it touched are garbage and the caller
+    /// restores them (and resets this state).
+    #[must_use]
+    pub(crate) fn step(&mut self, mlp: &mut Mlp, grads: &Gradients) -> bool {
         if !self.fits(mlp) {
             self.slots = mlp
                 .layers
@@ -325,13 +328,14 @@ impl OptimizerState {
             self.step = 0;
         }
         self.step += 1;
+        let mut finite = true;
         for (k, layer) in mlp.layers.iter_mut().enumerate() {
             let w = layer.weight.as_slice_mut().expect("weights are contiguous");
             let gw = grads.weights[k]
                 .as_slice()
                 .expect("gradients are contiguous");
             let slot = &mut self.slots[2 * k];
-            update(&self.config, self.step, slot, w, gw);
+            finite &= update(&self.config, self.step, slot, w, gw);
             if let Some(mask) = &layer.mask {
                 slot.apply_mask(w, mask.as_slice().expect("masks are contiguous"));
             }
@@ -339,19 +343,27 @@ impl OptimizerState {
                 let b = b.as_slice_mut().expect("biases are contiguous");
                 let gb = gb.as_slice().expect("gradients are contiguous");
                 let slot = &mut self.slots[2 * k + 1];
-                update(&self.config, self.step, slot, b, gb);
+                finite &= update(&self.config, self.step, slot, b, gb);
                 if let Some(mask) = &layer.bias_mask {
                     slot.apply_mask(b, mask.as_slice().expect("masks are contiguous"));
                 }
             }
         }
+        finite
     }
 }
 
 /// Parameters per parallel piece of an update; smaller tensors are updated on the calling thread.
 const PARALLEL_CHUNK: usize = 1 << 15;
 
-fn update(config: &Optimizer, step: u64, slot: &mut Slot, params: &mut [f32], grads: &[f32]) {
+/// Updates `params` from `grads`; returns whether every gradient was finite.
+fn update(
+    config: &Optimizer,
+    step: u64,
+    slot: &mut Slot,
+    params: &mut [f32],
+    grads: &[f32],
+) -> bool {
     if params.len() < 4 * PARALLEL_CHUNK || !crate::linalg::may_split() {
         return update_chunk(
             config,
@@ -369,9 +381,12 @@ fn update(config: &Optimizer, step: u64, slot: &mut Slot, params: &mut [f32], gr
         .zip(grads.par_chunks(PARALLEL_CHUNK))
         .zip(slot.first.par_chunks_mut(PARALLEL_CHUNK))
         .zip(slot.second.par_chunks_mut(PARALLEL_CHUNK))
-        .for_each(|(((p, g), m), v)| update_chunk(config, step, p, g, m, v));
+        .map(|(((p, g), m), v)| update_chunk(config, step, p, g, m, v))
+        .reduce(|| true, |a, b| a && b)
 }
 
+/// One optimiser step over a piece of the parameters; returns whether every gradient was finite (tested on
+/// the bit pattern, in the loop that reads them anyway, so the check costs no pass of its own).
 fn update_chunk(
     config: &Optimizer,
     step: u64,
@@ -379,11 +394,14 @@ fn update_chunk(
     grads: &[f32],
     first: &mut [f32],
     second: &mut [f32],
-) {
+) -> bool {
+    const EXPONENT: u32 = 0x7f80_0000;
+    let mut bad = 0u32;
     match *config {
         Optimizer::Sgd(s) => {
             let first_step = step == 1;
             for ((p, &g), b) in params.iter_mut().zip(grads).zip(first.iter_mut()) {
+                bad |= u32::from(g.to_bits() & EXPONENT == EXPONENT);
                 let mut d = g + s.weight_decay * *p;
                 if s.momentum != 0.0 {
                     *b = if first_step {
@@ -408,6 +426,7 @@ fn update_chunk(
                 .zip(first.iter_mut())
                 .zip(second.iter_mut())
             {
+                bad |= u32::from(g.to_bits() & EXPONENT == EXPONENT);
                 let g = if a.decoupled {
                     *p *= decay;
                     g
@@ -421,4 +440,5 @@ fn update_chunk(
             }
         }
     }
+    bad == 0
 }

@@ -434,7 +434,10 @@ impl Trainer {
                 };
                 model.forward_ws(&mut ws, xv);
                 let value = model.loss_backward(&mut ws, yv, p.loss, p.alpha, &mut grads);
-                if !value.is_finite() || !grads.all_finite() {
+                // The optimiser checks the gradients in its own pass; trackers that read them first get
+                // them checked here.
+                let tracked = self.utility.is_some() || self.movement.is_some();
+                if !value.is_finite() || (tracked && !grads.all_finite()) {
                     return Err(self.diverged(model, &snapshot, epoch));
                 }
                 if let (Some(tracker), Some(batch)) = (&mut self.utility, &ws.utility) {
@@ -443,7 +446,9 @@ impl Trainer {
                 if let Some(tracker) = &mut self.movement {
                     tracker.update(model, &grads);
                 }
-                self.state.step(model, &grads);
+                if !self.state.step(model, &grads) {
+                    return Err(self.diverged(model, &snapshot, epoch));
+                }
                 if let Some(schedule) = &p.gradual {
                     if let Some(target) = schedule.target_at(self.steps_done) {
                         schedule.prune_to(model, target)?;

@@ -216,3 +216,30 @@ fn mismatched_model_loss_and_data_are_typed_errors() {
     ));
     assert!(ce.fit(&mut soft, &iris).is_ok());
 }
+
+#[test]
+fn an_overflowing_gradient_stops_training_before_anything_reads_the_weights() {
+    // A finite loss (1e36) whose gradients for the second layer's weights overflow (2e18 × 1e21): the
+    // optimiser's own check must stop the run before the gradual pruning step ranks the broken weights.
+    let data = Dataset::regression(array![[1e21f32]], array![[0.0f32]]).unwrap();
+    let build = || {
+        let hidden = Dense::new(Array2::ones((4, 1)), None, Activation::Identity).unwrap();
+        let out = Dense::new(Array2::from_elem((1, 4), 2.5e-4), None, Activation::Identity).unwrap();
+        Mlp::from_layers(1, Topology::Chain, vec![hidden, out]).unwrap()
+    };
+    let optimizers: [Optimizer; 2] = [Sgd::new(0.1).into(), Adam::new(0.1).into()];
+    for optimizer in optimizers {
+        let mut model = build();
+        let err = TrainParams::new(Loss::Mse, optimizer)
+            .batch_size(BatchSize::Full)
+            .epochs(3)
+            .gradual(GradualPruning::polynomial(0.5, 0.75, 0, 2, 1))
+            .fit(&mut model, &data)
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::NonFiniteLoss { epoch: 1 }),
+            "{optimizer:?}: {err:?}"
+        );
+        assert_eq!(model, build(), "{optimizer:?}: the weights are restored");
+    }
+}

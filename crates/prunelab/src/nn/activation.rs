@@ -117,6 +117,31 @@ impl Activation {
         }
     }
 
+    /// `z ← f(z + bias[r])` in place over rows of `stride` values laid end to end (row `r` adds `bias[r]`),
+    /// with the function chosen outside the loop so the pass vectorises: the sparse path's layout, one row
+    /// per unit. `Softmax` has no element-wise form and is left to [`Activation::forward`].
+    pub(crate) fn rows_in_place(self, zs: &mut [f32], stride: usize, bias: Option<ArrayView1<f32>>) {
+        #[inline(always)]
+        fn pass(f: impl Fn(f32) -> f32, zs: &mut [f32], stride: usize, bias: Option<ArrayView1<f32>>) {
+            match bias {
+                Some(b) => {
+                    for (row, &b) in zs.chunks_exact_mut(stride).zip(b.iter()) {
+                        row.iter_mut().for_each(|v| *v = f(*v + b));
+                    }
+                }
+                None => zs.iter_mut().for_each(|v| *v = f(*v)),
+            }
+        }
+        match self {
+            Activation::Identity | Activation::Softmax if bias.is_none() => {}
+            Activation::Identity | Activation::Softmax => pass(|z| z, zs, stride, bias),
+            Activation::Relu => pass(|z| z.max(0.0), zs, stride, bias),
+            Activation::Sigmoid => pass(sigmoid, zs, stride, bias),
+            Activation::Tanh => pass(f32::tanh, zs, stride, bias),
+            Activation::Gelu => pass(|z| Activation::Gelu.scalar(z), zs, stride, bias),
+        }
+    }
+
     /// `a ← f(z)` for one sample.
     fn apply_row(self, z: ArrayView1<f32>, mut a: ArrayViewMut1<f32>) {
         if self == Activation::Softmax {

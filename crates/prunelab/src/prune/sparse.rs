@@ -1039,15 +1039,7 @@ impl SparseMlp {
                 // Over whole rows as plain slices (padding lanes included, never read): per-row overhead
                 // matters when a row holds one sample.
                 let zs = z.as_slice_mut().expect("contiguous rows");
-                let f = |v: f32| layer.activation.scalar(v);
-                match bias {
-                    Some(b) => {
-                        for (row, &b) in zs.chunks_exact_mut(stride).zip(b.iter()) {
-                            row.iter_mut().for_each(|v| *v = f(*v + b));
-                        }
-                    }
-                    None => zs.iter_mut().for_each(|v| *v = f(*v)),
-                }
+                layer.activation.rows_in_place(zs, stride, bias);
             }
             prev_start = start;
             start += width;
