@@ -6,8 +6,14 @@
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 
-/// Products with fewer multiply-adds than this run single-threaded.
+/// Products with fewer multiply-adds than this run single-threaded…
 const PARALLEL_MIN_FLOPS: usize = 1 << 21;
+/// …unless one operand holds at least this many values (1 MB): a product of one or a few rows streams a
+/// whole weight matrix and is bound by memory, which two cores read faster than one.
+const PARALLEL_MIN_VALUES: usize = 1 << 18;
+/// Such a product is cut into pieces of this many columns of its longer side, whatever the thread count,
+/// so that its numbers do not depend on it (gemm's path for one row depends on the width it is given).
+const STREAM_PIECE: usize = 128;
 /// Products with fewer multiply-adds than this use the plain loop.
 const SMALL_MAX_FLOPS: usize = 1 << 12;
 
@@ -37,39 +43,58 @@ pub(crate) fn matmul(
         small(a, b, c, accumulate);
         return;
     }
-    if flops < PARALLEL_MIN_FLOPS || !may_split() {
+    let piece = if flops >= PARALLEL_MIN_FLOPS {
+        if !may_split() {
+            return gemm_serial(a, b, c, accumulate);
+        }
+        // One single-threaded product per thread on a slice of the longer output side. For the thin
+        // products of training (100 rows) this scales where splitting inside one product does not: each
+        // thread packs only its share of `b`.
+        m.max(n)
+            .div_ceil(rayon::current_num_threads())
+            .next_multiple_of(16)
+    } else if k * m.max(n) >= PARALLEL_MIN_VALUES {
+        STREAM_PIECE
+    } else {
         return gemm_serial(a, b, c, accumulate);
-    }
-    // One single-threaded product per thread on a slice of the longer output side. For the thin products of
-    // training (100 rows) this scales where splitting inside one product does not: each thread packs only
-    // its share of `b`.
+    };
     if n >= m {
-        split_columns(a, b, c, accumulate);
+        split_columns(a, b, c, accumulate, piece);
     } else {
         // cᵀ = bᵀ·aᵀ: the rows of `c` are the columns of its transpose.
-        split_columns(b.t(), a.t(), &mut c.view_mut().reversed_axes(), accumulate);
+        split_columns(
+            b.t(),
+            a.t(),
+            &mut c.view_mut().reversed_axes(),
+            accumulate,
+            piece,
+        );
     }
 }
 
-/// `c (+)= a·b` as one single-threaded product per rayon thread, each on a slice of `c`'s columns.
+/// `c (+)= a·b` as single-threaded products on slices of `piece` columns of `c`, spread over rayon's
+/// threads where this thread may fan out.
 fn split_columns(
     a: ArrayView2<f32>,
     b: ArrayView2<f32>,
     c: &mut ArrayViewMut2<f32>,
     accumulate: bool,
+    piece: usize,
 ) {
     use rayon::prelude::*;
-    let chunk = b
-        .ncols()
-        .div_ceil(rayon::current_num_threads())
-        .next_multiple_of(16);
     let parts: Vec<_> = c
-        .axis_chunks_iter_mut(Axis(1), chunk)
-        .zip(b.axis_chunks_iter(Axis(1), chunk))
+        .axis_chunks_iter_mut(Axis(1), piece)
+        .zip(b.axis_chunks_iter(Axis(1), piece))
         .collect();
-    parts
-        .into_par_iter()
-        .for_each(|(mut c, b)| gemm_serial(a, b, &mut c, accumulate));
+    if may_split() {
+        parts
+            .into_par_iter()
+            .for_each(|(mut c, b)| gemm_serial(a, b, &mut c, accumulate));
+    } else {
+        for (mut c, b) in parts {
+            gemm_serial(a, b, &mut c, accumulate);
+        }
+    }
 }
 
 /// The plain loop for tiny products, on raw strides (no bounds checks, no packing). Outputs are computed in
@@ -292,6 +317,35 @@ mod tests {
                     v[at] = f32::MAX;
                     assert!(all_finite(&v));
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_product_split_over_threads_equals_one_thread_s_bit_for_bit() {
+        // One or a few rows against a large matrix (split for the memory streaming) and training-sized
+        // products (split for their arithmetic): the same numbers from rayon's threads (two on CI) as from
+        // a pool of one thread, and close to the definition.
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        for &(m, k, n) in &[(1, 600, 500), (3, 700, 400), (100, 300, 200), (700, 400, 3)] {
+            let a =
+                Array2::from_shape_fn((m, k), |(i, j)| ((i * 7 + j * 3) % 11) as f32 * 0.3 - 1.1);
+            let w =
+                Array2::from_shape_fn((n, k), |(i, j)| ((i * 5 + j * 2) % 13) as f32 * 0.1 - 0.6);
+            let mut split = Array2::zeros((m, n));
+            matmul(a.view(), w.t(), &mut split.view_mut(), false);
+            let mut serial = Array2::zeros((m, n));
+            one.install(|| matmul(a.view(), w.t(), &mut serial.view_mut(), false));
+            assert_eq!(split, serial, "{m}x{k}x{n}");
+            let want = reference(&a, &w.t().to_owned());
+            for (x, y) in split.iter().zip(&want) {
+                assert!(
+                    (x - y).abs() <= 1e-3 * (1.0 + y.abs()),
+                    "{m}x{k}x{n}: {x} vs {y}"
+                );
             }
         }
     }

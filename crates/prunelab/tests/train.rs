@@ -224,7 +224,12 @@ fn an_overflowing_gradient_stops_training_before_anything_reads_the_weights() {
     let data = Dataset::regression(array![[1e21f32]], array![[0.0f32]]).unwrap();
     let build = || {
         let hidden = Dense::new(Array2::ones((4, 1)), None, Activation::Identity).unwrap();
-        let out = Dense::new(Array2::from_elem((1, 4), 2.5e-4), None, Activation::Identity).unwrap();
+        let out = Dense::new(
+            Array2::from_elem((1, 4), 2.5e-4),
+            None,
+            Activation::Identity,
+        )
+        .unwrap();
         Mlp::from_layers(1, Topology::Chain, vec![hidden, out]).unwrap()
     };
     let optimizers: [Optimizer; 2] = [Sgd::new(0.1).into(), Adam::new(0.1).into()];

@@ -120,9 +120,19 @@ impl Activation {
     /// `z ← f(z + bias[r])` in place over rows of `stride` values laid end to end (row `r` adds `bias[r]`),
     /// with the function chosen outside the loop so the pass vectorises: the sparse path's layout, one row
     /// per unit. `Softmax` has no element-wise form and is left to [`Activation::forward`].
-    pub(crate) fn rows_in_place(self, zs: &mut [f32], stride: usize, bias: Option<ArrayView1<f32>>) {
+    pub(crate) fn rows_in_place(
+        self,
+        zs: &mut [f32],
+        stride: usize,
+        bias: Option<ArrayView1<f32>>,
+    ) {
         #[inline(always)]
-        fn pass(f: impl Fn(f32) -> f32, zs: &mut [f32], stride: usize, bias: Option<ArrayView1<f32>>) {
+        fn pass(
+            f: impl Fn(f32) -> f32,
+            zs: &mut [f32],
+            stride: usize,
+            bias: Option<ArrayView1<f32>>,
+        ) {
             match bias {
                 Some(b) => {
                     for (row, &b) in zs.chunks_exact_mut(stride).zip(b.iter()) {
