@@ -545,6 +545,34 @@ fn each_layer_takes_the_product_its_density_and_batch_call_for() {
 }
 
 #[test]
+fn a_sparse_network_whose_layers_all_run_dense_is_the_dense_network_bit_for_bit() {
+    let x = random_input(40, 9);
+    // 700 rows: more than one block of the dense pass.
+    let big = ndarray::concatenate(ndarray::Axis(0), &vec![x.view(); 100]).unwrap();
+    for topology in [Topology::Chain, Topology::DenselyConnected] {
+        let mut m = Mlp::config(&[40, 60, 50, 8])
+            .topology(topology)
+            .activation(Activation::Tanh)
+            .output_activation(Activation::Softmax)
+            .seed(4)
+            .build()
+            .unwrap();
+        WeightPruning::magnitude(0.5).apply(&mut m).unwrap();
+        // No layer is below 0% density: every one keeps the dense product.
+        let net = SparseMlp::with_crossover(&m, 0.0, 0.0).unwrap();
+        assert_eq!(net.sparse_layers(), 0);
+        for n in [1, 2, 5, 130, 700] {
+            let xb = big.slice(ndarray::s![..n, ..]);
+            assert_eq!(
+                net.forward(xb).unwrap(),
+                m.forward(xb).unwrap(),
+                "{topology:?}, {n} samples"
+            );
+        }
+    }
+}
+
+#[test]
 fn threshold_sweep_matches_direct_pruning() {
     let (train, test) = data::iris_binary().split(0.7, 42).unwrap();
     let mut model = Mlp::config(&[4, 5, 3, 1])

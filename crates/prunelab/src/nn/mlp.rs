@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, AsArray, Axis, Ix2};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, AsArray, Axis, Ix2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -546,39 +546,6 @@ impl Mlp {
         }
     }
 
-    /// The inference pass for one block of rows: `acts` is `(≥ rows, total_width)`; each layer's product goes
-    /// straight into its columns and bias and activation are applied there in place. Writes the output into
-    /// `out`. `x` must have been checked.
-    fn forward_block(
-        &self,
-        acts: &mut Array2<f32>,
-        x: ArrayView2<f32>,
-        mut out: ArrayViewMut2<f32>,
-    ) {
-        let n = x.nrows();
-        // A chain's first layer reads `x` where it is; only densely connected layers need it beside the
-        // hidden outputs.
-        let chain = self.topology == Topology::Chain;
-        if !chain {
-            acts.slice_mut(s![..n, ..self.n_inputs]).assign(&x);
-        }
-        for (k, layer) in self.layers.iter().enumerate() {
-            let outputs = self.output_range(k);
-            let (left, mut right) = acts.view_mut().split_at(Axis(1), outputs.start);
-            let input = if chain && k == 0 {
-                x.view()
-            } else {
-                left.slice(s![..n, self.input_range(k)])
-            };
-            let mut z = right.slice_mut(s![..n, ..outputs.len()]);
-            crate::linalg::matmul(input, layer.weight.t(), &mut z, false);
-            let bias = layer.bias.as_ref().map(|b| b.view());
-            layer.activation.forward(z, bias, None);
-        }
-        let last = self.layers.len() - 1;
-        out.assign(&acts.slice(s![..n, self.output_range(last)]));
-    }
-
     /// Back-propagates through `n` rows of `ws`. The output layer's ∂L/∂z must already be in `ws.dacts`
     /// (columns of the last layer); gradients are written (not added) into `grads`.
     pub(crate) fn backward_ws(&self, ws: &mut Workspace, n: usize, grads: &mut Gradients) {
@@ -646,17 +613,16 @@ impl Mlp {
         self.check_input(&x)?;
         // Loops of forward passes (timing, evaluation) stop at the stop button.
         crate::interrupt::checkpoint("inference", || "before a forward pass".into())?;
-        let n = x.nrows();
-        let width = self.total_width();
-        let mut out = Array2::zeros((n, self.n_outputs()));
-        crate::linalg::row_blocks(
-            x,
-            out.view_mut(),
-            INFER_BLOCK,
-            || Array2::zeros((n.min(INFER_BLOCK), width)),
-            |acts, xb, o| self.forward_block(acts, xb, o),
-        );
-        Ok(out)
+        let layers: Vec<LayerView> = self
+            .layers
+            .iter()
+            .map(|l| LayerView {
+                weight: l.weight.view(),
+                bias: l.bias.as_ref().map(|b| b.view()),
+                activation: l.activation,
+            })
+            .collect();
+        Ok(dense_inference(self.n_inputs, self.topology, &layers, x))
     }
 
     /// Class probabilities, shape `(samples, classes)`. A single sigmoid output gives two columns,
@@ -798,6 +764,76 @@ pub(crate) fn labels_from_output(out: ArrayView2<f32>) -> Array1<usize> {
             })
             .collect()
     }
+}
+
+/// One dense layer as the inference pass reads it: weights `(outputs, inputs)`, bias and activation.
+pub(crate) struct LayerView<'a> {
+    /// The weights, one row per output unit.
+    pub weight: ArrayView2<'a, f32>,
+    /// The bias, one per output unit.
+    pub bias: Option<ArrayView1<'a, f32>>,
+    /// The activation.
+    pub activation: Activation,
+}
+
+/// The dense inference pass of [`Mlp::forward`] over `layers` wired by `topology`, for a checked `x`: blocks
+/// of [`INFER_BLOCK`] rows, each carried through every layer while its activations sit in cache, blocks in
+/// parallel on rayon's threads. A sparse network whose layers all take the dense product runs it too.
+pub(crate) fn dense_inference(
+    n_inputs: usize,
+    topology: Topology,
+    layers: &[LayerView],
+    x: ArrayView2<f32>,
+) -> Array2<f32> {
+    let n = x.nrows();
+    let width = n_inputs + layers.iter().map(|l| l.weight.nrows()).sum::<usize>();
+    let last = layers.last().expect("a network has layers").weight.nrows();
+    let mut out = Array2::zeros((n, last));
+    crate::linalg::row_blocks(
+        x,
+        out.view_mut(),
+        INFER_BLOCK,
+        || Array2::zeros((n.min(INFER_BLOCK), width)),
+        |acts, xb, o| dense_block(n_inputs, topology, layers, acts, xb, o),
+    );
+    out
+}
+
+/// The inference pass for one block of rows: `acts` is `(≥ rows, total width)`; each layer's product goes
+/// straight into its columns and bias and activation are applied there in place. Writes the output into
+/// `out`.
+fn dense_block(
+    n_inputs: usize,
+    topology: Topology,
+    layers: &[LayerView],
+    acts: &mut Array2<f32>,
+    x: ArrayView2<f32>,
+    mut out: ArrayViewMut2<f32>,
+) {
+    let n = x.nrows();
+    // A chain's first layer reads `x` where it is; only densely connected layers need it beside the hidden
+    // outputs.
+    let chain = topology == Topology::Chain;
+    if !chain {
+        acts.slice_mut(s![..n, ..n_inputs]).assign(&x);
+    }
+    let mut start = n_inputs;
+    let mut prev = 0..n_inputs;
+    for (k, layer) in layers.iter().enumerate() {
+        let outputs = start..start + layer.weight.nrows();
+        let (left, mut right) = acts.view_mut().split_at(Axis(1), outputs.start);
+        let input = match (chain, k) {
+            (true, 0) => x.view(),
+            (true, _) => left.slice(s![..n, prev.clone()]),
+            (false, _) => left.slice(s![..n, ..outputs.start]),
+        };
+        let mut z = right.slice_mut(s![..n, ..outputs.len()]);
+        crate::linalg::matmul(input, layer.weight.t(), &mut z, false);
+        layer.activation.forward(z, layer.bias, None);
+        start = outputs.end;
+        prev = outputs;
+    }
+    out.assign(&acts.slice(s![..n, prev]));
 }
 
 /// Checks that `x` is a non-empty, finite batch with `n_inputs` columns.

@@ -8,5 +8,5 @@ mod mlp;
 pub use activation::Activation;
 pub use init::Init;
 pub use layer::Dense;
-pub(crate) use mlp::{check_batch, Workspace};
+pub(crate) use mlp::{check_batch, dense_inference, LayerView, Workspace};
 pub use mlp::{Gradients, Mlp, MlpConfig, Topology};

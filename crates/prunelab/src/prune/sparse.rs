@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
 use crate::error::{Error, Result};
-use crate::nn::{check_batch, Activation, Mlp, Topology};
+use crate::nn::{check_batch, Activation, LayerView, Mlp, Topology};
 
 /// Samples per block of [`SparseMlp::forward`]: a block's inputs and outputs of a layer stay in L2 cache.
 const SAMPLE_BLOCK: usize = 128;
@@ -972,11 +972,36 @@ impl SparseMlp {
 
     /// The network output for a batch `x` of shape `(samples, inputs)`. Samples go through the network in
     /// blocks of [`SAMPLE_BLOCK`], each carried through every layer while its activations sit in cache;
-    /// blocks run in parallel on rayon's threads.
+    /// blocks run in parallel on rayon's threads. Where every layer takes the dense product at this batch
+    /// size, the pass is [`Mlp::forward`]'s, and so are the numbers.
     pub fn forward<'a>(&self, x: impl AsArray<'a, f32, Ix2>) -> Result<Array2<f32>> {
         let x: ArrayView2<f32> = x.into();
         check_batch(&x, self.n_inputs)?;
         crate::interrupt::checkpoint("sparse inference", || "before a forward pass".into())?;
+        let dense: Option<Vec<LayerView>> = self
+            .layers
+            .iter()
+            .map(
+                |l| match l.kernel.for_samples(x.nrows().min(SAMPLE_BLOCK)) {
+                    Product::Dense(w) => Some(LayerView {
+                        weight: w.view(),
+                        bias: l.bias.as_ref().map(|b| b.view()),
+                        activation: l.activation,
+                    }),
+                    Product::Sparse(_) => None,
+                },
+            )
+            .collect();
+        if let Some(layers) = dense {
+            // Every layer takes the dense product at this batch size: the dense network's own pass, on rows of
+            // samples, as fast as it and with its numbers.
+            return Ok(crate::nn::dense_inference(
+                self.n_inputs,
+                self.topology,
+                &layers,
+                x,
+            ));
+        }
         let outputs = self.width(self.layers.len() - 1);
         let mut out = Array2::zeros((x.nrows(), outputs));
         crate::linalg::row_blocks(
