@@ -138,6 +138,13 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// The kernel family asked for (`PRUNELAB_SIMD`, [`force_family`](crate::kernels::force_family)) is
+    /// unknown or needs a CPU feature this machine lacks.
+    #[error("kernel family: {reason}")]
+    Simd {
+        /// What was asked and what this CPU runs.
+        reason: String,
+    },
 }
 
 /// Bytes as gigabytes with two significant decimals, for messages.

@@ -27,6 +27,7 @@ mod error;
 pub mod graph;
 pub mod interrupt;
 pub mod io;
+pub mod kernels;
 mod linalg;
 pub mod loss;
 pub mod mem;

@@ -1,21 +1,19 @@
 //! The matrix product behind every dense layer: `c ← a·b` or `c ← c + a·b` on ndarray views of any strides
-//! (transposed views cost nothing). Large products go to the `gemm` crate, whose kernels use the widest
-//! vector unit the CPU has (its `x86-v4` feature: AVX-512 where present, detected at run time); products big
-//! enough to pay for threads are cut into one slice per rayon thread; tiny products (iris-sized layers) use a
-//! plain loop, which avoids the packing and dispatch overhead that dominates there.
+//! (transposed views cost nothing), computed by [`crate::kernels`]: each output one FMA chain in order, so
+//! the numbers depend neither on the CPU nor on how the product is cut up. Products big enough to pay for
+//! threads are cut into slices of columns, one single-threaded product per slice.
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
+
+use crate::kernels::dense::{Mat, MatMut};
 
 /// Products with fewer multiply-adds than this run single-threaded…
 const PARALLEL_MIN_FLOPS: usize = 1 << 21;
 /// …unless one operand holds at least this many values (1 MB): a product of one or a few rows streams a
 /// whole weight matrix and is bound by memory, which two cores read faster than one.
 const PARALLEL_MIN_VALUES: usize = 1 << 18;
-/// Such a product is cut into pieces of this many columns of its longer side, whatever the thread count,
-/// so that its numbers do not depend on it (gemm's path for one row depends on the width it is given).
+/// Such a product is cut into pieces of this many columns of its longer side.
 const STREAM_PIECE: usize = 128;
-/// Products with fewer multiply-adds than this use the plain loop.
-const SMALL_MAX_FLOPS: usize = 1 << 12;
 
 /// `c ← a·b` (or `c ← c + a·b` with `accumulate`). Shapes must agree: `a` is `(m, k)`, `b` is `(k, n)`,
 /// `c` is `(m, n)`; callers guarantee this (checked in debug builds).
@@ -39,13 +37,12 @@ pub(crate) fn matmul(
         return;
     }
     let flops = m * n * k;
-    if flops <= SMALL_MAX_FLOPS {
-        small(a, b, c, accumulate);
-        return;
+    if flops <= crate::kernels::dense::SMALL_MAX_FLOPS {
+        return serial(a, b, c, accumulate);
     }
     let piece = if flops >= PARALLEL_MIN_FLOPS {
         if !may_split() {
-            return gemm_serial(a, b, c, accumulate);
+            return serial(a, b, c, accumulate);
         }
         // One single-threaded product per thread on a slice of the longer output side. For the thin
         // products of training (100 rows) this scales where splitting inside one product does not: each
@@ -56,7 +53,7 @@ pub(crate) fn matmul(
     } else if k * m.max(n) >= PARALLEL_MIN_VALUES {
         STREAM_PIECE
     } else {
-        return gemm_serial(a, b, c, accumulate);
+        return serial(a, b, c, accumulate);
     };
     if n >= m {
         split_columns(a, b, c, accumulate, piece);
@@ -89,117 +86,11 @@ fn split_columns(
     if may_split() {
         parts
             .into_par_iter()
-            .for_each(|(mut c, b)| gemm_serial(a, b, &mut c, accumulate));
+            .for_each(|(mut c, b)| serial(a, b, &mut c, accumulate));
     } else {
         for (mut c, b) in parts {
-            gemm_serial(a, b, &mut c, accumulate);
+            serial(a, b, &mut c, accumulate);
         }
-    }
-}
-
-/// The plain loop for tiny products, on raw strides (no bounds checks, no packing). Outputs are computed in
-/// tiles of up to 4 × 4, so the additions do not wait on each other and the loop overhead is shared; each
-/// output is still summed in order over `k`.
-fn small(a: ArrayView2<f32>, b: ArrayView2<f32>, c: &mut ArrayViewMut2<f32>, accumulate: bool) {
-    let (m, k) = a.dim();
-    let n = b.ncols();
-    let a = Strided::of(a.as_ptr(), a.strides());
-    let b = Strided::of(b.as_ptr(), b.strides());
-    let c = Out {
-        ptr: c.as_mut_ptr(),
-        rs: c.strides()[0],
-        cs: c.strides()[1],
-        accumulate,
-    };
-    let mut i = 0;
-    while i < m {
-        let r = if m - i >= 4 { 4 } else { 1 };
-        let mut j = 0;
-        while j < n {
-            let w = (n - j).min(4);
-            // SAFETY: i + r ≤ m and j + w ≤ n: the tile lies inside all three views.
-            unsafe {
-                match (r, w) {
-                    (4, 4) => tile::<4, 4>(a, b, c, i, j, k),
-                    (4, 3) => tile::<4, 3>(a, b, c, i, j, k),
-                    (4, 2) => tile::<4, 2>(a, b, c, i, j, k),
-                    (4, _) => tile::<4, 1>(a, b, c, i, j, k),
-                    (_, 4) => tile::<1, 4>(a, b, c, i, j, k),
-                    (_, 3) => tile::<1, 3>(a, b, c, i, j, k),
-                    (_, 2) => tile::<1, 2>(a, b, c, i, j, k),
-                    _ => tile::<1, 1>(a, b, c, i, j, k),
-                }
-            }
-            j += w;
-        }
-        i += r;
-    }
-}
-
-/// The output of the tiny-product loop.
-#[derive(Clone, Copy)]
-struct Out {
-    ptr: *mut f32,
-    rs: isize,
-    cs: isize,
-    accumulate: bool,
-}
-
-/// `c[i + r, j + w] (+)= a[i + r, ..] · b[.., j + w]` for `r < R`, `w < W`, summed in order over `k`.
-///
-/// # Safety
-/// The tile must lie inside the views `a`, `b` and `c` came from.
-#[inline(always)]
-unsafe fn tile<const R: usize, const W: usize>(
-    a: Strided,
-    b: Strided,
-    c: Out,
-    i: usize,
-    j: usize,
-    k: usize,
-) {
-    let mut s = [[0.0f32; W]; R];
-    for p in 0..k {
-        let bv: [f32; W] = std::array::from_fn(|w| b.at(p, j + w));
-        for (r, row) in s.iter_mut().enumerate() {
-            let av = a.at(i + r, p);
-            for (s, &bv) in row.iter_mut().zip(&bv) {
-                *s += av * bv;
-            }
-        }
-    }
-    for (r, row) in s.iter().enumerate() {
-        for (w, &v) in row.iter().enumerate() {
-            let d = c
-                .ptr
-                .offset((i + r) as isize * c.rs + (j + w) as isize * c.cs);
-            *d = if c.accumulate { *d + v } else { v };
-        }
-    }
-}
-
-/// A read-only matrix as a pointer and strides, for the tiny-product loop.
-#[derive(Clone, Copy)]
-struct Strided {
-    ptr: *const f32,
-    rs: isize,
-    cs: isize,
-}
-
-impl Strided {
-    fn of(ptr: *const f32, strides: &[isize]) -> Self {
-        Strided {
-            ptr,
-            rs: strides[0],
-            cs: strides[1],
-        }
-    }
-
-    /// # Safety
-    /// `(r, c)` must lie inside the view the pointer and strides came from.
-    #[inline(always)]
-    unsafe fn at(self, r: usize, c: usize) -> f32 {
-        *self.ptr.offset(r as isize * self.rs + c as isize * self.cs)
     }
 }
 
@@ -253,40 +144,42 @@ pub(crate) fn all_finite(xs: &[f32]) -> bool {
     }
 }
 
-/// One single-threaded `gemm` call on the views as they are.
-fn gemm_serial(
-    a: ArrayView2<f32>,
-    b: ArrayView2<f32>,
-    c: &mut ArrayViewMut2<f32>,
-    accumulate: bool,
-) {
+/// One single-threaded product on the views as they are.
+fn serial(a: ArrayView2<f32>, b: ArrayView2<f32>, c: &mut ArrayViewMut2<f32>, accumulate: bool) {
     let (m, k) = a.dim();
     let n = b.ncols();
-    let (cs, ass, bs) = ([c.strides()[0], c.strides()[1]], a.strides(), b.strides());
-    // SAFETY: the pointers and strides describe live ndarray views of the stated shapes; `c` is borrowed
-    // mutably and does not alias `a` or `b` (the borrow checker guarantees it for these views).
+    assert!(
+        b.nrows() == k && c.dim() == (m, n),
+        "matmul shapes: ({m}, {k}) · {:?} → {:?}",
+        b.dim(),
+        c.dim()
+    );
+    let (ast, bst, cst) = (a.strides(), b.strides(), c.strides());
+    let (cs0, cs1) = (cst[0], cst[1]);
+    // SAFETY: the pointers and strides describe live ndarray views of the shapes checked above; `c` is
+    // borrowed mutably, so it aliases neither `a` nor `b`.
     unsafe {
-        gemm::gemm(
+        crate::kernels::matmul(
             m,
             n,
             k,
-            c.as_mut_ptr(),
-            cs[1],
-            cs[0],
+            Mat {
+                ptr: a.as_ptr(),
+                rs: ast[0],
+                cs: ast[1],
+            },
+            Mat {
+                ptr: b.as_ptr(),
+                rs: bst[0],
+                cs: bst[1],
+            },
+            MatMut {
+                ptr: c.as_mut_ptr(),
+                rs: cs0,
+                cs: cs1,
+            },
             accumulate,
-            a.as_ptr(),
-            ass[1],
-            ass[0],
-            b.as_ptr(),
-            bs[1],
-            bs[0],
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
+        )
     }
 }
 

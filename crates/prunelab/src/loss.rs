@@ -133,9 +133,9 @@ impl Loss {
             sum += match self {
                 Loss::Mse => (a64 - y64).powi(2),
                 Loss::BinaryCrossEntropy => {
-                    -(y64 * clip(a).ln() + (1.0 - y64) * (1.0 - clip(a)).ln())
+                    -(y64 * libm::log(clip(a)) + (1.0 - y64) * libm::log(1.0 - clip(a)))
                 }
-                Loss::CrossEntropy => -y64 * clip(a).ln(),
+                Loss::CrossEntropy => -y64 * libm::log(clip(a)),
             }
         });
         let denom = match self {
@@ -175,7 +175,7 @@ impl Loss {
                     .and(&y)
                     .for_each(|d, &z, &a, &y| {
                         let (z64, y64) = (z as f64, y as f64);
-                        sum += z64.max(0.0) - z64 * y64 + (-z64.abs()).exp().ln_1p();
+                        sum += z64.max(0.0) - z64 * y64 + libm::log1p(libm::exp(-z64.abs()));
                         *d = scale * (a - y);
                     });
                 (sum / y.len() as f64) as f32
@@ -189,7 +189,8 @@ impl Loss {
                     .zip(a.rows().into_iter().zip(dz.rows_mut()))
                 {
                     let max = zr.fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
-                    let lse = max + zr.iter().map(|&v| (v as f64 - max).exp()).sum::<f64>().ln();
+                    let lse =
+                        max + libm::log(zr.iter().map(|&v| libm::exp(v as f64 - max)).sum::<f64>());
                     sum += zr
                         .iter()
                         .zip(yr.iter())

@@ -387,7 +387,7 @@ fn update(
 
 /// One optimiser step over a piece of the parameters; returns whether every gradient was finite (tested on
 /// the bit pattern, in the loop that reads them anyway, so the check costs no pass of its own). Runs the
-/// loop compiled for AVX2 where the CPU has it.
+/// loop compiled for AVX2 under the AVX2 and AVX-512 kernel families.
 fn update_chunk(
     config: &Optimizer,
     step: u64,
@@ -397,8 +397,8 @@ fn update_chunk(
     second: &mut [f32],
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2.
+    if crate::kernels::family() != crate::kernels::SimdFamily::Portable {
+        // SAFETY: the AVX2 and AVX-512 families run only on CPUs with AVX2 (`kernels` checked it).
         return unsafe { update_chunk_avx2(config, step, params, grads, first, second) };
     }
     update_chunk_any(config, step, params, grads, first, second)
@@ -453,8 +453,8 @@ fn update_chunk_any(
             }
         }
         Optimizer::Adam(a) => {
-            let bc1 = 1.0 - (a.beta1 as f64).powf(step as f64);
-            let bc2 = 1.0 - (a.beta2 as f64).powf(step as f64);
+            let bc1 = 1.0 - libm::pow(a.beta1 as f64, step as f64);
+            let bc2 = 1.0 - libm::pow(a.beta2 as f64, step as f64);
             let step_size = (a.lr as f64 / bc1) as f32;
             let bc2_sqrt = bc2.sqrt() as f32;
             let decay = 1.0 - a.lr * a.weight_decay;

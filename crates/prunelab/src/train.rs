@@ -340,6 +340,7 @@ impl Trainer {
 
     /// Trains `model` on `train` for the configured number of epochs.
     pub fn fit(&mut self, model: &mut Mlp, train: &Dataset) -> Result<History> {
+        crate::kernels::active_family()?;
         self.run(model, train, None)
     }
 

@@ -109,8 +109,8 @@ pub fn cos_sin(n: usize) -> Result<Dataset> {
     let records = x.mapv(|v| v as f32).insert_axis(ndarray::Axis(1));
     let mut targets = Array2::zeros((n, 2));
     for (i, &v) in x.iter().enumerate() {
-        targets[[i, 0]] = v.cos() as f32;
-        targets[[i, 1]] = v.sin() as f32;
+        targets[[i, 0]] = libm::cos(v) as f32;
+        targets[[i, 1]] = libm::sin(v) as f32;
     }
     Ok(Dataset::regression(records, targets)?.with_feature_names(["x"]))
 }

@@ -32,9 +32,9 @@ const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 #[inline]
 pub(crate) fn sigmoid(z: f32) -> f32 {
     if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
+        1.0 / (1.0 + libm::expf(-z))
     } else {
-        let e = z.exp();
+        let e = libm::expf(z);
         e / (1.0 + e)
     }
 }
@@ -48,7 +48,7 @@ impl Activation {
             Activation::Identity | Activation::Softmax => z,
             Activation::Relu => z.max(0.0),
             Activation::Sigmoid => sigmoid(z),
-            Activation::Tanh => z.tanh(),
+            Activation::Tanh => libm::tanhf(z),
             Activation::Gelu => 0.5 * z * (1.0 + libm::erff(z * FRAC_1_SQRT_2)),
         }
     }
@@ -158,7 +158,7 @@ impl Activation {
             let max = z.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
             let mut sum = 0.0;
             Zip::from(&mut a).and(&z).for_each(|a, &z| {
-                *a = (z - max).exp();
+                *a = libm::expf(z - max);
                 sum += *a;
             });
             a.mapv_inplace(|v| v / sum);
@@ -177,7 +177,7 @@ impl Activation {
                 let max = z.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
                 let mut sum = 0.0;
                 z.mapv_inplace(|v| {
-                    let e = (v - max).exp();
+                    let e = libm::expf(v - max);
                     sum += e;
                     e
                 });
@@ -209,7 +209,7 @@ impl Activation {
                 .for_each(|d, &a| *d *= 1.0 - a * a),
             Activation::Gelu => Zip::from(&mut d).and(&z).for_each(|d, &z| {
                 let cdf = 0.5 * (1.0 + libm::erff(z * FRAC_1_SQRT_2));
-                let pdf = FRAC_1_SQRT_2PI * (-0.5 * z * z).exp();
+                let pdf = FRAC_1_SQRT_2PI * libm::expf(-0.5 * z * z);
                 *d *= cdf + z * pdf;
             }),
             Activation::Softmax => {

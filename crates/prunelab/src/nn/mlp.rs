@@ -109,6 +109,8 @@ impl MlpConfig {
 
     /// Checks the sizes and draws the weights.
     pub fn build(&self) -> Result<Mlp> {
+        // An unusable `PRUNELAB_SIMD` is reported before any work.
+        crate::kernels::active_family()?;
         if self.sizes.len() < 2 {
             return Err(Error::param(
                 "sizes",
@@ -611,6 +613,7 @@ impl Mlp {
     /// sit in cache; blocks run in parallel on rayon's threads.
     fn forward_view(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
         self.check_input(&x)?;
+        crate::kernels::active_family()?;
         // Loops of forward passes (timing, evaluation) stop at the stop button.
         crate::interrupt::checkpoint("inference", || "before a forward pass".into())?;
         let layers: Vec<LayerView> = self

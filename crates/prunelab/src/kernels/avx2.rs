@@ -1,0 +1,231 @@
+//! The AVX2 + FMA family: 8-lane vectors.
+
+use std::arch::x86_64::*;
+use std::ops::Range;
+
+use super::dense::{self, Mat, MatMut, Path};
+use super::sparse::{self, Entries, Offset, Operands};
+use super::vector::Vector;
+
+/// Eight f32 lanes in a `ymm` register.
+#[derive(Clone, Copy)]
+pub(super) struct F32x8(__m256);
+
+impl Vector for F32x8 {
+    const LANES: usize = 8;
+
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        F32x8(_mm256_setzero_ps())
+    }
+
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        F32x8(_mm256_set1_ps(x))
+    }
+
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        F32x8(_mm256_loadu_ps(p))
+    }
+
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        _mm256_storeu_ps(p, self.0)
+    }
+
+    #[inline(always)]
+    unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+        F32x8(_mm256_fmadd_ps(a.0, b.0, c.0))
+    }
+}
+
+/// `c (+)= a·b`.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `a` is `(m, k)`, `b` `(k, n)`, `c` `(m, n)`, inside live allocations, `c`
+/// aliasing neither.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat,
+    b: Mat,
+    c: MatMut,
+    accumulate: bool,
+) {
+    match dense::path(m, n, k, a, b) {
+        Path::Small => dense::small(m, n, k, a, b, c, accumulate),
+        Path::Gemv => gemv(m, n, k, a, b, c, accumulate),
+        // cᵀ = bᵀ·aᵀ, with the factors of each product swapped (the same bits).
+        Path::GemvT => gemv(n, m, k, b.t(), a.t(), c.t(), accumulate),
+        Path::Gemm => dense::gemm::<F32x8, 6, 2>(m, n, k, a, b, c, accumulate),
+    }
+}
+
+/// One to four rows of `a` against `b` with contiguous columns (a layer's weights read as `Wᵀ`, one sample
+/// or a few): the running sums of every column in an L1-sized buffer, swept over `k` in steps of 16 (a
+/// cache line of each column); per block of eight columns and eight steps, the block is transposed in
+/// registers so that each lane carries one column's chain. The blocks' chains are independent, so the
+/// CPU overlaps consecutive blocks.
+///
+/// # Safety
+/// As [`matmul`], with `m ≤ 4` and `b.rs == 1`. Also called by the AVX-512 family.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn gemv(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat,
+    b: Mat,
+    c: MatMut,
+    accumulate: bool,
+) {
+    let n8 = n / 8 * 8;
+    if n8 > 0 {
+        let mut sums = vec![0.0f32; m * n8];
+        if accumulate {
+            for i in 0..m {
+                for j in 0..n8 {
+                    sums[i * n8 + j] = *c.addr(i, j);
+                }
+            }
+        }
+        let s = sums.as_mut_ptr();
+        match m {
+            1 => gemv_sweep::<1>(n8, k, a, b, s),
+            2 => gemv_sweep::<2>(n8, k, a, b, s),
+            3 => gemv_sweep::<3>(n8, k, a, b, s),
+            _ => gemv_sweep::<4>(n8, k, a, b, s),
+        }
+        for i in 0..m {
+            for j in 0..n8 {
+                *c.addr(i, j) = sums[i * n8 + j];
+            }
+        }
+    }
+    dense::gemv_scalar(m, n, k, a, b, c, accumulate, n8);
+}
+
+/// [`gemv`]'s sweep for `M` rows over columns `0..n8` (a multiple of eight), sums at `s[i · n8 + j]`.
+///
+/// # Safety
+/// As [`gemv`]; `s` holds `M · n8` floats.
+#[inline(always)]
+unsafe fn gemv_sweep<const M: usize>(n8: usize, k: usize, a: Mat, b: Mat, s: *mut f32) {
+    let cs = b.cs;
+    let mut p = 0;
+    while p < k {
+        let steps = 16.min(k - p);
+        // This sweep's values of `a`, contiguous (its broadcasts then need no address arithmetic).
+        let mut av = [[0.0f32; 16]; M];
+        for (i, row) in av.iter_mut().enumerate() {
+            for (q, v) in row.iter_mut().enumerate().take(steps) {
+                *v = a.at(i, p + q);
+            }
+        }
+        let mut j = 0;
+        while j < n8 {
+            let mut acc = [_mm256_setzero_ps(); M];
+            for (i, x) in acc.iter_mut().enumerate() {
+                *x = _mm256_loadu_ps(s.add(i * n8 + j));
+            }
+            // Column j + t, step p + q at col + t·cs + q.
+            let col = b.addr(p, j);
+            let mut q0 = 0;
+            while q0 + 8 <= steps {
+                let mut rows = [_mm256_setzero_ps(); 8];
+                for (t, r) in rows.iter_mut().enumerate() {
+                    *r = _mm256_loadu_ps(col.offset(t as isize * cs).add(q0));
+                }
+                let y = transpose8(rows);
+                for (q, y) in y.iter().enumerate() {
+                    for (i, x) in acc.iter_mut().enumerate() {
+                        *x = _mm256_fmadd_ps(_mm256_set1_ps(av[i][q0 + q]), *y, *x);
+                    }
+                }
+                q0 += 8;
+            }
+            while q0 < steps {
+                let mut v = [0.0f32; 8];
+                for (t, v) in v.iter_mut().enumerate() {
+                    *v = *col.offset(t as isize * cs).add(q0);
+                }
+                let y = _mm256_loadu_ps(v.as_ptr());
+                for (i, x) in acc.iter_mut().enumerate() {
+                    *x = _mm256_fmadd_ps(_mm256_set1_ps(av[i][q0]), y, *x);
+                }
+                q0 += 1;
+            }
+            for (i, x) in acc.iter().enumerate() {
+                _mm256_storeu_ps(s.add(i * n8 + j), *x);
+            }
+            j += 8;
+        }
+        p += steps;
+    }
+}
+
+/// The 8 × 8 transpose: lane `t` of output `q` is lane `q` of input `t`.
+#[inline(always)]
+unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
+    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+    let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+    let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+    let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+    let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+    let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+    let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+    let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+    [
+        _mm256_permute2f128_ps::<0x20>(u0, u4),
+        _mm256_permute2f128_ps::<0x20>(u1, u5),
+        _mm256_permute2f128_ps::<0x20>(u2, u6),
+        _mm256_permute2f128_ps::<0x20>(u3, u7),
+        _mm256_permute2f128_ps::<0x31>(u0, u4),
+        _mm256_permute2f128_ps::<0x31>(u1, u5),
+        _mm256_permute2f128_ps::<0x31>(u2, u6),
+        _mm256_permute2f128_ps::<0x31>(u3, u7),
+    ]
+}
+
+/// The CSR tile kernel: tiles of 32 samples two rows at a time, a last tile of 16 four rows at a time
+/// (eight chains of eight lanes either way).
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; otherwise as [`sparse::tiles`].
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn csr_tiles<P: Offset>(
+    e: Entries<'_, P>,
+    io: Operands,
+    lanes: usize,
+    rows: Range<usize>,
+) {
+    sparse::tiles::<F32x8, P, 4, 2, 2, 4>(e, io, lanes, rows)
+}
+
+/// The per-sample CSR kernel with the FMA unit.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; otherwise as [`sparse::few`]. Also called by the AVX-512 family.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn csr_few(
+    indptr: &[usize],
+    indices: &[u32],
+    values: &[f32],
+    io: Operands,
+    n: usize,
+    rows: Range<usize>,
+) {
+    sparse::few(indptr, indices, values, io, n, rows)
+}

@@ -1,0 +1,480 @@
+//! Dense products `c ← a·b` and `c ← c + a·b` on raw strided matrices, written once for every family.
+//!
+//! Each output is one FMA chain over `k` in order (see the module docs of [`crate::kernels`]); the paths
+//! below differ in speed only:
+//! - [`small`]: products of a few thousand multiply-adds, tiles of 4 × 4 outputs, no packing;
+//! - [`gemv_scalar`] (and the families' vector versions): one to four rows against a matrix whose columns are
+//!   contiguous (a layer's weights read as `Wᵀ`), streamed without packing;
+//! - [`gemm`]: everything else, the classic blocking — `b` packed in panels of `NR` columns × [`KC`] rows
+//!   that stay in L1, `a` in panels of `MR` rows that stay in L2, and an `MR × NR` register tile per step.
+//!   A chain's running value goes back to `c` after each [`KC`] block and is picked up by the next.
+
+use std::cell::RefCell;
+
+use super::vector::Vector;
+use super::AlignedBuf;
+
+/// A read-only matrix as a pointer and element strides.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Mat {
+    /// Element `(0, 0)`.
+    pub ptr: *const f32,
+    /// Row stride, in elements.
+    pub rs: isize,
+    /// Column stride, in elements.
+    pub cs: isize,
+}
+
+impl Mat {
+    /// Element `(r, c)`.
+    ///
+    /// # Safety
+    /// `(r, c)` must lie inside the matrix the pointer and strides came from.
+    #[inline(always)]
+    pub(crate) unsafe fn at(self, r: usize, c: usize) -> f32 {
+        *self.ptr.offset(r as isize * self.rs + c as isize * self.cs)
+    }
+
+    /// The address of element `(r, c)`.
+    ///
+    /// # Safety
+    /// As [`Mat::at`].
+    #[inline(always)]
+    pub(crate) unsafe fn addr(self, r: usize, c: usize) -> *const f32 {
+        self.ptr.offset(r as isize * self.rs + c as isize * self.cs)
+    }
+
+    /// The transpose (no data moved).
+    #[inline(always)]
+    pub(crate) fn t(self) -> Mat {
+        Mat {
+            ptr: self.ptr,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+}
+
+/// A writable matrix as a pointer and element strides.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MatMut {
+    /// Element `(0, 0)`.
+    pub ptr: *mut f32,
+    /// Row stride, in elements.
+    pub rs: isize,
+    /// Column stride, in elements.
+    pub cs: isize,
+}
+
+impl MatMut {
+    /// The address of element `(r, c)`.
+    ///
+    /// # Safety
+    /// `(r, c)` must lie inside the matrix the pointer and strides came from.
+    #[inline(always)]
+    pub(crate) unsafe fn addr(self, r: usize, c: usize) -> *mut f32 {
+        self.ptr.offset(r as isize * self.rs + c as isize * self.cs)
+    }
+
+    /// The transpose (no data moved).
+    #[inline(always)]
+    pub(crate) fn t(self) -> MatMut {
+        MatMut {
+            ptr: self.ptr,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+}
+
+/// Products with at most this many multiply-adds take [`small`].
+pub(crate) const SMALL_MAX_FLOPS: usize = 1 << 12;
+/// Up to this many rows (against a matrix with contiguous columns) take the streaming path.
+pub(crate) const GEMV_ROWS: usize = 4;
+/// Rows of `k` per packed block: a panel of `b` (`KC × NR`) stays in L1.
+const KC: usize = 256;
+/// Columns of `b` packed at once (`KC × NC` floats, 2 MB, in L2/L3).
+const NC: usize = 2048;
+/// Rows of `a` packed at once (rounded down to a whole number of `MR`-row panels): `MC × KC` stays in L2.
+const MC: usize = 96;
+
+/// The scalar product's path choice, shared by every family: `Small`, `Gemv` (rows of `a` against
+/// column-contiguous `b`), `GemvT` (the same on the transpose) or `Gemm`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Path {
+    Small,
+    Gemv,
+    GemvT,
+    Gemm,
+}
+
+/// Which path a `(m, k) · (k, n)` product takes.
+pub(crate) fn path(m: usize, n: usize, k: usize, a: Mat, b: Mat) -> Path {
+    if m * n * k <= SMALL_MAX_FLOPS {
+        Path::Small
+    } else if m <= GEMV_ROWS && b.rs == 1 && m < n {
+        Path::Gemv
+    } else if n <= GEMV_ROWS && a.cs == 1 && n < m {
+        Path::GemvT
+    } else {
+        Path::Gemm
+    }
+}
+
+/// `c (+)= a·b` by tiles of up to 4 × 4 outputs, each output one `mul_add` chain over `k`.
+///
+/// # Safety
+/// `a` is `(m, k)`, `b` is `(k, n)`, `c` is `(m, n)`, all inside live allocations; `c` aliases neither.
+#[inline(always)]
+pub(crate) unsafe fn small(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat,
+    b: Mat,
+    c: MatMut,
+    accumulate: bool,
+) {
+    let mut i = 0;
+    while i < m {
+        let r = if m - i >= 4 { 4 } else { 1 };
+        let mut j = 0;
+        while j < n {
+            let w = (n - j).min(4);
+            match (r, w) {
+                (4, 4) => tile::<4, 4>(a, b, c, i, j, k, accumulate),
+                (4, 3) => tile::<4, 3>(a, b, c, i, j, k, accumulate),
+                (4, 2) => tile::<4, 2>(a, b, c, i, j, k, accumulate),
+                (4, _) => tile::<4, 1>(a, b, c, i, j, k, accumulate),
+                (_, 4) => tile::<1, 4>(a, b, c, i, j, k, accumulate),
+                (_, 3) => tile::<1, 3>(a, b, c, i, j, k, accumulate),
+                (_, 2) => tile::<1, 2>(a, b, c, i, j, k, accumulate),
+                _ => tile::<1, 1>(a, b, c, i, j, k, accumulate),
+            }
+            j += w;
+        }
+        i += r;
+    }
+}
+
+/// `c[i + r, j + w] (+)= a[i + r, ..] · b[.., j + w]` for `r < R`, `w < W`.
+///
+/// # Safety
+/// The tile must lie inside `a`, `b` and `c`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile<const R: usize, const W: usize>(
+    a: Mat,
+    b: Mat,
+    c: MatMut,
+    i: usize,
+    j: usize,
+    k: usize,
+    accumulate: bool,
+) {
+    let mut s = [[0.0f32; W]; R];
+    if accumulate {
+        for (r, row) in s.iter_mut().enumerate() {
+            for (w, v) in row.iter_mut().enumerate() {
+                *v = *c.addr(i + r, j + w);
+            }
+        }
+    }
+    for p in 0..k {
+        let bv: [f32; W] = std::array::from_fn(|w| b.at(p, j + w));
+        for (r, row) in s.iter_mut().enumerate() {
+            let av = a.at(i + r, p);
+            for (s, &bv) in row.iter_mut().zip(&bv) {
+                *s = av.mul_add(bv, *s);
+            }
+        }
+    }
+    for (r, row) in s.iter().enumerate() {
+        for (w, &v) in row.iter().enumerate() {
+            *c.addr(i + r, j + w) = v;
+        }
+    }
+}
+
+/// `c (+)= a·b` for `m ≤` [`GEMV_ROWS`] rows of `a` against `b` with contiguous columns (`b.rs == 1`):
+/// eight columns at a time, each one `mul_add` chain.
+///
+/// # Safety
+/// As [`small`], and `b.rs == 1`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemv_scalar(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat,
+    b: Mat,
+    c: MatMut,
+    accumulate: bool,
+    from: usize,
+) {
+    for i in 0..m {
+        let mut j = from;
+        while j < n {
+            let w = (n - j).min(8);
+            let mut s = [0.0f32; 8];
+            if accumulate {
+                for (t, s) in s.iter_mut().enumerate().take(w) {
+                    *s = *c.addr(i, j + t);
+                }
+            }
+            let cols: [*const f32; 8] = std::array::from_fn(|t| b.addr(0, j + t.min(w - 1)));
+            for p in 0..k {
+                let av = a.at(i, p);
+                for (s, col) in s.iter_mut().zip(&cols) {
+                    *s = av.mul_add(*col.add(p), *s);
+                }
+            }
+            for (t, &s) in s.iter().enumerate().take(w) {
+                *c.addr(i, j + t) = s;
+            }
+            j += w;
+        }
+    }
+}
+
+/// The packing buffers of one thread, kept between products.
+#[derive(Default)]
+struct Packs {
+    a: AlignedBuf,
+    b: AlignedBuf,
+}
+
+thread_local! {
+    static PACKS: RefCell<Packs> = RefCell::new(Packs::default());
+}
+
+/// `c (+)= a·b` with `MR × (NV · LANES)` register tiles of `V`.
+///
+/// # Safety
+/// As [`small`], and the CPU must have `V`'s family.
+#[inline(always)]
+pub(crate) unsafe fn gemm<V: Vector, const MR: usize, const NV: usize>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat,
+    b: Mat,
+    c: MatMut,
+    accumulate: bool,
+) {
+    // The thread's buffers, taken out while in use (a product inside a product gets fresh ones).
+    let mut packs = PACKS.with(|p| p.take());
+    let nr = NV * V::LANES;
+    let mc = (MC / MR).max(1) * MR;
+    let kc_max = KC.min(k);
+    let bp = packs
+        .b
+        .get(kc_max * NC.min(n).next_multiple_of(nr))
+        .as_mut_ptr();
+    let ap = packs
+        .a
+        .get(kc_max * mc.min(m).next_multiple_of(MR))
+        .as_mut_ptr();
+    let mut jc = 0;
+    while jc < n {
+        let nc = NC.min(n - jc);
+        let mut pc = 0;
+        while pc < k {
+            let kc = KC.min(k - pc);
+            pack_b(bp, b, pc, jc, kc, nc, nr);
+            let first = pc == 0 && !accumulate;
+            let mut ic = 0;
+            while ic < m {
+                let mcc = mc.min(m - ic);
+                pack_a::<MR>(ap, a, ic, pc, mcc, kc);
+                let mut q = 0;
+                while q * nr < nc {
+                    let cols = nr.min(nc - q * nr);
+                    let bq = bp.add(q * kc * nr);
+                    let mut r = 0;
+                    while r * MR < mcc {
+                        let rows = MR.min(mcc - r * MR);
+                        let ct = c.addr(ic + r * MR, jc + q * nr);
+                        micro::<V, MR, NV>(
+                            kc,
+                            ap.add(r * kc * MR),
+                            bq,
+                            MatMut { ptr: ct, ..c },
+                            rows,
+                            cols,
+                            first,
+                        );
+                        r += 1;
+                    }
+                    q += 1;
+                }
+                ic += mcc;
+            }
+            pc += kc;
+        }
+        jc += nc;
+    }
+    PACKS.with(|p| p.replace(packs));
+}
+
+/// Packs `b[pc.., jc..]` (`kc × nc`) into panels of `nr` columns: panel `q`'s row `p` at
+/// `dst[q·kc·nr + p·nr ..]`, columns past `nc` zero.
+///
+/// # Safety
+/// `dst` holds `kc · nc.next_multiple_of(nr)` floats; the block lies inside `b`.
+#[inline(always)]
+unsafe fn pack_b(dst: *mut f32, b: Mat, pc: usize, jc: usize, kc: usize, nc: usize, nr: usize) {
+    let mut q = 0;
+    while q * nr < nc {
+        let j0 = jc + q * nr;
+        let w = nr.min(nc - q * nr);
+        let d = dst.add(q * kc * nr);
+        if b.cs == 1 {
+            for p in 0..kc {
+                let row = d.add(p * nr);
+                std::ptr::copy_nonoverlapping(b.addr(pc + p, j0), row, w);
+                for t in w..nr {
+                    *row.add(t) = 0.0;
+                }
+            }
+        } else {
+            for t in 0..w {
+                let col = b.addr(pc, j0 + t);
+                for p in 0..kc {
+                    *d.add(p * nr + t) = *col.offset(p as isize * b.rs);
+                }
+            }
+            for p in 0..kc {
+                for t in w..nr {
+                    *d.add(p * nr + t) = 0.0;
+                }
+            }
+        }
+        q += 1;
+    }
+}
+
+/// Packs `a[ic.., pc..]` (`mc × kc`) into panels of `MR` rows: panel `r`'s column `p` at
+/// `dst[r·kc·MR + p·MR ..]`, rows past `mc` zero.
+///
+/// # Safety
+/// `dst` holds `kc · mc.next_multiple_of(MR)` floats; the block lies inside `a`.
+#[inline(always)]
+unsafe fn pack_a<const MR: usize>(
+    dst: *mut f32,
+    a: Mat,
+    ic: usize,
+    pc: usize,
+    mc: usize,
+    kc: usize,
+) {
+    let mut r = 0;
+    while r * MR < mc {
+        let i0 = ic + r * MR;
+        let h = MR.min(mc - r * MR);
+        let d = dst.add(r * kc * MR);
+        if a.rs == 1 && h == MR {
+            for p in 0..kc {
+                std::ptr::copy_nonoverlapping(a.addr(i0, pc + p), d.add(p * MR), MR);
+            }
+        } else {
+            for i in 0..h {
+                let row = a.addr(i0 + i, pc);
+                for p in 0..kc {
+                    *d.add(p * MR + i) = *row.offset(p as isize * a.cs);
+                }
+            }
+            for p in 0..kc {
+                for i in h..MR {
+                    *d.add(p * MR + i) = 0.0;
+                }
+            }
+        }
+        r += 1;
+    }
+}
+
+/// One `MR × NR` tile of `c` (its top-left corner at `c.ptr`, `rows × cols` of it real) continued over `kc`
+/// packed steps: from zero when `first`, else from `c`'s values. A partial or strided tile goes through a
+/// copy.
+///
+/// # Safety
+/// `ap` holds `kc · MR` and `bp` `kc · NR` packed floats; the real part of the tile lies inside `c`.
+#[inline(always)]
+unsafe fn micro<V: Vector, const MR: usize, const NV: usize>(
+    kc: usize,
+    ap: *const f32,
+    bp: *const f32,
+    c: MatMut,
+    rows: usize,
+    cols: usize,
+    first: bool,
+) {
+    if rows == MR && cols == NV * V::LANES && c.cs == 1 {
+        return micro_full::<V, MR, NV>(kc, ap, bp, c, first);
+    }
+    // NR is at most 64 columns (16 or 32 in the families).
+    let mut spare = [[0.0f32; 64]; MR];
+    if !first {
+        for (i, row) in spare.iter_mut().enumerate().take(rows) {
+            for (j, x) in row.iter_mut().enumerate().take(cols) {
+                *x = *c.addr(i, j);
+            }
+        }
+    }
+    let tile = MatMut {
+        ptr: spare.as_mut_ptr().cast::<f32>(),
+        rs: 64,
+        cs: 1,
+    };
+    micro_full::<V, MR, NV>(kc, ap, bp, tile, first);
+    for (i, row) in spare.iter().enumerate().take(rows) {
+        for (j, &x) in row.iter().enumerate().take(cols) {
+            *c.addr(i, j) = x;
+        }
+    }
+}
+
+/// [`micro`] on a whole tile whose rows are contiguous (`c.cs == 1`).
+///
+/// # Safety
+/// As [`micro`], with all of the tile inside `c`.
+#[inline(always)]
+unsafe fn micro_full<V: Vector, const MR: usize, const NV: usize>(
+    kc: usize,
+    ap: *const f32,
+    bp: *const f32,
+    c: MatMut,
+    first: bool,
+) {
+    let lanes = V::LANES;
+    let nr = NV * lanes;
+    let mut acc = [[V::zero(); NV]; MR];
+    if !first {
+        for (i, row) in acc.iter_mut().enumerate() {
+            for (v, x) in row.iter_mut().enumerate() {
+                *x = V::load(c.addr(i, v * lanes));
+            }
+        }
+    }
+    for p in 0..kc {
+        // (Plain loops, not closures: a closure would not inherit the family's target features.)
+        let mut bv = [V::zero(); NV];
+        for (v, b) in bv.iter_mut().enumerate() {
+            *b = V::load(bp.add(p * nr + v * lanes));
+        }
+        let ar = ap.add(p * MR);
+        for (i, row) in acc.iter_mut().enumerate() {
+            let av = V::splat(*ar.add(i));
+            for (x, &b) in row.iter_mut().zip(&bv) {
+                *x = V::fma(av, b, *x);
+            }
+        }
+    }
+    for (i, row) in acc.iter().enumerate() {
+        for (v, x) in row.iter().enumerate() {
+            x.store(c.addr(i, v * lanes));
+        }
+    }
+}

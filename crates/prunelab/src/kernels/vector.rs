@@ -1,0 +1,38 @@
+//! The interface each family gives the generic kernels: a vector of f32 lanes and its few operations.
+
+/// A vector of `LANES` f32 values. The generic kernels are written once against this trait and compiled
+/// into each family's `#[target_feature]` functions, which inline the operations.
+pub(crate) trait Vector: Copy {
+    /// Lanes per vector.
+    const LANES: usize;
+
+    /// All lanes zero.
+    ///
+    /// # Safety
+    /// The CPU must have the family's features (true inside that family's kernels).
+    unsafe fn zero() -> Self;
+
+    /// All lanes `x`.
+    ///
+    /// # Safety
+    /// As [`Vector::zero`].
+    unsafe fn splat(x: f32) -> Self;
+
+    /// `LANES` values from `p` (any alignment).
+    ///
+    /// # Safety
+    /// As [`Vector::zero`], and `p..p + LANES` must be readable.
+    unsafe fn load(p: *const f32) -> Self;
+
+    /// Writes the lanes to `p..p + LANES` (any alignment).
+    ///
+    /// # Safety
+    /// As [`Vector::zero`], and `p..p + LANES` must be writable.
+    unsafe fn store(self, p: *mut f32);
+
+    /// `a · b + c` per lane, rounded once (as [`f32::mul_add`]).
+    ///
+    /// # Safety
+    /// As [`Vector::zero`].
+    unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
+}
