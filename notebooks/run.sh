@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Executes every notebook in notebooks/ on a fresh prunelab kernel session (outputs written back into the
 # .ipynb files), then renders them: an HTML site in target/site and, in target/blog, the posts and images
-# of a Jekyll site (_posts/, assets/notebooks/). Prints each notebook's wall time.
+# of a Jekyll site (_posts/, assets/notebooks/). Prints each notebook's wall time. kernel/build.sh fetches the
+# crates of Cargo.lock first (the network is needed only for crates not yet in the cargo home); cells then
+# compile offline against exactly those versions.
 #
 #   notebooks/run.sh               # run and render
 #   notebooks/run.sh --check       # re-execute and compare with the stored outputs instead of rewriting them

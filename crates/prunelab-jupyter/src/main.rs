@@ -6,6 +6,7 @@ mod compare;
 mod highlight;
 mod jekyll;
 mod kernel;
+mod lockfile;
 mod notebook;
 mod render;
 mod runner;
@@ -25,7 +26,8 @@ USAGE:
     prunelab kernel uninstall [--user | --prefix PATH] remove it
     prunelab kernel config DIR                         write the kernel's evcxr configuration into DIR
     prunelab kernel clean                              remove the kernels' build folders (none in use)
-    prunelab warmup                                    compile the prelude once so the kernel starts fast
+    prunelab warmup                                    fetch the locked crates (cargo fetch --locked) and
+                                                       compile the prelude once so the kernel starts fast
     prunelab run NOTEBOOK... [--timeout S] [--allow-errors] [--echo]
                                                        execute notebooks headlessly, write outputs back
     prunelab check NOTEBOOK... [--timeout S] [--echo] [--exact | --rtol R]
@@ -66,7 +68,12 @@ fn dispatch() -> Result<()> {
             slot.export();
             let served = evcxr_jupyter::main();
             drop(slot);
-            served
+            // A failed start (Jupyter reports a dead kernel; this goes to its log) says what to do about a crate
+            // missing from the cargo home.
+            served.map_err(|e| match lockfile::offline_hint(&format!("{e:#}")) {
+                Some(hint) => e.context(hint),
+                None => e,
+            })
         }
         Some("kernel") => match args.get(2).map(String::as_str) {
             Some("install") => kernel::install(&args[3..]).map(|_| ()),
@@ -143,10 +150,17 @@ fn data_mnist(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Runs the kernel's configuration and a few cells once on a headless session (in a kernel build folder, a
-/// slot, as a kernel would), so the folder and evcxr's cache hold the compiled crates.
+/// Fetches the crates of the workspace's `Cargo.lock` (what the kernel compiles cells against, offline), then runs
+/// the kernel's configuration and a few cells once on a headless session (in a kernel build folder, a slot, as a
+/// kernel would), so the folder and evcxr's cache hold the compiled crates.
 fn warmup() -> Result<()> {
     let start = Instant::now();
+    // Every crate of the workspace's Cargo.lock, for every platform: the kernel then compiles offline.
+    lockfile::fetch(&kernel::workspace_root())?;
+    println!(
+        "{:>8.2} s  crates of Cargo.lock in the cargo home (cargo fetch --locked)",
+        start.elapsed().as_secs_f64()
+    );
     let mut session = session::Session::start(false)?;
     println!(
         "{:>8.2} s  kernel configuration in {}",

@@ -102,10 +102,11 @@ impl Session {
         let stdout = Drain::start(outputs.stdout, echo.then_some("    | "));
         let stderr = Drain::start(outputs.stderr, echo.then_some("    ! "));
         ctx.execute(":load_config --quiet").map_err(|e| {
-            anyhow!(
-                "loading the kernel configuration failed: {e}\n{}",
-                stderr.take().join("\n")
-            )
+            let details = format!("{e}\n{}", stderr.take().join("\n"));
+            match crate::lockfile::offline_hint(&details) {
+                Some(hint) => anyhow!("loading the kernel configuration failed: {details}\n{hint}"),
+                None => anyhow!("loading the kernel configuration failed: {details}"),
+            }
         })?;
         stdout.take();
         stderr.take();

@@ -70,12 +70,14 @@ pub struct Slot {
 }
 
 impl Slot {
-    /// Locks the first free slot under `root` (created as needed), with the cargo settings beside it.
+    /// Locks the first free slot under `root` (created as needed), with the cargo settings beside it and the
+    /// workspace's `Cargo.lock` in it (see [`crate::lockfile`]).
     pub fn acquire_in(root: &Path) -> Result<Slot> {
         std::fs::create_dir_all(root.join(".cargo"))
             .with_context(|| format!("creating {}", root.display()))?;
+        let workspace = crate::kernel::workspace_root();
         let config = root.join(".cargo").join("config.toml");
-        let wanted = cargo_config(&crate::kernel::workspace_root());
+        let wanted = cargo_config(&workspace);
         if std::fs::read_to_string(&config).ok().as_deref() != Some(wanted.as_str()) {
             std::fs::write(&config, &wanted)
                 .with_context(|| format!("writing {}", config.display()))?;
@@ -87,6 +89,7 @@ impl Slot {
                 Ok(()) => {
                     std::fs::create_dir_all(&dir)
                         .with_context(|| format!("creating {}", dir.display()))?;
+                    crate::lockfile::sync(&dir, &workspace)?;
                     return Ok(Slot { dir, _lock: lock });
                 }
                 Err(TryLockError::WouldBlock) => continue,
@@ -251,7 +254,9 @@ mod tests {
         drop(free);
         let cleaned = clean_in(&root)?;
         assert_eq!(cleaned.removed, 1);
-        assert_eq!(cleaned.bytes, 1000);
+        // The artefact and the slot's copy of the workspace's Cargo.lock.
+        let lock = crate::lockfile::workspace_lock(&crate::kernel::workspace_root());
+        assert_eq!(cleaned.bytes, 1000 + std::fs::metadata(lock)?.len());
         assert_eq!(cleaned.busy, vec![held.dir().to_path_buf()]);
         assert!(held.dir().join("artefact").exists());
         assert!(!root.join("slot-1").exists());

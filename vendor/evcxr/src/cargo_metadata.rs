@@ -52,8 +52,13 @@ pub(crate) fn validate_dep(dep: &str, dep_config: &str, config: &Config) -> Resu
     "#
         ),
     )?;
+    // PATCH(prunelab): the dummy crate leaves the build folder's Cargo.lock as it found it (see `KeptLock`).
+    // The dummy itself resolves against that lock.
+    let kept = KeptLock::new(config.crate_dir());
     let mut cmd = config.cargo_command("metadata");
-    let output = cmd.arg("--format-version=1").output()?;
+    let output = cmd.arg("--format-version=1").output();
+    drop(kept);
+    let output = output?;
     if output.status.success() {
         static NO_LIB_PATTERN: Lazy<Regex> = Lazy::new(|| {
             Regex::new("ignoring invalid dependency `(.*)` which is missing a lib target").unwrap()
@@ -86,6 +91,40 @@ pub(crate) fn validate_dep(dep: &str, dep_config: &str, config: &Config) -> Resu
             message.push("\nTip: Enable offline mode with `:offline 1`".to_owned());
         }
         bail!(message.join("\n"));
+    }
+}
+
+/// PATCH(prunelab): puts the build folder's `Cargo.lock` back as it was (removes it if there was none) when
+/// dropped. Cargo rewrites the lock for whatever crate it runs on, dropping every locked version that crate
+/// does not use; run on a stand-in crate (the empty crate evcxr builds at start, the dummy that validates a
+/// `:dep`), it dropped the versions of the real dependencies, and the next build resolved them again, to the
+/// newest the registry, or offline the local cache, had. Held around those cargo runs, so a folder that
+/// starts from a given lock keeps its versions.
+pub(crate) struct KeptLock {
+    path: std::path::PathBuf,
+    contents: Option<Vec<u8>>,
+}
+
+impl KeptLock {
+    pub(crate) fn new(crate_dir: &std::path::Path) -> KeptLock {
+        let path = crate_dir.join("Cargo.lock");
+        let contents = std::fs::read(&path).ok();
+        KeptLock { path, contents }
+    }
+}
+
+impl Drop for KeptLock {
+    fn drop(&mut self) {
+        match &self.contents {
+            Some(contents) => {
+                if std::fs::read(&self.path).ok().as_ref() != Some(contents) {
+                    let _ = std::fs::write(&self.path, contents);
+                }
+            }
+            None => {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
     }
 }
 

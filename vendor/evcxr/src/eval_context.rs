@@ -451,6 +451,8 @@ impl EvalContext {
             stdout: stdout_receiver,
             stderr: stderr_receiver,
         };
+        // PATCH(prunelab): the empty crate built here leaves the folder's Cargo.lock as it found it.
+        let kept_lock = cargo_metadata::KeptLock::new(context.committed_state.config.crate_dir());
         if context.committed_state.linker() == "lld" && context.eval("42").is_err() {
             context.committed_state.set_linker("system".to_owned());
         } else {
@@ -466,6 +468,7 @@ impl EvalContext {
                 return Err(format!("{stderr}{error}").into());
             }
         }
+        drop(kept_lock);
         context.initial_config = context.committed_state.config.clone();
         Ok((context, outputs))
     }
