@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The sweep machinery through a real Slurm: starts a single-node cluster on this machine (cluster/slurm-local.sh),
 # submits the job array that `prunelab sweep slurm` writes for a small spec (4 shards and a dependent merge),
-# waits for it, and checks that the merged table equals one local process's, number for number. Then submits
+# waits for it, and checks that the merged table equals one local process's, number for number (the odd shards
+# run the portable kernels, the even ones the widest the CPU has). Then submits
 # the same script again: every shard must find its cells done and skip them, and the merge must agree again.
 #
 #   bash cluster/slurm_check.sh [PRUNELAB_BINARY] [SPEC]
@@ -32,6 +33,11 @@ t_local=$(( $(ms) - t0 ))
 # The job array, as a user submits it.
 "$bin" sweep slurm "$spec" --array "$shards" --out "$work/slurm" --cpus-per-task 1 --mem 1G \
   --time 00:10:00 --write "$work/submit.sh"
+# A partition of mixed nodes: the odd shards compute with the portable kernels, the even ones with the
+# widest this CPU has; the merged table must still equal one process's byte for byte.
+grep -q '^exec .* sweep run ' "$work/submit.sh" || { echo "no shard command in the submit script" >&2; exit 1; }
+sed -i 's/^exec .* sweep run /if [ $(( SLURM_ARRAY_TASK_ID % 2 )) = 1 ]; then export PRUNELAB_SIMD=portable; fi\n&/' \
+  "$work/submit.sh"
 submit_and_wait() {
   local t0 out merge state
   t0=$(ms)
@@ -65,6 +71,8 @@ cmp "$work/local.cells" "$work/slurm.cells" || { echo "cell results differ" >&2;
 n_files=$(ls "$work"/slurm/shard-*-of-$shards.jsonl | wc -l)
 [ "$n_files" = "$shards" ] || { echo "expected $shards shard files, found $n_files" >&2; exit 1; }
 grep -h "^shard" "$work"/slurm/logs/shard-*.out
+grep -q "kernels: portable" "$work"/slurm/logs/shard-1.out || {
+  echo "shard 1 did not run the portable kernels" >&2; exit 1; }
 
 # Submitted again (a re-queued study): every shard skips its done cells; the merge agrees again.
 cp "$work/slurm/merged.csv" "$work/merged-first.csv"

@@ -1,6 +1,6 @@
-//! How `prunelab check` compares a stored text output with a fresh one: words exactly, numbers within a
-//! tolerance, so a notebook re-executed on a CPU with other SIMD kernels (AVX2 instead of AVX-512, ARM) still
-//! matches where only the last printed digit moved.
+//! How `prunelab check` compares a stored text output with a fresh one: exactly by default (prunelab's
+//! numbers are the same on every CPU, so a moved digit is a change), or with `--rtol` words exactly and
+//! numbers within a tolerance.
 
 use std::sync::OnceLock;
 
@@ -9,9 +9,10 @@ use regex::Regex;
 /// How close two printed numbers must be.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tolerance {
-    /// Allowed relative difference (default 1e-3); one unit in the last printed digit is always allowed.
+    /// Allowed relative difference where not `exact`; one unit in the last printed digit is then always
+    /// allowed too.
     pub relative: f64,
-    /// Compare the texts exactly, numbers included.
+    /// Compare the texts exactly, numbers included (the default).
     pub exact: bool,
 }
 
@@ -19,7 +20,7 @@ impl Default for Tolerance {
     fn default() -> Self {
         Tolerance {
             relative: 1e-3,
-            exact: false,
+            exact: true,
         }
     }
 }

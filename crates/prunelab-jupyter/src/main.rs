@@ -32,8 +32,10 @@ USAGE:
                                                        execute notebooks headlessly, write outputs back
     prunelab check NOTEBOOK... [--timeout S] [--echo] [--exact | --rtol R]
                                                        re-execute and fail where a text output changed
-                                                       (numbers: within R, default 1e-3 relative, or one
-                                                       unit in the last printed digit)
+                                                       (exactly by default; --rtol R: numbers within R
+                                                       relative, or one unit in the last printed digit)
+    prunelab simd [--list | --active]                  the kernel families this CPU runs and the one in
+                                                       use (PRUNELAB_SIMD=avx512|avx2|portable forces one)
     prunelab data mnist [--dir DIR]                    download (or find) MNIST, verify it, and say where
     prunelab render NOTEBOOK... --out DIR [--to jekyll|html] [--baseurl PREFIX]
                                                        render as posts of the Jekyll site DIR (_posts/,
@@ -93,8 +95,14 @@ fn dispatch() -> Result<()> {
             _ => bail!("expected `data mnist`\n\n{USAGE}"),
         },
         Some("sweep") => sweep::main(&args[2..]),
-        Some("run") => runner::run(&args[2..]),
-        Some("check") => runner::check(&args[2..]),
+        // An unusable PRUNELAB_SIMD is reported before any notebook starts.
+        Some("run") => prunelab::kernels::active_family()
+            .map_err(Into::into)
+            .and_then(|_| runner::run(&args[2..])),
+        Some("check") => prunelab::kernels::active_family()
+            .map_err(Into::into)
+            .and_then(|_| runner::check(&args[2..])),
+        Some("simd") => simd(&args[2..]),
         Some("render") => render::render(&args[2..]),
         None | Some("help") | Some("--help") | Some("-h") => {
             print!("{USAGE}{}", sweep::USAGE);
@@ -106,6 +114,26 @@ fn dispatch() -> Result<()> {
 
 /// `prunelab data mnist [--dir DIR]`: MNIST from `PRUNELAB_MNIST_DIR`, or the cache (`DIR` or the default),
 /// downloading and verifying what is missing; prints where it is and what it holds.
+/// `prunelab simd`: a line on the kernel families; `--list` the families this CPU runs, one per line;
+/// `--active` the one in use. Fails where `PRUNELAB_SIMD` names a family this CPU lacks.
+fn simd(args: &[String]) -> Result<()> {
+    use prunelab::kernels;
+    match args.first().map(String::as_str) {
+        None => {
+            kernels::active_family()?;
+            println!("{}", kernels::describe());
+        }
+        Some("--list") => {
+            for f in kernels::supported_families() {
+                println!("{f}");
+            }
+        }
+        Some("--active") => println!("{}", kernels::active_family()?),
+        Some(other) => bail!("unknown option {other}: prunelab simd [--list | --active]"),
+    }
+    Ok(())
+}
+
 fn data_mnist(args: &[String]) -> Result<()> {
     use prunelab::data;
     let mut dir = None;

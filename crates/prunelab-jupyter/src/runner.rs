@@ -39,6 +39,7 @@ impl RunOptions {
             echo: false,
             tolerance: Tolerance::default(),
         };
+        let (mut tolerant, mut exact_flag) = (false, false);
         let mut it = args.iter();
         while let Some(a) = it.next() {
             match a.as_str() {
@@ -61,8 +62,10 @@ impl RunOptions {
                         .ok()
                         .filter(|r| r.is_finite() && *r >= 0.0)
                         .ok_or_else(|| anyhow!("--rtol {v:?}: expected a number >= 0"))?;
+                    tolerant = true;
                 }
-                "--exact" => opts.tolerance.exact = true,
+                // Exact is the default; the flag stays accepted.
+                "--exact" => exact_flag = true,
                 "--allow-errors" => opts.allow_errors = true,
                 "--echo" => opts.echo = true,
                 flag if flag.starts_with("--") => bail!("unknown option {flag}"),
@@ -72,6 +75,10 @@ impl RunOptions {
         if opts.notebooks.is_empty() {
             bail!("no notebook given");
         }
+        if tolerant && exact_flag {
+            bail!("--exact and --rtol contradict each other: give one");
+        }
+        opts.tolerance.exact = !tolerant;
         Ok(opts)
     }
 }
@@ -350,7 +357,18 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert!(d[0].contains("line 2") && d[0].contains("c"), "{d:?}");
         assert_eq!(compare(&[stream("a")], &[], tol).differs.len(), 1);
-        let noise = compare(&[stream("acc 0.9852\n")], &[stream("acc 0.9853\n")], tol);
+        // Exact by default: one digit moved is a difference; with a tolerance it is reported, not failed.
+        let moved = compare(&[stream("acc 0.9852\n")], &[stream("acc 0.9853\n")], tol);
+        assert_eq!(moved.differs.len(), 1, "{moved:?}");
+        let tolerant = Tolerance {
+            exact: false,
+            ..tol
+        };
+        let noise = compare(
+            &[stream("acc 0.9852\n")],
+            &[stream("acc 0.9853\n")],
+            tolerant,
+        );
         assert!(
             noise.differs.is_empty() && noise.tolerated.len() == 1,
             "{noise:?}"
@@ -367,8 +385,22 @@ mod tests {
         assert!(RunOptions::parse(&args(&["--timeout", "0", "a.ipynb"])).is_err());
         assert!(RunOptions::parse(&args(&["--frobnicate", "a.ipynb"])).is_err());
         assert!(RunOptions::parse(&args(&[])).is_err());
-        let o = RunOptions::parse(&args(&["a.ipynb", "--exact", "--rtol", "0.01"])).unwrap();
-        assert!(o.tolerance.exact && o.tolerance.relative == 0.01);
+        // Exact by default and with --exact; --rtol compares numbers within a tolerance instead.
+        assert!(
+            RunOptions::parse(&args(&["a.ipynb"]))
+                .unwrap()
+                .tolerance
+                .exact
+        );
+        assert!(
+            RunOptions::parse(&args(&["a.ipynb", "--exact"]))
+                .unwrap()
+                .tolerance
+                .exact
+        );
+        let o = RunOptions::parse(&args(&["a.ipynb", "--rtol", "0.01"])).unwrap();
+        assert!(!o.tolerance.exact && o.tolerance.relative == 0.01);
+        assert!(RunOptions::parse(&args(&["a.ipynb", "--exact", "--rtol", "0.01"])).is_err());
         assert!(RunOptions::parse(&args(&["a.ipynb", "--rtol", "-1"])).is_err());
     }
 }

@@ -165,8 +165,10 @@ fn run(args: &[String]) -> Result<()> {
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|&n| n > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // The kernel family changes no number, but a log that says which ran helps a mixed partition's user.
+    let family = prunelab::kernels::active_family()?;
     println!(
-        "{}: shard {shard} ({from}), {} of {n_cells} cells, {threads} thread(s), into {out}",
+        "{}: shard {shard} ({from}), {} of {n_cells} cells, {threads} thread(s), kernels: {family}, into {out}",
         spec.name,
         shard.range(n_cells).len()
     );

@@ -69,6 +69,54 @@ pub(crate) fn matmul(
     }
 }
 
+/// `c ← a·Wᵀ` for one to four rows of `a` against `W` (`n` outputs) packed by `nn::Weights`: the same bits
+/// as `matmul(a, W.t(), c)`, at the speed of reading the weights once. Large ones are cut into pieces of
+/// [`STREAM_PIECE`] outputs over rayon's threads.
+pub(crate) fn matmul_packed(
+    a: ArrayView2<f32>,
+    packed: &[f32],
+    n: usize,
+    c: &mut ArrayViewMut2<f32>,
+) {
+    use crate::kernels::dense::GEMV_ROWS;
+    let (m, k) = a.dim();
+    assert!(
+        m <= GEMV_ROWS && c.dim() == (m, n) && packed.len() >= n.div_ceil(8) * k * 8,
+        "packed product shapes"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    let run = |c: &mut ArrayViewMut2<f32>, j0: usize| {
+        let am = Mat {
+            ptr: a.as_ptr(),
+            rs: a.strides()[0],
+            cs: a.strides()[1],
+        };
+        let (cr, cc) = (c.strides()[0], c.strides()[1]);
+        let cm = MatMut {
+            ptr: c.as_mut_ptr(),
+            rs: cr,
+            cs: cc,
+        };
+        // SAFETY: `a` is (m, k) and `c` this piece's (m, ncols) as their strides say; the piece's panels
+        // start at output j0 (a multiple of 8) and lie inside `packed` (checked above).
+        unsafe { crate::kernels::gemv_packed(m, c.ncols(), k, am, packed[j0 * k..].as_ptr(), cm) }
+    };
+    if k * n >= PARALLEL_MIN_VALUES && may_split() {
+        use rayon::prelude::*;
+        let parts: Vec<_> = c
+            .axis_chunks_iter_mut(Axis(1), STREAM_PIECE)
+            .enumerate()
+            .collect();
+        parts
+            .into_par_iter()
+            .for_each(|(i, mut c)| run(&mut c, i * STREAM_PIECE));
+    } else {
+        run(c, 0);
+    }
+}
+
 /// `c (+)= a·b` as single-threaded products on slices of `piece` columns of `c`, spread over rayon's
 /// threads where this thread may fan out.
 fn split_columns(

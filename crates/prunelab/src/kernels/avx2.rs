@@ -38,6 +38,62 @@ impl Vector for F32x8 {
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
         F32x8(_mm256_fmadd_ps(a.0, b.0, c.0))
     }
+
+    #[inline(always)]
+    unsafe fn pack_columns(
+        dst: *mut f32,
+        b: Mat,
+        pc: usize,
+        j0: usize,
+        kc: usize,
+        w: usize,
+        nr: usize,
+    ) {
+        pack_columns(dst, b, pc, j0, kc, w, nr)
+    }
+}
+
+/// [`Vector::pack_columns`] with 8 × 8 transposes in registers (also the AVX-512 family's).
+///
+/// # Safety
+/// The CPU has AVX2; otherwise as [`Vector::pack_columns`].
+#[inline(always)]
+pub(super) unsafe fn pack_columns(
+    dst: *mut f32,
+    b: Mat,
+    pc: usize,
+    j0: usize,
+    kc: usize,
+    w: usize,
+    nr: usize,
+) {
+    let mut t0 = 0;
+    while t0 + 8 <= w {
+        let col = b.addr(pc, j0 + t0);
+        let mut p = 0;
+        while p + 8 <= kc {
+            let mut rows = [_mm256_setzero_ps(); 8];
+            for (t, r) in rows.iter_mut().enumerate() {
+                *r = _mm256_loadu_ps(col.offset(t as isize * b.cs).add(p));
+            }
+            for (q, y) in transpose8(rows).iter().enumerate() {
+                _mm256_storeu_ps(dst.add((p + q) * nr + t0), *y);
+            }
+            p += 8;
+        }
+        for p in p..kc {
+            for t in 0..8 {
+                *dst.add(p * nr + t0 + t) = *col.offset(t as isize * b.cs).add(p);
+            }
+        }
+        t0 += 8;
+    }
+    for t in t0..w {
+        let col = b.addr(pc, j0 + t);
+        for p in 0..kc {
+            *dst.add(p * nr + t) = *col.add(p);
+        }
+    }
 }
 
 /// `c (+)= a·b`.
@@ -169,6 +225,9 @@ unsafe fn gemv_sweep<const M: usize>(n8: usize, k: usize, a: Mat, b: Mat, s: *mu
 }
 
 /// The 8 × 8 transpose: lane `t` of output `q` is lane `q` of input `t`.
+///
+/// # Safety
+/// The CPU has AVX (true inside this family's kernels).
 #[inline(always)]
 unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
     let t0 = _mm256_unpacklo_ps(r[0], r[1]);
@@ -197,6 +256,22 @@ unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
         _mm256_permute2f128_ps::<0x31>(u2, u6),
         _mm256_permute2f128_ps::<0x31>(u3, u7),
     ]
+}
+
+/// `c ← a·Wᵀ` from packed weights (see [`dense::gemv_packed`]).
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; otherwise as [`dense::gemv_packed`]. Also called by the AVX-512 family.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn gemv_packed(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat,
+    packed: *const f32,
+    c: MatMut,
+) {
+    dense::gemv_packed::<F32x8>(m, n, k, a, packed, c)
 }
 
 /// The CSR tile kernel: tiles of 32 samples two rows at a time, a last tile of 16 four rows at a time

@@ -39,6 +39,19 @@ impl Vector for F32x16 {
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
         F32x16(_mm512_fmadd_ps(a.0, b.0, c.0))
     }
+
+    #[inline(always)]
+    unsafe fn pack_columns(
+        dst: *mut f32,
+        b: Mat,
+        pc: usize,
+        j0: usize,
+        kc: usize,
+        w: usize,
+        nr: usize,
+    ) {
+        super::avx2::pack_columns(dst, b, pc, j0, kc, w, nr)
+    }
 }
 
 /// `c (+)= a·b`: 12 × 32 register tiles.

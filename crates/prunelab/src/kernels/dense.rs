@@ -96,7 +96,7 @@ const KC: usize = 256;
 /// Columns of `b` packed at once (`KC × NC` floats, 2 MB, in L2/L3).
 const NC: usize = 2048;
 /// Rows of `a` packed at once (rounded down to a whole number of `MR`-row panels): `MC × KC` stays in L2.
-const MC: usize = 96;
+const MC: usize = 192;
 
 /// The scalar product's path choice, shared by every family: `Small`, `Gemv` (rows of `a` against
 /// column-contiguous `b`), `GemvT` (the same on the transpose) or `Gemm`.
@@ -267,7 +267,8 @@ pub(crate) unsafe fn gemm<V: Vector, const MR: usize, const NV: usize>(
     let mut packs = PACKS.with(|p| p.take());
     let nr = NV * V::LANES;
     let mc = (MC / MR).max(1) * MR;
-    let kc_max = KC.min(k);
+    // Blocks of `k` as even as they can be (784 = 4 × 196, not 3 × 256 + 16).
+    let kc_max = k.div_ceil(k.div_ceil(KC));
     let bp = packs
         .b
         .get(kc_max * NC.min(n).next_multiple_of(nr))
@@ -281,8 +282,8 @@ pub(crate) unsafe fn gemm<V: Vector, const MR: usize, const NV: usize>(
         let nc = NC.min(n - jc);
         let mut pc = 0;
         while pc < k {
-            let kc = KC.min(k - pc);
-            pack_b(bp, b, pc, jc, kc, nc, nr);
+            let kc = kc_max.min(k - pc);
+            pack_b::<V>(bp, b, pc, jc, kc, nc, nr);
             let first = pc == 0 && !accumulate;
             let mut ic = 0;
             while ic < m {
@@ -324,7 +325,15 @@ pub(crate) unsafe fn gemm<V: Vector, const MR: usize, const NV: usize>(
 /// # Safety
 /// `dst` holds `kc · nc.next_multiple_of(nr)` floats; the block lies inside `b`.
 #[inline(always)]
-unsafe fn pack_b(dst: *mut f32, b: Mat, pc: usize, jc: usize, kc: usize, nc: usize, nr: usize) {
+unsafe fn pack_b<V: Vector>(
+    dst: *mut f32,
+    b: Mat,
+    pc: usize,
+    jc: usize,
+    kc: usize,
+    nc: usize,
+    nr: usize,
+) {
     let mut q = 0;
     while q * nr < nc {
         let j0 = jc + q * nr;
@@ -338,6 +347,9 @@ unsafe fn pack_b(dst: *mut f32, b: Mat, pc: usize, jc: usize, kc: usize, nc: usi
                     *row.add(t) = 0.0;
                 }
             }
+        } else if b.rs == 1 {
+            // A layer's weights read as `Wᵀ`: each column is a row of `W`.
+            V::pack_columns(d, b, pc, j0, kc, w, nr);
         } else {
             for t in 0..w {
                 let col = b.addr(pc, j0 + t);
@@ -475,6 +487,94 @@ unsafe fn micro_full<V: Vector, const MR: usize, const NV: usize>(
     for (i, row) in acc.iter().enumerate() {
         for (v, x) in row.iter().enumerate() {
             x.store(c.addr(i, v * lanes));
+        }
+    }
+}
+
+/// `c ← a·Wᵀ` for `m ≤` [`GEMV_ROWS`] rows of `a` (`m × k`) against weights packed in panels of eight
+/// outputs (`packed[(j / 8) · k · 8 + p · 8 + j % 8]`, see `nn::Weights`), panels `first..` of them: one
+/// vector chain per panel and row, `G` panels side by side. `c` is `(m, n)`, `n` the outputs.
+///
+/// # Safety
+/// `V::LANES == 8`; `packed` holds `n.div_ceil(8) · k · 8` floats; `a` and `c` as their strides say.
+#[inline(always)]
+pub(crate) unsafe fn gemv_packed<V: Vector>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat,
+    packed: *const f32,
+    c: MatMut,
+) {
+    debug_assert_eq!(V::LANES, 8);
+    let panels = n.div_ceil(8);
+    match m {
+        1 => gemv_packed_rows::<V, 1, 4>(n, k, a, packed, c, panels),
+        2 => gemv_packed_rows::<V, 2, 2>(n, k, a, packed, c, panels),
+        3 => gemv_packed_rows::<V, 3, 2>(n, k, a, packed, c, panels),
+        _ => gemv_packed_rows::<V, 4, 1>(n, k, a, packed, c, panels),
+    }
+}
+
+/// [`gemv_packed`] for `M` rows, `G` panels at a time, then one at a time.
+///
+/// # Safety
+/// As [`gemv_packed`].
+#[inline(always)]
+unsafe fn gemv_packed_rows<V: Vector, const M: usize, const G: usize>(
+    n: usize,
+    k: usize,
+    a: Mat,
+    packed: *const f32,
+    c: MatMut,
+    panels: usize,
+) {
+    let mut q = 0;
+    while q + G <= panels {
+        gemv_panels::<V, M, G>(n, k, a, packed, c, q);
+        q += G;
+    }
+    while q < panels {
+        gemv_panels::<V, M, 1>(n, k, a, packed, c, q);
+        q += 1;
+    }
+}
+
+/// Panels `q..q + G` for rows `0..M`.
+///
+/// # Safety
+/// As [`gemv_packed`].
+#[inline(always)]
+unsafe fn gemv_panels<V: Vector, const M: usize, const G: usize>(
+    n: usize,
+    k: usize,
+    a: Mat,
+    packed: *const f32,
+    c: MatMut,
+    q: usize,
+) {
+    let mut acc = [[V::zero(); G]; M];
+    let base = packed.add(q * k * 8);
+    for p in 0..k {
+        let mut w = [V::zero(); G];
+        for (g, w) in w.iter_mut().enumerate() {
+            *w = V::load(base.add((g * k + p) * 8));
+        }
+        for (i, row) in acc.iter_mut().enumerate() {
+            let av = V::splat(a.at(i, p));
+            for (x, &w) in row.iter_mut().zip(&w) {
+                *x = V::fma(av, w, *x);
+            }
+        }
+    }
+    for (i, row) in acc.iter().enumerate() {
+        for (g, x) in row.iter().enumerate() {
+            let j0 = (q + g) * 8;
+            let mut lanes = [0.0f32; 8];
+            x.store(lanes.as_mut_ptr());
+            for (t, &v) in lanes.iter().enumerate().take(n.saturating_sub(j0).min(8)) {
+                *c.addr(i, j0 + t) = v;
+            }
         }
     }
 }

@@ -308,6 +308,43 @@ pub(crate) unsafe fn matmul_with(
     }
 }
 
+/// `c ← a·Wᵀ` for one to four rows of `a` against weights packed in panels of eight outputs
+/// (`nn::Weights`), with the family in force; the same bits as [`matmul`] on the unpacked weights.
+///
+/// # Safety
+/// As [`dense::gemv_packed`].
+pub(crate) unsafe fn gemv_packed(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: dense::Mat,
+    packed: *const f32,
+    c: dense::MatMut,
+) {
+    gemv_packed_with(family(), m, n, k, a, packed, c)
+}
+
+/// [`gemv_packed`] with `f`'s kernels.
+///
+/// # Safety
+/// As [`gemv_packed`], and this CPU supports `f`.
+pub(crate) unsafe fn gemv_packed_with(
+    f: SimdFamily,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: dense::Mat,
+    packed: *const f32,
+    c: dense::MatMut,
+) {
+    debug_assert!(f.is_supported());
+    match f {
+        #[cfg(target_arch = "x86_64")]
+        SimdFamily::Avx512 | SimdFamily::Avx2 => avx2::gemv_packed(m, n, k, a, packed, c),
+        _ => portable::gemv_packed(m, n, k, a, packed, c),
+    }
+}
+
 /// The CSR tile kernel with the family in force: samples `0..lanes` (a multiple of 16) of rows `rows`.
 ///
 /// # Safety
@@ -491,6 +528,49 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// The packed weights of small-batch inference give the chain's bits too.
+    #[test]
+    fn packed_weights_give_the_same_bits() {
+        for f in supported_families() {
+            for &(m, k, n) in &[
+                (1, 1, 1),
+                (1, 300, 1000),
+                (2, 5, 7),
+                (3, 64, 33),
+                (4, 129, 8),
+            ] {
+                let a = wave((m, k), 0.29);
+                let w = wave((n, k), 0.13);
+                let want = chain(&a, &w.t().to_owned(), &Array2::zeros((m, n)), false);
+                let weights = crate::nn::Weights::from(w.clone());
+                let packed = weights.packed().unwrap();
+                let mut c = Array2::from_elem((m, n), f32::NAN);
+                // SAFETY: `a` is (m, k) row-major, `c` (m, n) row-major, `packed` holds every panel.
+                unsafe {
+                    gemv_packed_with(
+                        f,
+                        m,
+                        n,
+                        k,
+                        Mat {
+                            ptr: a.as_ptr(),
+                            rs: k as isize,
+                            cs: 1,
+                        },
+                        packed.as_ptr(),
+                        MatMut {
+                            ptr: c.as_mut_ptr(),
+                            rs: n as isize,
+                            cs: 1,
+                        },
+                    )
+                };
+                let bits = |x: &Array2<f32>| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&c), bits(&want), "{f}: {m}x{k}x{n}");
             }
         }
     }

@@ -46,6 +46,9 @@ impl Vector for F32s {
 }
 
 /// `c (+)= a·b` (the body both compilations share).
+///
+/// # Safety
+/// As [`matmul`].
 #[inline(always)]
 unsafe fn matmul_any(m: usize, n: usize, k: usize, a: Mat, b: Mat, c: MatMut, accumulate: bool) {
     match dense::path(m, n, k, a, b) {
@@ -84,6 +87,35 @@ pub(super) unsafe fn matmul(
         return matmul_fma(m, n, k, a, b, c, accumulate);
     }
     matmul_any(m, n, k, a, b, c, accumulate)
+}
+
+/// [`gemv_packed`] with the FMA unit.
+///
+/// # Safety
+/// The CPU has FMA; otherwise as [`gemv_packed`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+unsafe fn gemv_packed_fma(m: usize, n: usize, k: usize, a: Mat, packed: *const f32, c: MatMut) {
+    dense::gemv_packed::<F32s>(m, n, k, a, packed, c)
+}
+
+/// `c ← a·Wᵀ` from packed weights.
+///
+/// # Safety
+/// As [`dense::gemv_packed`].
+pub(super) unsafe fn gemv_packed(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat,
+    packed: *const f32,
+    c: MatMut,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if super::has_fma() {
+        return gemv_packed_fma(m, n, k, a, packed, c);
+    }
+    dense::gemv_packed::<F32s>(m, n, k, a, packed, c)
 }
 
 /// [`csr_tiles`] with the FMA unit.

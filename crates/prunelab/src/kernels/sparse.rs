@@ -175,12 +175,28 @@ unsafe fn group<V: Vector, P: Offset, const NV: usize, const R: usize>(
     }
 }
 
+/// Entries ahead of the current one that [`few`] prefetches.
+const PREFETCH_AHEAD: usize = 64;
+
+/// Asks for the cache line at `p` (a hint: no fault, no effect on results; nothing on other CPUs).
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint that never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Rows side by side in [`few`]: four scalar chains per sample (the loop is bound by its three loads per
-/// multiply-add, which four chains keep busy; more would spill the row offsets out of registers).
+/// multiply-add, which four chains keep busy; more would spill the rows' positions out of registers).
 const FEW_ROWS: usize = 4;
 
 /// The per-sample kernel for a few samples packed (`stride == n`, so a sample's inputs are contiguous and
-/// sit in L1): four rows at a time, one scalar `mul_add` chain each, over the plain CSR.
+/// sit in L1): per sample, four rows' scalar `mul_add` chains side by side over the plain CSR. A row that
+/// ends hands its slot to the next row at once, so rows of unequal lengths keep four chains in flight.
 ///
 /// # Safety
 /// The entries were checked; `xs` holds every input row's `n` samples and `out` every computed row's.
@@ -194,13 +210,15 @@ pub(crate) unsafe fn few(
     rows: Range<usize>,
 ) {
     if n == 1 && io.stride == 1 {
-        few_rows::<true>(indptr, indices, values, io, 1, rows)
+        few_rows::<true>(indptr, indices, values, io, 0, rows)
     } else {
-        few_rows::<false>(indptr, indices, values, io, n, rows)
+        for j in 0..n {
+            few_rows::<false>(indptr, indices, values, io, j, rows.clone())
+        }
     }
 }
 
-/// [`few`]'s loop; `UNIT`: one sample at stride 1 (no offset arithmetic per entry).
+/// [`few`] for sample `j`; `UNIT`: one sample at stride 1 (no offset arithmetic per entry).
 ///
 /// # Safety
 /// As [`few`].
@@ -210,45 +228,84 @@ unsafe fn few_rows<const UNIT: bool>(
     indices: &[u32],
     values: &[f32],
     io: Operands,
-    n: usize,
+    j: usize,
     rows: Range<usize>,
 ) {
     let (ind, val) = (indices.as_ptr(), values.as_ptr());
     let stride = if UNIT { 1 } else { io.stride };
+    let x = io.xs.add(j);
     let base = rows.start;
-    let mut r = rows.start;
-    while r < rows.end {
-        let h = FEW_ROWS.min(rows.end - r);
-        let mut lo = [0usize; FEW_ROWS];
-        let mut hi = [0usize; FEW_ROWS];
-        let mut common = usize::MAX;
-        for g in 0..h {
-            lo[g] = *indptr.get_unchecked(r + g);
-            hi[g] = *indptr.get_unchecked(r + g + 1);
-            common = common.min(hi[g] - lo[g]);
+    let out = |r: usize| io.out.add((r - base) * io.stride + j);
+    // Slot g sums row[g]'s entries pos[g]..end[g] into acc[g].
+    let mut row = [0usize; FEW_ROWS];
+    let mut pos = [0usize; FEW_ROWS];
+    let mut end = [0usize; FEW_ROWS];
+    let mut acc = [0.0f32; FEW_ROWS];
+    let mut next = rows.start;
+    // Fewer rows than slots: each on its own.
+    if rows.len() < FEW_ROWS {
+        for r in rows {
+            let mut a = 0.0f32;
+            for at in *indptr.get_unchecked(r)..*indptr.get_unchecked(r + 1) {
+                a = (*val.add(at)).mul_add(*x.add(*ind.add(at) as usize * stride), a);
+            }
+            *out(r) = a;
         }
-        // A last group of fewer rows runs each row on its own.
-        if h < FEW_ROWS {
-            common = 0;
+        return;
+    }
+    for g in 0..FEW_ROWS {
+        row[g] = next;
+        pos[g] = *indptr.get_unchecked(next);
+        end[g] = *indptr.get_unchecked(next + 1);
+        next += 1;
+    }
+    loop {
+        // Finished rows give their slot to the next row; once no row is left for a slot, the others
+        // finish one by one.
+        for g in 0..FEW_ROWS {
+            while pos[g] == end[g] {
+                *out(row[g]) = acc[g];
+                if next == rows.end {
+                    for h in 0..FEW_ROWS {
+                        if h == g {
+                            continue;
+                        }
+                        let mut a = acc[h];
+                        for at in pos[h]..end[h] {
+                            a = (*val.add(at)).mul_add(*x.add(*ind.add(at) as usize * stride), a);
+                        }
+                        *out(row[h]) = a;
+                    }
+                    return;
+                }
+                row[g] = next;
+                pos[g] = *indptr.get_unchecked(next);
+                end[g] = *indptr.get_unchecked(next + 1);
+                acc[g] = 0.0;
+                next += 1;
+            }
         }
-        for j in 0..n {
-            let x = io.xs.add(j);
-            let mut acc = [0.0f32; FEW_ROWS];
-            for s in 0..common {
+        let mut m = usize::MAX;
+        for g in 0..FEW_ROWS {
+            m = m.min(end[g] - pos[g]);
+        }
+        for s in 0..m {
+            // Four rows are four streams of entries: ask for each one's next lines ahead of time (one
+            // line holds 16 entries), which the hardware prefetcher would not do for so many streams.
+            if s % 16 == 0 {
                 for g in 0..FEW_ROWS {
-                    let at = lo[g] + s;
-                    let v = *x.add(*ind.add(at) as usize * stride);
-                    acc[g] = (*val.add(at)).mul_add(v, acc[g]);
+                    prefetch(ind.wrapping_add(pos[g] + s + PREFETCH_AHEAD).cast());
+                    prefetch(val.wrapping_add(pos[g] + s + PREFETCH_AHEAD).cast());
                 }
             }
-            for g in 0..h {
-                for at in lo[g] + common..hi[g] {
-                    let v = *x.add(*ind.add(at) as usize * stride);
-                    acc[g] = (*val.add(at)).mul_add(v, acc[g]);
-                }
-                *io.out.add((r + g - base) * io.stride + j) = acc[g];
+            for g in 0..FEW_ROWS {
+                let at = pos[g] + s;
+                let v = *x.add(*ind.add(at) as usize * stride);
+                acc[g] = (*val.add(at)).mul_add(v, acc[g]);
             }
         }
-        r += h;
+        for p in pos.iter_mut() {
+            *p += m;
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! The interface each family gives the generic kernels: a vector of f32 lanes and its few operations.
 
+use super::dense::Mat;
+
 /// A vector of `LANES` f32 values. The generic kernels are written once against this trait and compiled
 /// into each family's `#[target_feature]` functions, which inline the operations.
 pub(crate) trait Vector: Copy {
@@ -35,4 +37,28 @@ pub(crate) trait Vector: Copy {
     /// # Safety
     /// As [`Vector::zero`].
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
+
+    /// Packs `w` columns of `b` (rows `pc..pc + kc`, columns from `j0`), whose columns are contiguous
+    /// (`b.rs == 1`), into `dst[p · nr + t]`. A family with a faster transpose overrides this plain copy.
+    ///
+    /// # Safety
+    /// As [`Vector::zero`]; the block lies inside `b`, and `dst` holds `kc · nr` floats.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn pack_columns(
+        dst: *mut f32,
+        b: Mat,
+        pc: usize,
+        j0: usize,
+        kc: usize,
+        w: usize,
+        nr: usize,
+    ) {
+        for t in 0..w {
+            let col = b.addr(pc, j0 + t);
+            for p in 0..kc {
+                *dst.add(p * nr + t) = *col.add(p);
+            }
+        }
+    }
 }

@@ -20,7 +20,7 @@ use crate::nn::Activation;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Dense {
-    pub(crate) weight: Array2<f32>,
+    pub(crate) weight: crate::nn::Weights,
     pub(crate) bias: Option<Array1<f32>>,
     pub(crate) activation: Activation,
     /// `false` where a weight is pruned (and therefore exactly zero); `None` when nothing is pruned.
@@ -65,7 +65,7 @@ impl Dense {
         }
         let weight = weight.as_standard_layout().into_owned();
         Ok(Dense {
-            weight,
+            weight: weight.into(),
             bias,
             activation,
             mask: None,

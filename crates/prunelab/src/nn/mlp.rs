@@ -475,7 +475,7 @@ impl Mlp {
                 )));
             }
         }
-        l.weight = weight.as_standard_layout().into_owned();
+        l.weight = weight.as_standard_layout().into_owned().into();
         Ok(())
     }
 
@@ -621,6 +621,12 @@ impl Mlp {
             .iter()
             .map(|l| LayerView {
                 weight: l.weight.view(),
+                // One to four samples stream the weights packed (made once, kept until they change).
+                packed: if x.nrows() <= crate::kernels::dense::GEMV_ROWS {
+                    l.weight.packed()
+                } else {
+                    None
+                },
                 bias: l.bias.as_ref().map(|b| b.view()),
                 activation: l.activation,
             })
@@ -773,6 +779,8 @@ pub(crate) fn labels_from_output(out: ArrayView2<f32>) -> Array1<usize> {
 pub(crate) struct LayerView<'a> {
     /// The weights, one row per output unit.
     pub weight: ArrayView2<'a, f32>,
+    /// The same weights packed for one to four samples (`nn::Weights::packed`), where the caller has them.
+    pub packed: Option<&'a [f32]>,
     /// The bias, one per output unit.
     pub bias: Option<ArrayView1<'a, f32>>,
     /// The activation.
@@ -831,7 +839,12 @@ fn dense_block(
             (false, _) => left.slice(s![..n, ..outputs.start]),
         };
         let mut z = right.slice_mut(s![..n, ..outputs.len()]);
-        crate::linalg::matmul(input, layer.weight.t(), &mut z, false);
+        match layer.packed {
+            Some(packed) if n <= crate::kernels::dense::GEMV_ROWS => {
+                crate::linalg::matmul_packed(input, packed, outputs.len(), &mut z)
+            }
+            _ => crate::linalg::matmul(input, layer.weight.t(), &mut z, false),
+        }
         layer.activation.forward(z, layer.bias, None);
         start = outputs.end;
         prev = outputs;

@@ -135,7 +135,7 @@ impl Mlp {
             }
             let has_pruned = mask.iter().any(|&k| !k);
             layers.push(Dense {
-                weight,
+                weight: weight.into(),
                 bias,
                 activation: layer.activation,
                 mask: has_pruned.then_some(mask),

@@ -94,7 +94,7 @@ impl Mlp {
     pub fn reset_masks(&mut self) {
         for l in &mut self.layers {
             if let (Some(mask), Some(saved)) = (&l.mask, &l.pruned_values) {
-                ndarray::Zip::from(&mut l.weight)
+                ndarray::Zip::from(&mut *l.weight)
                     .and(mask)
                     .and(saved)
                     .for_each(|w, &keep, &v| {

@@ -449,9 +449,9 @@ impl Mlp {
     pub(crate) fn rewind_to(&mut self, other: &Mlp) {
         for (l, o) in self.layers.iter_mut().zip(&other.layers) {
             match &l.mask {
-                Some(mask) => ndarray::Zip::from(&mut l.weight)
+                Some(mask) => ndarray::Zip::from(&mut *l.weight)
                     .and(mask)
-                    .and(&o.weight)
+                    .and(&*o.weight)
                     .for_each(|w, &keep, &v| *w = if keep { v } else { 0.0 }),
                 None => l.weight.assign(&o.weight),
             }

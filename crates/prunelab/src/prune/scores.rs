@@ -30,7 +30,7 @@ pub fn snip_scores(model: &Mlp, data: &Dataset, loss: Loss) -> Result<Vec<Array2
         .iter()
         .zip(&grads.weights)
         .map(|(l, g)| {
-            Zip::from(&l.weight)
+            Zip::from(&*l.weight)
                 .and(g)
                 .map_collect(|&w, &g| (w * g).abs())
         })
@@ -106,7 +106,7 @@ impl MovementTracker {
         let values = self.values.as_mut().expect("initialised above");
         for ((s, l), g) in values.iter_mut().zip(&model.layers).zip(&grads.weights) {
             Zip::from(s)
-                .and(&l.weight)
+                .and(&*l.weight)
                 .and(g)
                 .for_each(|s, &w, &g| *s -= w * g);
         }

@@ -606,6 +606,7 @@ impl SparseMlp {
                 |l| match l.kernel.for_samples(x.nrows().min(SAMPLE_BLOCK)) {
                     Product::Dense(w) => Some(LayerView {
                         weight: w.view(),
+                        packed: None,
                         bias: l.bias.as_ref().map(|b| b.view()),
                         activation: l.activation,
                     }),

@@ -1,0 +1,99 @@
+//! A layer's weight matrix, with the packed copy that small-batch inference streams.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::OnceLock;
+
+use ndarray::Array2;
+
+/// Columns per packed panel: one 8-lane vector of the transposed weights per input.
+pub(crate) const PANEL: usize = 8;
+
+/// A weight matrix `(outputs, inputs)` and, made on first use by inference on one to four samples, its
+/// transpose packed in panels of [`PANEL`] outputs (`packed[(u / 8) · inputs · 8 + i · 8 + u % 8]`, the last
+/// panel padded with zeros), which the kernels read as fast as memory delivers it. Reading the matrix goes
+/// through `Deref`; any mutable access (`DerefMut`) drops the packed copy, so it never goes stale.
+#[derive(Debug, Default)]
+pub(crate) struct Weights {
+    matrix: Array2<f32>,
+    packed: OnceLock<Option<Box<[f32]>>>,
+}
+
+impl Weights {
+    /// The packed transpose, made now if needed; `None` where the memory for it could not be had (the
+    /// product then reads the matrix itself, with the same numbers).
+    pub(crate) fn packed(&self) -> Option<&[f32]> {
+        self.packed.get_or_init(|| pack(&self.matrix)).as_deref()
+    }
+}
+
+/// The packed transpose of `w`, or `None` if it cannot be allocated.
+fn pack(w: &Array2<f32>) -> Option<Box<[f32]>> {
+    let (outputs, inputs) = w.dim();
+    let panels = outputs.div_ceil(PANEL);
+    let len = panels.checked_mul(inputs)?.checked_mul(PANEL)?;
+    let mut packed = Vec::new();
+    packed.try_reserve_exact(len).ok()?;
+    packed.resize(len, 0.0);
+    for (u, row) in w.rows().into_iter().enumerate() {
+        let base = (u / PANEL) * inputs * PANEL + u % PANEL;
+        for (i, &v) in row.iter().enumerate() {
+            packed[base + i * PANEL] = v;
+        }
+    }
+    Some(packed.into_boxed_slice())
+}
+
+impl From<Array2<f32>> for Weights {
+    fn from(matrix: Array2<f32>) -> Self {
+        Weights {
+            matrix,
+            packed: OnceLock::new(),
+        }
+    }
+}
+
+impl Clone for Weights {
+    fn clone(&self) -> Self {
+        Weights::from(self.matrix.clone())
+    }
+}
+
+impl PartialEq for Weights {
+    fn eq(&self, other: &Self) -> bool {
+        self.matrix == other.matrix
+    }
+}
+
+impl Deref for Weights {
+    type Target = Array2<f32>;
+
+    fn deref(&self) -> &Array2<f32> {
+        &self.matrix
+    }
+}
+
+impl DerefMut for Weights {
+    fn deref_mut(&mut self) -> &mut Array2<f32> {
+        self.packed.take();
+        &mut self.matrix
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_packed_copy_follows_every_change() {
+        let mut w = Weights::from(Array2::from_shape_fn((11, 5), |(u, i)| (u * 5 + i) as f32));
+        let p = w.packed().unwrap().to_vec();
+        assert_eq!(p.len(), 2 * 5 * PANEL);
+        assert_eq!(p[3 * PANEL + 2], w[[2, 3]]);
+        assert_eq!(p[5 * PANEL + 4 * PANEL + 1], w[[9, 4]]);
+        assert_eq!(p[5 * PANEL + 4 * PANEL + 3], 0.0);
+        w[[9, 4]] = -1.0;
+        assert_eq!(w.packed().unwrap()[5 * PANEL + 4 * PANEL + 1], -1.0);
+        let c = w.clone();
+        assert_eq!(c, w);
+    }
+}
