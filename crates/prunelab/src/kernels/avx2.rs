@@ -4,7 +4,7 @@ use std::arch::x86_64::*;
 use std::ops::Range;
 
 use super::dense::{self, Mat, MatMut, Path};
-use super::sparse::{self, Entries, Offset, Operands};
+use super::sparse::{self, Entries, Offset, Operands, Sliced};
 use super::vector::Vector;
 
 /// Eight f32 lanes in a `ymm` register.
@@ -303,4 +303,13 @@ pub(super) unsafe fn csr_few(
     rows: Range<usize>,
 ) {
     sparse::few(indptr, indices, values, io, n, rows)
+}
+
+/// [`sparse::few_sliced`] with the FMA unit.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; otherwise as [`sparse::few_sliced`].
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn csr_few_sliced(sl: &Sliced, io: Operands, n: usize, rows: Range<usize>) {
+    sparse::few_sliced(sl, io, n, rows)
 }

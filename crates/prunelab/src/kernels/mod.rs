@@ -384,14 +384,12 @@ pub(crate) unsafe fn csr_tiles_with<P: sparse::Offset>(
 /// # Safety
 /// As [`sparse::few`].
 pub(crate) unsafe fn csr_few(
-    indptr: &[usize],
-    indices: &[u32],
-    values: &[f32],
+    csr: sparse::FewEntries<'_>,
     io: sparse::Operands,
     n: usize,
     rows: std::ops::Range<usize>,
 ) {
-    csr_few_with(family(), indptr, indices, values, io, n, rows)
+    csr_few_with(family(), csr, io, n, rows)
 }
 
 /// [`csr_few`] with `f`'s kernels.
@@ -400,20 +398,29 @@ pub(crate) unsafe fn csr_few(
 /// As [`csr_few`], and this CPU supports `f`.
 pub(crate) unsafe fn csr_few_with(
     f: SimdFamily,
-    indptr: &[usize],
-    indices: &[u32],
-    values: &[f32],
+    csr: sparse::FewEntries<'_>,
     io: sparse::Operands,
     n: usize,
     rows: std::ops::Range<usize>,
 ) {
     debug_assert!(f.is_supported());
+    let sparse::FewEntries {
+        indptr,
+        indices,
+        values,
+        sliced,
+        ..
+    } = csr;
     match f {
         #[cfg(target_arch = "x86_64")]
-        SimdFamily::Avx512 | SimdFamily::Avx2 => {
-            avx2::csr_few(indptr, indices, values, io, n, rows)
-        }
-        _ => portable::csr_few(indptr, indices, values, io, n, rows),
+        SimdFamily::Avx512 | SimdFamily::Avx2 => match sliced {
+            Some(sl) => avx2::csr_few_sliced(sl, io, n, rows),
+            _ => avx2::csr_few(indptr, indices, values, io, n, rows),
+        },
+        _ => match sliced {
+            Some(sl) => portable::csr_few_sliced(sl, io, n, rows),
+            None => portable::csr_few(indptr, indices, values, io, n, rows),
+        },
     }
 }
 

@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use super::dense::{self, Mat, MatMut, Path};
-use super::sparse::{self, Entries, Offset, Operands};
+use super::sparse::{self, Entries, Offset, Operands, Sliced};
 use super::vector::Vector;
 
 /// Eight f32 lanes in an array (the compiler vectorises what it can).
@@ -184,4 +184,26 @@ pub(super) unsafe fn csr_few(
         return csr_few_fma(indptr, indices, values, io, n, rows);
     }
     sparse::few(indptr, indices, values, io, n, rows)
+}
+
+/// [`csr_few_sliced`] with the FMA unit.
+///
+/// # Safety
+/// The CPU has FMA; otherwise as [`csr_few_sliced`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+unsafe fn csr_few_sliced_fma(sl: &Sliced, io: Operands, n: usize, rows: Range<usize>) {
+    sparse::few_sliced(sl, io, n, rows)
+}
+
+/// The per-sample CSR kernel on the sliced layout.
+///
+/// # Safety
+/// As [`sparse::few_sliced`].
+pub(super) unsafe fn csr_few_sliced(sl: &Sliced, io: Operands, n: usize, rows: Range<usize>) {
+    #[cfg(target_arch = "x86_64")]
+    if super::has_fma() {
+        return csr_few_sliced_fma(sl, io, n, rows);
+    }
+    sparse::few_sliced(sl, io, n, rows)
 }

@@ -175,19 +175,17 @@ unsafe fn group<V: Vector, P: Offset, const NV: usize, const R: usize>(
     }
 }
 
-/// Entries ahead of the current one that [`few`] prefetches.
-const PREFETCH_AHEAD: usize = 64;
-
-/// Asks for the cache line at `p` (a hint: no fault, no effect on results; nothing on other CPUs).
-#[inline(always)]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint that never faults, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
+/// What the per-sample kernels read: the plain CSR and, where it was made, its [`Sliced`] layout.
+#[derive(Clone, Copy)]
+pub(crate) struct FewEntries<'a> {
+    /// Row offsets into `indices` and `values`.
+    pub indptr: &'a [usize],
+    /// Column of each entry.
+    pub indices: &'a [u32],
+    /// Value of each entry.
+    pub values: &'a [f32],
+    /// The same entries in slices of eight rows.
+    pub sliced: Option<&'a Sliced>,
 }
 
 /// Rows side by side in [`few`]: four scalar chains per sample (the loop is bound by its three loads per
@@ -195,8 +193,9 @@ fn prefetch(p: *const u8) {
 const FEW_ROWS: usize = 4;
 
 /// The per-sample kernel for a few samples packed (`stride == n`, so a sample's inputs are contiguous and
-/// sit in L1): per sample, four rows' scalar `mul_add` chains side by side over the plain CSR. A row that
-/// ends hands its slot to the next row at once, so rows of unequal lengths keep four chains in flight.
+/// sit in L1) where the matrix has no [`Sliced`] layout: per sample, four rows' scalar `mul_add` chains side
+/// by side over the plain CSR. A row that ends hands its slot to the next row at once, so rows of unequal
+/// lengths keep four chains in flight.
 ///
 /// # Safety
 /// The entries were checked; `xs` holds every input row's `n` samples and `out` every computed row's.
@@ -290,14 +289,6 @@ unsafe fn few_rows<const UNIT: bool>(
             m = m.min(end[g] - pos[g]);
         }
         for s in 0..m {
-            // Four rows are four streams of entries: ask for each one's next lines ahead of time (one
-            // line holds 16 entries), which the hardware prefetcher would not do for so many streams.
-            if s % 16 == 0 {
-                for g in 0..FEW_ROWS {
-                    prefetch(ind.wrapping_add(pos[g] + s + PREFETCH_AHEAD).cast());
-                    prefetch(val.wrapping_add(pos[g] + s + PREFETCH_AHEAD).cast());
-                }
-            }
             for g in 0..FEW_ROWS {
                 let at = pos[g] + s;
                 let v = *x.add(*ind.add(at) as usize * stride);
@@ -306,6 +297,148 @@ unsafe fn few_rows<const UNIT: bool>(
         }
         for p in pos.iter_mut() {
             *p += m;
+        }
+    }
+}
+
+/// Rows per slice of [`Sliced`]: one AVX2 vector's lanes.
+pub(crate) const SLICE: usize = 8;
+
+/// Rows sorted by their entry counts together: slices hold rows of similar lengths, so little padding.
+pub(crate) const WINDOW: usize = 64;
+
+/// A CSR matrix's entries in slices of [`SLICE`] rows for the per-sample kernel: within each window of
+/// [`WINDOW`] rows the rows are ordered longest first, and slice `q` holds rows `perm[8q..8q + 8]`
+/// (`u32::MAX` past the matrix) with `steps(q)` steps; step `s` of its lane `g` is entry `off[q] + 8s + g`
+/// of `indices` and `values`. A row shorter than its slice's longest is padded at its end with zero values at
+/// a column it prunes: `fma(0, x, s) = s` for finite `x`, so each row's chain is its CSR chain, bit for bit.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Sliced {
+    /// Start of each slice's entries, `slices + 1` of them.
+    pub off: Vec<usize>,
+    /// The row in each lane of each slice.
+    pub perm: Vec<u32>,
+    /// Column of each entry (padding included).
+    pub indices: Vec<u32>,
+    /// Value of each entry (padding: zero).
+    pub values: Vec<f32>,
+}
+
+impl Sliced {
+    /// The sliced layout of a checked CSR matrix, or `None` where the rows do not fit in `u32` or the
+    /// padding would make it more than a quarter larger than the CSR entries (the scalar kernel runs then).
+    pub(crate) fn new(
+        rows: usize,
+        indptr: &[usize],
+        indices: &[u32],
+        values: &[f32],
+    ) -> Option<Self> {
+        if rows >= u32::MAX as usize {
+            return None;
+        }
+        let len = |r: usize| indptr[r + 1] - indptr[r];
+        let mut perm: Vec<u32> = Vec::with_capacity(rows.next_multiple_of(SLICE));
+        for w in (0..rows).step_by(WINDOW) {
+            let mut window: Vec<u32> = (w as u32..(w + WINDOW).min(rows) as u32).collect();
+            window.sort_by_key(|&r| std::cmp::Reverse(len(r as usize)));
+            perm.extend(window);
+        }
+        perm.resize(rows.next_multiple_of(SLICE), u32::MAX);
+        let lane_len = |r: u32| if r == u32::MAX { 0 } else { len(r as usize) };
+        let slices = perm.len() / SLICE;
+        let steps = |q: usize| {
+            perm[q * SLICE..(q + 1) * SLICE]
+                .iter()
+                .map(|&r| lane_len(r))
+                .max()
+                .unwrap_or(0)
+        };
+        let total: usize = (0..slices).map(|q| steps(q) * SLICE).sum();
+        if total > values.len() + values.len() / 4 + SLICE * WINDOW {
+            return None;
+        }
+        let mut off = Vec::with_capacity(slices + 1);
+        let mut si = vec![0u32; total];
+        let mut sv = vec![0.0f32; total];
+        let mut at = 0;
+        for q in 0..slices {
+            off.push(at);
+            let n_steps = steps(q);
+            for g in 0..SLICE {
+                let r = perm[q * SLICE + g];
+                let (lo, n) = if r == u32::MAX {
+                    (0, 0)
+                } else {
+                    (indptr[r as usize], len(r as usize))
+                };
+                let row = &indices[lo..lo + n];
+                // A column this row prunes: the first gap in its rising indices.
+                let pad = row
+                    .iter()
+                    .enumerate()
+                    .find(|&(k, &c)| c as usize != k)
+                    .map_or(n, |(k, _)| k) as u32;
+                for s in 0..n_steps {
+                    let (c, v) = if s < n {
+                        (row[s], values[lo + s])
+                    } else {
+                        (pad, 0.0)
+                    };
+                    si[at + s * SLICE + g] = c;
+                    sv[at + s * SLICE + g] = v;
+                }
+            }
+            at += n_steps * SLICE;
+        }
+        off.push(at);
+        Some(Sliced {
+            off,
+            perm,
+            indices: si,
+            values: sv,
+        })
+    }
+
+    /// The slices that hold rows `rows` (and perhaps others of the same windows).
+    pub(crate) fn slices_for(&self, rows: &Range<usize>) -> Range<usize> {
+        let slices = self.off.len() - 1;
+        let first = (rows.start / WINDOW * WINDOW / SLICE).min(slices);
+        let last = (rows.end.next_multiple_of(WINDOW) / SLICE).min(slices);
+        first..last
+    }
+}
+
+/// The per-sample kernel on the [`Sliced`] layout with scalar chains: a slice's eight rows side by side,
+/// reading its entries in one sequential stream. Rows `rows` of `n` packed samples (`io.stride == n`).
+///
+/// # Safety
+/// `sl` is the layout of a checked matrix; `xs` holds every input row's samples and `out` every computed
+/// row's.
+#[inline(always)]
+pub(crate) unsafe fn few_sliced(sl: &Sliced, io: Operands, n: usize, rows: Range<usize>) {
+    if rows.is_empty() {
+        return;
+    }
+    let (ind, val) = (sl.indices.as_ptr(), sl.values.as_ptr());
+    for j in 0..n {
+        let x = io.xs.add(j);
+        for q in sl.slices_for(&rows) {
+            let mut acc = [0.0f32; SLICE];
+            let mut at = sl.off[q];
+            let end = sl.off[q + 1];
+            while at < end {
+                for (g, a) in acc.iter_mut().enumerate() {
+                    let v = *x.add(*ind.add(at + g) as usize * io.stride);
+                    *a = (*val.add(at + g)).mul_add(v, *a);
+                }
+                at += SLICE;
+            }
+            for (g, &a) in acc.iter().enumerate() {
+                let r = sl.perm[q * SLICE + g] as usize;
+                if rows.contains(&r) {
+                    *io.out.add((r - rows.start) * io.stride + j) = a;
+                }
+            }
         }
     }
 }

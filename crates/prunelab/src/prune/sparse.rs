@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
 use crate::error::{Error, Result};
-use crate::kernels::sparse::{Entries, Operands};
+use crate::kernels::sparse::{Entries, FewEntries, Operands, Sliced};
 use crate::kernels::AlignedBuf;
 use crate::nn::{check_batch, Activation, LayerView, Mlp, Topology};
 
@@ -30,6 +30,10 @@ pub struct Csr {
     /// The same entries by column block, as the vector kernels stream them (rebuilt, not stored).
     #[serde(skip)]
     blocked: Option<Blocked>,
+    /// The same entries in slices of eight rows, as the per-sample vector kernel reads them (rebuilt, not
+    /// stored).
+    #[serde(skip)]
+    sliced: Option<Sliced>,
 }
 
 /// Up to this many samples, the kernels work per sample (eight rows' scalar chains side by side) instead of
@@ -168,6 +172,7 @@ impl Csr {
         }
         crate::error::check_finite(&values, "csr values")?;
         let blocked = Blocked::new(rows, cols, &indptr, &indices, &values);
+        let sliced = Sliced::new(rows, &indptr, &indices, &values);
         Ok(Csr {
             rows,
             cols,
@@ -175,6 +180,7 @@ impl Csr {
             indices,
             values,
             blocked,
+            sliced,
         })
     }
 
@@ -194,6 +200,7 @@ impl Csr {
             indptr.push(indices.len());
         }
         let blocked = Blocked::new(rows, cols, &indptr, &indices, &values);
+        let sliced = Sliced::new(rows, &indptr, &indices, &values);
         Csr {
             rows,
             cols,
@@ -201,6 +208,7 @@ impl Csr {
             indices,
             values,
             blocked,
+            sliced,
         }
     }
 
@@ -227,6 +235,16 @@ impl Csr {
     /// Value of each entry.
     pub fn values(&self) -> &[f32] {
         &self.values
+    }
+
+    /// What the per-sample kernels read.
+    fn few_entries(&self) -> FewEntries<'_> {
+        FewEntries {
+            indptr: &self.indptr,
+            indices: &self.indices,
+            values: &self.values,
+            sliced: self.sliced.as_ref(),
+        }
     }
 
     /// Number of stored entries.
@@ -280,9 +298,7 @@ impl Csr {
         if stride == n && gathers(n) {
             // SAFETY: the matrix was checked when built (offsets rise within the entries, indices below
             // `cols`) and the slices' lengths just now, so every access is in bounds.
-            return unsafe {
-                crate::kernels::csr_few(&self.indptr, &self.indices, &self.values, io, n, rows)
-            };
+            return unsafe { crate::kernels::csr_few(self.few_entries(), io, n, rows) };
         }
         // Samples computed: a whole number of 16-lane tiles, not the padding a stride may have beyond.
         let lanes = n.next_multiple_of(LANES).min(stride);
@@ -744,6 +760,8 @@ mod tests {
     /// product of the same matrix (pruned entries zero) too.
     #[test]
     fn every_kernel_computes_each_output_as_one_chain_equal_to_the_dense_product() {
+        // How many matrices had the sliced layout (a tiny one pads too much and goes without).
+        let mut sliced = 0;
         use crate::kernels::{self, dense::Mat, dense::MatMut};
         for (seed, (rows, cols, density)) in [
             (9, 13, 0.5),
@@ -759,6 +777,7 @@ mod tests {
         {
             let (w, csr) = random(rows, cols, density, seed as u64);
             let b = csr.blocked.as_ref().unwrap();
+            sliced += usize::from(csr.sliced.is_some());
             for family in kernels::supported_families() {
                 for stride in [16, 32, 48, 64, 80] {
                     let mut rng = ChaCha8Rng::seed_from_u64(100 + seed as u64);
@@ -863,7 +882,16 @@ mod tests {
                 for n in 1..=GATHER_SAMPLES {
                     let mut rng = ChaCha8Rng::seed_from_u64(200 + seed as u64);
                     let xs: Vec<f32> = (0..cols * n).map(|_| rng.gen_range(-2.0f32..2.0)).collect();
-                    for lo in [0, rows / 3] {
+                    // The sliced layout where it was made, and the plain CSR.
+                    let plain = FewEntries {
+                        sliced: None,
+                        ..csr.few_entries()
+                    };
+                    for (lo, entries) in [
+                        (0, csr.few_entries()),
+                        (rows / 3, csr.few_entries()),
+                        (rows / 3, plain),
+                    ] {
                         let mut out = vec![f32::NAN; (rows - lo) * n];
                         let io = Operands {
                             xs: xs.as_ptr(),
@@ -871,17 +899,7 @@ mod tests {
                             stride: n,
                         };
                         // SAFETY: checked matrix, lengths fit, family supported.
-                        unsafe {
-                            kernels::csr_few_with(
-                                family,
-                                &csr.indptr,
-                                &csr.indices,
-                                &csr.values,
-                                io,
-                                n,
-                                lo..rows,
-                            )
-                        };
+                        unsafe { kernels::csr_few_with(family, entries, io, n, lo..rows) };
                         for r in lo..rows {
                             for j in 0..n {
                                 assert_eq!(
@@ -895,6 +913,7 @@ mod tests {
                 }
             }
         }
+        assert!(sliced >= 4, "only {sliced} matrices had the sliced layout");
     }
 
     #[test]
