@@ -75,3 +75,45 @@ fn unknown_commands_are_errors() {
     let (ok, text) = prunelab(&["kernel", "polish"], &[]);
     assert!(!ok && text.contains("expected `kernel install`"), "{text}");
 }
+
+#[test]
+fn simd_lists_the_families_and_refuses_one_the_cpu_lacks() {
+    let (ok, list) = prunelab(&["simd", "--list"], &[]);
+    assert!(ok, "{list}");
+    let families: Vec<&str> = list.lines().collect();
+    assert_eq!(families.last(), Some(&"portable"), "{list}");
+    let (ok, active) = prunelab(&["simd", "--active"], &[]);
+    assert!(ok && active.trim() == families[0], "{active} vs {list}");
+    // Forcing each family the CPU runs is honoured.
+    for f in &families {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_prunelab"));
+        let out = cmd
+            .args(["simd", "--active"])
+            .env("PRUNELAB_SIMD", f)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), *f);
+    }
+    // An unknown family, or one this CPU lacks, is a clear error, and `check` refuses to start.
+    let mut missing: Vec<&str> = ["avx512", "avx2"]
+        .into_iter()
+        .filter(|f| !families.contains(f))
+        .collect();
+    missing.push("sse9");
+    for f in missing {
+        for args in [&["simd"][..], &["check", "no-such.ipynb"][..]] {
+            let out = Command::new(env!("CARGO_BIN_EXE_prunelab"))
+                .args(args)
+                .env("PRUNELAB_SIMD", f)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{f}: {args:?} succeeded");
+            assert!(
+                err.contains("kernel family") && err.contains(f),
+                "{f}: {err}"
+            );
+        }
+    }
+}

@@ -94,7 +94,7 @@ pub(crate) const GEMV_ROWS: usize = 4;
 /// Rows of `k` per packed block: a panel of `b` (`KC × NR`) stays in L1.
 const KC: usize = 256;
 /// Columns of `b` packed at once (`KC × NC` floats, 2 MB, in L2/L3).
-const NC: usize = 2048;
+const NC: usize = 256;
 /// Rows of `a` packed at once (rounded down to a whole number of `MR`-row panels): `MC × KC` stays in L2.
 const MC: usize = 192;
 

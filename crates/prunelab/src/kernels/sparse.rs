@@ -416,28 +416,47 @@ impl Sliced {
 /// row's.
 #[inline(always)]
 pub(crate) unsafe fn few_sliced(sl: &Sliced, io: Operands, n: usize, rows: Range<usize>) {
+    if n == 1 && io.stride == 1 {
+        few_sliced_sample::<true>(sl, io, 0, &rows)
+    } else {
+        for j in 0..n {
+            few_sliced_sample::<false>(sl, io, j, &rows)
+        }
+    }
+}
+
+/// [`few_sliced`] for sample `j`; `UNIT`: one sample at stride 1 (no multiplication per entry).
+///
+/// # Safety
+/// As [`few_sliced`].
+#[inline(always)]
+unsafe fn few_sliced_sample<const UNIT: bool>(
+    sl: &Sliced,
+    io: Operands,
+    j: usize,
+    rows: &Range<usize>,
+) {
     if rows.is_empty() {
         return;
     }
     let (ind, val) = (sl.indices.as_ptr(), sl.values.as_ptr());
-    for j in 0..n {
-        let x = io.xs.add(j);
-        for q in sl.slices_for(&rows) {
-            let mut acc = [0.0f32; SLICE];
-            let mut at = sl.off[q];
-            let end = sl.off[q + 1];
-            while at < end {
-                for (g, a) in acc.iter_mut().enumerate() {
-                    let v = *x.add(*ind.add(at + g) as usize * io.stride);
-                    *a = (*val.add(at + g)).mul_add(v, *a);
-                }
-                at += SLICE;
+    let stride = if UNIT { 1 } else { io.stride };
+    let x = io.xs.add(j);
+    for q in sl.slices_for(rows) {
+        let mut acc = [0.0f32; SLICE];
+        let mut at = sl.off[q];
+        let end = sl.off[q + 1];
+        while at < end {
+            for (g, a) in acc.iter_mut().enumerate() {
+                let v = *x.add(*ind.add(at + g) as usize * stride);
+                *a = (*val.add(at + g)).mul_add(v, *a);
             }
-            for (g, &a) in acc.iter().enumerate() {
-                let r = sl.perm[q * SLICE + g] as usize;
-                if rows.contains(&r) {
-                    *io.out.add((r - rows.start) * io.stride + j) = a;
-                }
+            at += SLICE;
+        }
+        for (g, &a) in acc.iter().enumerate() {
+            let r = sl.perm[q * SLICE + g] as usize;
+            if rows.contains(&r) {
+                *io.out.add((r - rows.start) * io.stride + j) = a;
             }
         }
     }
