@@ -288,7 +288,7 @@ pub(crate) unsafe fn gemm<V: Vector, const MR: usize, const NV: usize>(
             let mut ic = 0;
             while ic < m {
                 let mcc = mc.min(m - ic);
-                pack_a::<MR>(ap, a, ic, pc, mcc, kc);
+                pack_a::<V, MR>(ap, a, ic, pc, mcc, kc);
                 let mut q = 0;
                 while q * nr < nc {
                     let cols = nr.min(nc - q * nr);
@@ -373,7 +373,7 @@ unsafe fn pack_b<V: Vector>(
 /// # Safety
 /// `dst` holds `kc · mc.next_multiple_of(MR)` floats; the block lies inside `a`.
 #[inline(always)]
-unsafe fn pack_a<const MR: usize>(
+unsafe fn pack_a<V: Vector, const MR: usize>(
     dst: *mut f32,
     a: Mat,
     ic: usize,
@@ -390,6 +390,9 @@ unsafe fn pack_a<const MR: usize>(
             for p in 0..kc {
                 std::ptr::copy_nonoverlapping(a.addr(i0, pc + p), d.add(p * MR), MR);
             }
+        } else if a.cs == 1 && h == MR {
+            // Activations, one sample per row.
+            V::pack_rows(d, a.addr(i0, pc), a.rs, kc, MR);
         } else {
             for i in 0..h {
                 let row = a.addr(i0 + i, pc);
