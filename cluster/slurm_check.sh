@@ -71,6 +71,7 @@ cmp "$work/local.cells" "$work/slurm.cells" || { echo "cell results differ" >&2;
 n_files=$(ls "$work"/slurm/shard-*-of-$shards.jsonl | wc -l)
 [ "$n_files" = "$shards" ] || { echo "expected $shards shard files, found $n_files" >&2; exit 1; }
 grep -h "^shard" "$work"/slurm/logs/shard-*.out
+grep -h "kernels:" "$work"/slurm/logs/shard-*.out | sed 's/.*: \(shard [0-9]*\/[0-9]*\).*\(kernels: [a-z0-9]*\).*/\1: \2/'
 grep -q "kernels: portable" "$work"/slurm/logs/shard-1.out || {
   echo "shard 1 did not run the portable kernels" >&2; exit 1; }
 

@@ -2,7 +2,7 @@
 //!
 //! Each output is one FMA chain over `k` in order (see the module docs of [`crate::kernels`]); the paths
 //! below differ in speed only:
-//! - [`small`]: products of a few thousand multiply-adds, tiles of 4 × 4 outputs, no packing;
+//! - [`small`]: products of a few thousand multiply-adds, tiles of up to 4 × 3 outputs, no packing;
 //! - [`gemv_scalar`] (and the families' vector versions): one to four rows against a matrix whose columns are
 //!   contiguous (a layer's weights read as `Wᵀ`), streamed without packing;
 //! - [`gemm`]: everything else, the classic blocking — `b` packed in panels of `NR` columns × [`KC`] rows
@@ -121,7 +121,7 @@ pub(crate) fn path(m: usize, n: usize, k: usize, a: Mat, b: Mat) -> Path {
     }
 }
 
-/// `c (+)= a·b` by tiles of up to 4 × 4 outputs, each output one `mul_add` chain over `k`.
+/// `c (+)= a·b` by tiles of up to 4 × 3 outputs, each output one `mul_add` chain over `k`.
 ///
 /// # Safety
 /// `a` is `(m, k)`, `b` is `(k, n)`, `c` is `(m, n)`, all inside live allocations; `c` aliases neither.
@@ -140,13 +140,12 @@ pub(crate) unsafe fn small(
         let r = if m - i >= 4 { 4 } else { 1 };
         let mut j = 0;
         while j < n {
-            let w = (n - j).min(4);
+            // At most 4 × 3: the twelve sums, three values of `b` and one of `a` fit in sixteen registers.
+            let w = (n - j).min(3);
             match (r, w) {
-                (4, 4) => tile::<4, 4>(a, b, c, i, j, k, accumulate),
                 (4, 3) => tile::<4, 3>(a, b, c, i, j, k, accumulate),
                 (4, 2) => tile::<4, 2>(a, b, c, i, j, k, accumulate),
                 (4, _) => tile::<4, 1>(a, b, c, i, j, k, accumulate),
-                (_, 4) => tile::<1, 4>(a, b, c, i, j, k, accumulate),
                 (_, 3) => tile::<1, 3>(a, b, c, i, j, k, accumulate),
                 (_, 2) => tile::<1, 2>(a, b, c, i, j, k, accumulate),
                 _ => tile::<1, 1>(a, b, c, i, j, k, accumulate),
