@@ -67,13 +67,7 @@ impl Vector for F32x8 {
 #[inline(always)]
 pub(super) unsafe fn pack_rows(dst: *mut f32, src: *const f32, rs: isize, kc: usize, mr: usize) {
     if !(4..=8).contains(&mr) {
-        for i in 0..mr {
-            let row = src.offset(i as isize * rs);
-            for p in 0..kc {
-                *dst.add(p * mr + i) = *row.add(p);
-            }
-        }
-        return;
+        return dense::pack_rows_plain(dst, src, rs, kc, mr);
     }
     let mut p = 0;
     while p + 8 < kc {

@@ -409,6 +409,26 @@ unsafe fn pack_a<V: Vector, const MR: usize>(
     }
 }
 
+/// [`Vector::pack_rows`] one value at a time: `dst[p · mr + i] = src[i · rs + p]` for `i < mr`, `p < kc`.
+///
+/// # Safety
+/// The rows lie inside their matrix, and `dst` holds `kc · mr` floats.
+#[inline(always)]
+pub(crate) unsafe fn pack_rows_plain(
+    dst: *mut f32,
+    src: *const f32,
+    rs: isize,
+    kc: usize,
+    mr: usize,
+) {
+    for i in 0..mr {
+        let row = src.offset(i as isize * rs);
+        for p in 0..kc {
+            *dst.add(p * mr + i) = *row.add(p);
+        }
+    }
+}
+
 /// One `MR × NR` tile of `c` (its top-left corner at `c.ptr`, `rows × cols` of it real) continued over `kc`
 /// packed steps: from zero when `first`, else from `c`'s values. A partial or strided tile goes through a
 /// copy.

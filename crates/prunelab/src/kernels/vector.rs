@@ -69,11 +69,6 @@ pub(crate) trait Vector: Copy {
     /// As [`Vector::zero`]; the rows lie inside their matrix, and `dst` holds `kc · mr` floats.
     #[inline(always)]
     unsafe fn pack_rows(dst: *mut f32, src: *const f32, rs: isize, kc: usize, mr: usize) {
-        for i in 0..mr {
-            let row = src.offset(i as isize * rs);
-            for p in 0..kc {
-                *dst.add(p * mr + i) = *row.add(p);
-            }
-        }
+        super::dense::pack_rows_plain(dst, src, rs, kc, mr)
     }
 }
