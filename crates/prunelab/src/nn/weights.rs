@@ -12,7 +12,7 @@ pub(crate) const PANEL: usize = 8;
 /// transpose packed in panels of [`PANEL`] outputs (`packed[(u / 8) · inputs · 8 + i · 8 + u % 8]`, the last
 /// panel padded with zeros), which the kernels read as fast as memory delivers it. Reading the matrix goes
 /// through `Deref`; any mutable access (`DerefMut`) drops the packed copy, so it never goes stale.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Weights {
     matrix: Array2<f32>,
     packed: OnceLock<Option<Box<[f32]>>>,
@@ -49,6 +49,13 @@ impl From<Array2<f32>> for Weights {
             matrix,
             packed: OnceLock::new(),
         }
+    }
+}
+
+/// The matrix only: the packed copy is a cache.
+impl std::fmt::Debug for Weights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.matrix.fmt(f)
     }
 }
 
