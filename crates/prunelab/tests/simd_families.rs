@@ -73,6 +73,22 @@ fn workloads() -> Vec<u32> {
     for n in [1, 3, 4, 5, 50, 600] {
         bits(&mut out, &wide.forward(&inputs(n, 300, n as u64)).unwrap());
     }
+    // A network of dense and sparse layers (the first kept whole): at one to three samples its dense
+    // layer streams packed weights inside the sparse pass.
+    let mut mixed = wide.clone();
+    prune_to_sparsity(&mut mixed, 0.9, Scope::Layerwise, &[0]).unwrap();
+    let mixed_sparse = mixed.to_sparse();
+    assert_eq!(mixed_sparse.sparse_layers(), 2);
+    for n in [1, 2, 3, 40] {
+        let x = inputs(n, 300, 100 + n as u64);
+        let s = mixed_sparse.forward(&x).unwrap();
+        assert_eq!(
+            s,
+            mixed.forward(&x).unwrap(),
+            "mixed network at {n} samples"
+        );
+        bits(&mut out, &s);
+    }
     let mut wide = wide;
     let x = inputs(200, 300, 77);
     let y = inputs(200, 10, 78);

@@ -11,4 +11,4 @@ pub use init::Init;
 pub use layer::Dense;
 pub(crate) use mlp::{check_batch, dense_inference, LayerView, Workspace};
 pub use mlp::{Gradients, Mlp, MlpConfig, Topology};
-pub(crate) use weights::Weights;
+pub(crate) use weights::{PackCache, Weights};

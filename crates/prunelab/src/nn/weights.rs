@@ -3,7 +3,7 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::OnceLock;
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 
 /// Columns per packed panel: one 8-lane vector of the transposed weights per input.
 pub(crate) const PANEL: usize = 8;
@@ -22,12 +22,45 @@ impl Weights {
     /// The packed transpose, made now if needed; `None` where the memory for it could not be had (the
     /// product then reads the matrix itself, with the same numbers).
     pub(crate) fn packed(&self) -> Option<&[f32]> {
-        self.packed.get_or_init(|| pack(&self.matrix)).as_deref()
+        self.packed
+            .get_or_init(|| pack(self.matrix.view()))
+            .as_deref()
+    }
+}
+
+/// A packed transpose made on first use for a matrix kept elsewhere (a sparse network's dense layers, which
+/// never change). Clones start empty; two caches always compare equal (a cache is no part of a value).
+#[derive(Default)]
+pub(crate) struct PackCache(OnceLock<Option<Box<[f32]>>>);
+
+impl PackCache {
+    /// The packed transpose of `w` (the matrix this cache belongs to), made now if needed; `None` where
+    /// the memory for it could not be had.
+    pub(crate) fn get(&self, w: ArrayView2<f32>) -> Option<&[f32]> {
+        self.0.get_or_init(|| pack(w)).as_deref()
+    }
+}
+
+impl Clone for PackCache {
+    fn clone(&self) -> Self {
+        PackCache::default()
+    }
+}
+
+impl PartialEq for PackCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for PackCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PackCache")
     }
 }
 
 /// The packed transpose of `w`, or `None` if it cannot be allocated.
-fn pack(w: &Array2<f32>) -> Option<Box<[f32]>> {
+fn pack(w: ArrayView2<f32>) -> Option<Box<[f32]>> {
     let (outputs, inputs) = w.dim();
     let panels = outputs.div_ceil(PANEL);
     let len = panels.checked_mul(inputs)?.checked_mul(PANEL)?;

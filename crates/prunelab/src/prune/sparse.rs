@@ -418,6 +418,9 @@ pub struct SparseLayer {
     pub activation: Activation,
     /// Fraction of weights kept.
     pub density: f64,
+    /// The dense form packed for one to four samples, made on first use (not stored).
+    #[serde(skip)]
+    pub(crate) packed: crate::nn::PackCache,
 }
 
 /// An inference-only network whose sparse layers skip pruned weights.
@@ -510,6 +513,7 @@ impl SparseMlp {
                     },
                 };
                 SparseLayer {
+                    packed: Default::default(),
                     kernel,
                     bias: l.bias().map(|b| b.to_owned()),
                     activation: l.activation(),
@@ -622,7 +626,11 @@ impl SparseMlp {
                 |l| match l.kernel.for_samples(x.nrows().min(SAMPLE_BLOCK)) {
                     Product::Dense(w) => Some(LayerView {
                         weight: w.view(),
-                        packed: None,
+                        packed: if x.nrows() <= crate::kernels::dense::GEMV_ROWS {
+                            l.packed.get(w.view())
+                        } else {
+                            None
+                        },
                         bias: l.bias.as_ref().map(|b| b.view()),
                         activation: l.activation,
                     }),
@@ -682,7 +690,22 @@ impl SparseMlp {
             match layer.kernel.for_samples(n) {
                 Product::Dense(w) => {
                     let input = left.slice(s![in_lo.., ..n]);
-                    crate::linalg::matmul(w.view(), input, &mut z.slice_mut(s![.., ..n]), false)
+                    let mut zn = z.slice_mut(s![.., ..n]);
+                    let packed = if n <= crate::kernels::dense::GEMV_ROWS {
+                        layer.packed.get(w.view())
+                    } else {
+                        None
+                    };
+                    match packed {
+                        // A few samples stream the packed weights (zᵀ = xᵀ·Wᵀ, the same bits).
+                        Some(packed) => crate::linalg::matmul_packed(
+                            input.t(),
+                            packed,
+                            w.nrows(),
+                            &mut zn.view_mut().reversed_axes(),
+                        ),
+                        _ => crate::linalg::matmul(w.view(), input, &mut zn, false),
+                    }
                 }
                 Product::Sparse(csr) => {
                     let input = left.slice(s![in_lo.., ..]);
