@@ -68,6 +68,9 @@ fn dispatch() -> Result<()> {
             // Each kernel builds in its own persistent folder, locked for as long as it runs.
             let slot = slot::Slot::acquire()?;
             slot.export();
+            // The kernel answers while it starts; a start that fails (a crate missing from the cargo home)
+            // is reported in the cells and on Jupyter's log with what to do about it.
+            evcxr_jupyter::set_start_error_hint(lockfile::offline_hint);
             let served = evcxr_jupyter::main();
             drop(slot);
             // A failed start (Jupyter reports a dead kernel; this goes to its log) says what to do about a crate

@@ -38,7 +38,37 @@ pub(crate) struct Server {
     running_cell: Arc<AtomicU32>,
     // PATCH(prunelab): set when an interrupt had to kill the process of the running cell.
     killed_by_interrupt: Arc<AtomicBool>,
+    // PATCH(prunelab): the evaluation context, made in the background while the sockets answer.
+    startup: tokio::sync::watch::Receiver<Option<Startup>>,
 }
+
+/// PATCH(prunelab): what the background start-up produced: the evaluation context and the handles the
+/// control channel needs, or why the kernel could not start.
+#[derive(Clone)]
+enum Startup {
+    Ready {
+        context: Arc<std::sync::Mutex<CommandContext>>,
+        process_handle: Arc<std::sync::Mutex<std::process::Child>>,
+        execution_flag: Arc<AtomicBool>,
+    },
+    Failed(String),
+}
+
+/// PATCH(prunelab): a reply to send on the shell socket, and the `idle` status to publish after it.
+type ShellReply = (JupyterMessage, Option<JupyterMessage>);
+
+/// PATCH(prunelab): how many malformed messages in a row a socket may deliver before its handler gives up
+/// (a socket that fails to receive fails at once, every time).
+const MAX_BAD_MESSAGES_IN_A_ROW: u32 = 10_000;
+
+/// PATCH(prunelab): when to say on the log that start-up is still running: after a second, then every ten.
+const STARTUP_LOG_FIRST: Duration = Duration::from_secs(1);
+const STARTUP_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// PATCH(prunelab): turns a start-up error into advice for the log and the notebook (set by the embedding
+/// binary, see `set_start_error_hint`).
+pub(crate) static START_ERROR_HINT: std::sync::OnceLock<fn(&str) -> Option<String>> =
+    std::sync::OnceLock::new();
 
 /// PATCH(prunelab): how long a cell has to stop by itself after an interrupt before its process is
 /// killed.
@@ -99,6 +129,11 @@ impl Server {
         // crossbeam channels.
         let (shutdown_sender, shutdown_receiver) = crossbeam_channel::unbounded();
 
+        // PATCH(prunelab): the sockets are served before the evaluation context exists. Making it
+        // (starting the cell process, running the configuration's `:dep`s, which compile every crate
+        // of a new build folder) can take minutes; a kernel that does not answer `kernel_info` meanwhile
+        // is declared dead by clients, which then disconnect and reconnect while it starts.
+        let (startup_sender, startup) = tokio::sync::watch::channel(None);
         let server = Server {
             iopub,
             latest_execution_request: Arc::new(Mutex::new(None)),
@@ -107,10 +142,11 @@ impl Server {
             tokio_handle,
             running_cell: Arc::new(AtomicU32::new(0)),
             killed_by_interrupt: Arc::new(AtomicBool::new(false)),
+            startup,
         };
 
         let (execution_sender, mut execution_receiver) = tokio::sync::mpsc::unbounded_channel();
-        let (execution_response_sender, mut execution_response_receiver) =
+        let (execution_response_sender, execution_response_receiver) =
             tokio::sync::mpsc::unbounded_channel();
 
         tokio::spawn(async move {
@@ -118,22 +154,11 @@ impl Server {
                 eprintln!("hb error: {error:?}");
             }
         });
-        let (mut context, outputs) = CommandContext::new()?;
-        context.execute(":load_config")?;
-        let process_handle = context.process_handle();
-        let execution_flag = context.execution_flag();
-        let context = Arc::new(std::sync::Mutex::new(context));
         {
-            let context = context.clone();
             let server = server.clone();
             tokio::spawn(async move {
                 let result = server
-                    .handle_shell(
-                        shell_socket,
-                        &execution_sender,
-                        &mut execution_response_receiver,
-                        context,
-                    )
+                    .handle_shell(shell_socket, &execution_sender, execution_response_receiver)
                     .await;
                 if let Err(error) = result {
                     eprintln!("shell error: {error:?}");
@@ -142,26 +167,23 @@ impl Server {
         }
         {
             let server = server.clone();
+            let shutdown_receiver = shutdown_receiver.clone();
+            tokio::spawn(async move {
+                let startup = server.start_context(shutdown_receiver).await;
+                let _ = startup_sender.send(Some(startup));
+            });
+        }
+        {
+            let server = server.clone();
             tokio::spawn(async move {
                 let result = server
-                    .handle_execution_requests(
-                        &context,
-                        &mut execution_receiver,
-                        &execution_response_sender,
-                    )
+                    .handle_execution_requests(&mut execution_receiver, &execution_response_sender)
                     .await;
                 if let Err(error) = result {
                     eprintln!("execution error: {error:?}");
                 }
             });
         }
-        server
-            .clone()
-            .start_output_pass_through_thread(
-                vec![("stdout", outputs.stdout), ("stderr", outputs.stderr)],
-                shutdown_receiver.clone(),
-            )
-            .await;
 
         // Don't keep any outstanding instances of our connection group, otherwise things won't shut
         // down properly.
@@ -170,9 +192,84 @@ impl Server {
         // Run the control channel on the main task. Once the control channel handler terminates,
         // we're done.
         server
-            .handle_control(control_socket, process_handle, execution_flag, group_shutdown)
+            .handle_control(control_socket, group_shutdown)
             .await?;
         Ok(())
+    }
+
+    /// PATCH(prunelab): makes the evaluation context (the cell process, then the configuration's
+    /// commands) on a blocking thread, saying on the log what it does when that takes over a second.
+    async fn start_context(&self, shutdown_receiver: crossbeam_channel::Receiver<()>) -> Startup {
+        let started = std::time::Instant::now();
+        let mut work = tokio::task::spawn_blocking(|| -> Result<_> {
+            let (mut context, outputs) = CommandContext::new()?;
+            context.execute(":load_config")?;
+            Ok((context, outputs))
+        });
+        let mut wait = STARTUP_LOG_FIRST;
+        let result = loop {
+            tokio::select! {
+                result = &mut work => break result,
+                _ = tokio::time::sleep(wait) => {
+                    eprintln!(
+                        "[evcxr] still starting after {} s: running the start-up configuration, whose \
+                         :dep crates are compiled the first time a build folder is used (minutes on a \
+                         new machine). The kernel answers meanwhile; cells run once this finishes.",
+                        started.elapsed().as_secs()
+                    );
+                    wait = STARTUP_LOG_EVERY;
+                }
+            }
+        };
+        let startup = match result {
+            Ok(Ok((context, outputs))) => {
+                let process_handle = context.process_handle();
+                let execution_flag = context.execution_flag();
+                self.clone()
+                    .start_output_pass_through_thread(
+                        vec![("stdout", outputs.stdout), ("stderr", outputs.stderr)],
+                        shutdown_receiver,
+                    )
+                    .await;
+                Startup::Ready {
+                    context: Arc::new(std::sync::Mutex::new(context)),
+                    process_handle,
+                    execution_flag,
+                }
+            }
+            Ok(Err(error)) => {
+                let error = format!("{error:#}");
+                let hint = START_ERROR_HINT.get().and_then(|hint| hint(&error));
+                Startup::Failed(match hint {
+                    Some(hint) => format!("{hint}\n\n{error}"),
+                    None => error,
+                })
+            }
+            Err(error) => Startup::Failed(format!("the start-up task failed: {error}")),
+        };
+        match &startup {
+            Startup::Ready { .. } if started.elapsed() >= STARTUP_LOG_FIRST => eprintln!(
+                "[evcxr] ready after {:.1} s",
+                started.elapsed().as_secs_f64()
+            ),
+            Startup::Failed(error) => eprintln!("[evcxr] the kernel could not start: {error}"),
+            _ => {}
+        }
+        startup
+    }
+
+    /// PATCH(prunelab): the start-up's result once it is there, without waiting.
+    fn startup_now(&self) -> Option<Startup> {
+        self.startup.borrow().clone()
+    }
+
+    /// PATCH(prunelab): waits for the start-up to finish.
+    async fn startup_done(&self) -> Startup {
+        let mut startup = self.startup.clone();
+        match startup.wait_for(Option::is_some).await {
+            Ok(done) => done.clone().expect("waited for Some"),
+            Err(_) => Startup::Failed("the start-up task ended without a result".to_owned()),
+        }
     }
 
     async fn shutdown_io_thread(&mut self) {
@@ -194,9 +291,8 @@ impl Server {
 
     async fn handle_execution_requests(
         self,
-        context: &Arc<std::sync::Mutex<CommandContext>>,
         receiver: &mut tokio::sync::mpsc::UnboundedReceiver<JupyterMessage>,
-        execution_reply_sender: &tokio::sync::mpsc::UnboundedSender<JupyterMessage>,
+        execution_reply_sender: &tokio::sync::mpsc::UnboundedSender<ShellReply>,
     ) -> Result<()> {
         // PATCH(prunelab): counted up before each cell, so the first cell is [1].
         let mut execution_count = 0;
@@ -223,8 +319,46 @@ impl Server {
                 })
                 .send(&mut *self.iopub.lock().await)
                 .await?;
+            // PATCH(prunelab): the shell answers while this cell runs, so the cell's `idle` status goes
+            // out after its reply, from here.
+            let idle = message
+                .new_message("status")
+                .with_content(object! {"execution_state" => "idle"});
 
-            let context = Arc::clone(context);
+            // PATCH(prunelab): a cell sent while the kernel still starts waits for it, and says so.
+            let startup = match self.startup_now() {
+                Some(startup) => startup,
+                None => {
+                    message
+                        .new_message("stream")
+                        .with_content(object! {
+                            "name" => "stderr",
+                            "text" => "The kernel is still starting (the first start in a new build \
+                                       folder compiles its crates, which takes minutes); this cell \
+                                       runs as soon as it is ready.\n",
+                        })
+                        .send(&mut *self.iopub.lock().await)
+                        .await?;
+                    self.startup_done().await
+                }
+            };
+            let context = match startup {
+                Startup::Ready { context, .. } => context,
+                Startup::Failed(error) => {
+                    let error =
+                        evcxr::Error::Message(format!("The kernel could not start: {error}"));
+                    self.emit_errors(&error, &message, message.code(), execution_count)
+                        .await?;
+                    execution_reply_sender.send((
+                        message.new_reply().with_content(object! {
+                            "status" => "error",
+                            "execution_count" => execution_count
+                        }),
+                        Some(idle),
+                    ))?;
+                    continue;
+                }
+            };
             let server = self.clone();
             self.killed_by_interrupt.store(false, Ordering::SeqCst);
             self.running_cell.store(execution_count, Ordering::SeqCst);
@@ -311,18 +445,24 @@ impl Server {
                             .send(&mut *self.iopub.lock().await)
                             .await?;
                     }
-                    execution_reply_sender.send(message.new_reply().with_content(object! {
-                        "status" => "ok",
-                        "execution_count" => execution_count,
-                    }))?;
+                    execution_reply_sender.send((
+                        message.new_reply().with_content(object! {
+                            "status" => "ok",
+                            "execution_count" => execution_count,
+                        }),
+                        Some(idle),
+                    ))?;
                 }
                 Err(errors) => {
                     self.emit_errors(&errors, &message, message.code(), execution_count)
                         .await?;
-                    execution_reply_sender.send(message.new_reply().with_content(object! {
-                        "status" => "error",
-                        "execution_count" => execution_count
-                    }))?;
+                    execution_reply_sender.send((
+                        message.new_reply().with_content(object! {
+                            "status" => "error",
+                            "execution_count" => execution_count
+                        }),
+                        Some(idle),
+                    ))?;
                 }
             };
         }
@@ -353,27 +493,61 @@ impl Server {
             .map(|value| value.to_owned())
     }
 
+    /// PATCH(prunelab): the shell socket is read all the time. A cell runs on the execution task and its
+    /// reply comes back here; `kernel_info` and `is_complete` are answered at once, also while a cell
+    /// runs or the kernel still starts; completion, inspection and checks run on tasks of their own. (The
+    /// loop used to wait for each cell's reply before reading the next request, so a client connecting
+    /// during a long cell, or during start-up, saw a kernel that did not answer.) A malformed message is
+    /// logged and skipped, as ipykernel does; it used to end this loop, after which the socket was never
+    /// read again.
     async fn handle_shell<S: zeromq::Socket + zeromq::SocketRecv + zeromq::SocketSend>(
         self,
         mut connection: Connection<S>,
         execution_channel: &tokio::sync::mpsc::UnboundedSender<JupyterMessage>,
-        execution_reply_receiver: &mut tokio::sync::mpsc::UnboundedReceiver<JupyterMessage>,
-        context: Arc<std::sync::Mutex<CommandContext>>,
+        mut execution_replies: tokio::sync::mpsc::UnboundedReceiver<ShellReply>,
     ) -> Result<()> {
+        let (reply_sender, mut replies) = tokio::sync::mpsc::unbounded_channel::<ShellReply>();
+        let mut executions_pending = 0usize;
+        let mut bad_in_a_row = 0u32;
         loop {
-            let message = match JupyterMessage::read(&mut connection).await {
-                Ok(m) => m,
-                Err(RecvError::ShutdownRequested) => return Ok(()),
-                Err(RecvError::Other(error)) => return Err(error),
+            let message = tokio::select! {
+                Some(reply) = execution_replies.recv() => {
+                    executions_pending = executions_pending.saturating_sub(1);
+                    self.send_shell_reply(reply, &mut connection).await;
+                    continue;
+                }
+                Some(reply) = replies.recv() => {
+                    self.send_shell_reply(reply, &mut connection).await;
+                    continue;
+                }
+                read = JupyterMessage::read(&mut connection) => match read {
+                    Ok(message) => message,
+                    Err(RecvError::ShutdownRequested) => return Ok(()),
+                    Err(RecvError::Other(error)) => {
+                        bad_in_a_row += 1;
+                        if bad_in_a_row > MAX_BAD_MESSAGES_IN_A_ROW {
+                            return Err(error);
+                        }
+                        eprintln!("Skipped a malformed message on the shell channel: {error:#}");
+                        continue;
+                    }
+                },
             };
+            bad_in_a_row = 0;
             let message_type = message.message_type().to_owned();
+            // Requests answered while a cell runs get no busy/idle of their own: the cell's `idle`,
+            // sent when it ends, is the kernel's state.
+            let with_status = executions_pending == 0;
+            if message_type == "execute_request" {
+                executions_pending += 1;
+            }
             let r = self
                 .handle_shell_message(
                     message,
                     &mut connection,
                     execution_channel,
-                    execution_reply_receiver,
-                    &context,
+                    &reply_sender,
+                    with_status,
                 )
                 .await;
             if let Err(error) = r {
@@ -385,25 +559,50 @@ impl Server {
         }
     }
 
+    /// PATCH(prunelab): sends a reply made elsewhere, then its `idle` status.
+    async fn send_shell_reply<S: zeromq::SocketSend>(
+        &self,
+        (reply, idle): ShellReply,
+        connection: &mut Connection<S>,
+    ) {
+        if let Err(error) = reply.send(connection).await {
+            eprintln!("Error sending `{}`: {error:#}", reply.message_type());
+        }
+        if let Some(idle) = idle
+            && let Err(error) = idle.send(&mut *self.iopub.lock().await).await
+        {
+            eprintln!("Error sending status: {error:#}");
+        }
+    }
+
     async fn handle_shell_message<S: zeromq::SocketRecv + zeromq::SocketSend>(
         &self,
         message: JupyterMessage,
         connection: &mut Connection<S>,
         execution_channel: &tokio::sync::mpsc::UnboundedSender<JupyterMessage>,
-        execution_reply_receiver: &mut tokio::sync::mpsc::UnboundedReceiver<JupyterMessage>,
-        context: &Arc<std::sync::Mutex<CommandContext>>,
+        reply_sender: &tokio::sync::mpsc::UnboundedSender<ShellReply>,
+        with_status: bool,
     ) -> Result<()> {
         // Processing of every message should be enclosed between "busy" and "idle"
         // see https://jupyter-client.readthedocs.io/en/latest/messaging.html#messages-on-the-shell-router-dealer-channel
         // Jupiter Lab doesn't use the kernel until it received "idle" for kernel_info_request
-        message
-            .new_message("status")
-            .with_content(object! {"execution_state" => "busy"})
-            .send(&mut *self.iopub.lock().await)
-            .await?;
-        let idle = message
-            .new_message("status")
-            .with_content(object! {"execution_state" => "idle"});
+        let is_execute = message.message_type() == "execute_request";
+        if with_status || is_execute {
+            message
+                .new_message("status")
+                .with_content(object! {"execution_state" => "busy"})
+                .send(&mut *self.iopub.lock().await)
+                .await?;
+        }
+        let idle = with_status.then(|| {
+            message
+                .new_message("status")
+                .with_content(object! {"execution_state" => "idle"})
+        });
+        let context = match self.startup_now() {
+            Some(Startup::Ready { context, .. }) => Some(context),
+            _ => None,
+        };
         if message.message_type() == "kernel_info_request" {
             message
                 .new_reply()
@@ -416,41 +615,48 @@ impl Server {
                 .with_content(object! {"status" => "complete"})
                 .send(connection)
                 .await?;
-        } else if message.message_type() == "execute_request" {
+        } else if is_execute {
+            // The execution task sends the reply and the idle status.
             execution_channel.send(message)?;
-            if let Some(reply) = execution_reply_receiver.recv().await {
-                reply.send(connection).await?;
-            }
+            return Ok(());
         } else if message.message_type() == "comm_open" {
-            comm_open(message, context, Arc::clone(&self.iopub)).await?;
+            match &context {
+                Some(context) => comm_open(message, context, Arc::clone(&self.iopub)).await?,
+                None => {
+                    message
+                        .comm_close_message()
+                        .send(&mut *self.iopub.lock().await)
+                        .await?
+                }
+            }
         } else if message.message_type() == "comm_msg"
             || message.message_type() == "comm_info_request"
         {
             // We don't handle this yet.
-        } else if message.message_type() == "complete_request" {
-            let reply = message.new_reply().with_content(
-                match handle_completion_request(context, message).await {
+        } else if message.message_type() == "complete_request"
+            || message.message_type() == "inspect_request"
+        {
+            // Answered from a task: the context may be busy with a cell.
+            let reply_sender = reply_sender.clone();
+            tokio::spawn(async move {
+                let result = match context {
+                    None => Err(anyhow::anyhow!("the kernel is still starting")),
+                    Some(context) if message.message_type() == "complete_request" => {
+                        handle_completion_request(&context, message.clone()).await
+                    }
+                    Some(context) => handle_inspect_request(&context, message.clone()).await,
+                };
+                let reply = message.new_reply().with_content(match result {
                     Ok(response_content) => response_content,
                     Err(error) => object! {
                         "status" => "error",
                         "ename" => error.to_string(),
                         "evalue" => "",
                     },
-                },
-            );
-            reply.send(connection).await?;
-        } else if message.message_type() == "inspect_request" {
-            let reply = message.new_reply().with_content(
-                match handle_inspect_request(context, message).await {
-                    Ok(response_content) => response_content,
-                    Err(error) => object! {
-                        "status" => "error",
-                        "ename" => error.to_string(),
-                        "evalue" => "",
-                    },
-                },
-            );
-            reply.send(connection).await?;
+                });
+                let _ = reply_sender.send((reply, idle));
+            });
+            return Ok(());
         } else if message.message_type() == "history_request" {
             // We don't yet support history requests, but we don't want to print
             // a message in jupyter console.
@@ -460,23 +666,33 @@ impl Server {
                 message.message_type()
             );
         }
-        idle.send(&mut *self.iopub.lock().await).await?;
+        if let Some(idle) = idle {
+            idle.send(&mut *self.iopub.lock().await).await?;
+        }
         Ok(())
     }
 
     async fn handle_control(
         mut self,
         mut connection: Connection<zeromq::RouterSocket>,
-        process_handle: Arc<std::sync::Mutex<std::process::Child>>,
-        execution_flag: Arc<AtomicBool>,
         group_shutdown: ConnectionShutdownRequester,
     ) -> Result<()> {
+        // PATCH(prunelab): a malformed message is logged and skipped (it used to end the kernel).
+        let mut bad_in_a_row = 0u32;
         loop {
             let message = match JupyterMessage::read(&mut connection).await {
                 Ok(m) => m,
                 Err(RecvError::ShutdownRequested) => return Ok(()),
-                Err(RecvError::Other(error)) => return Err(error),
+                Err(RecvError::Other(error)) => {
+                    bad_in_a_row += 1;
+                    if bad_in_a_row > MAX_BAD_MESSAGES_IN_A_ROW {
+                        return Err(error);
+                    }
+                    eprintln!("Skipped a malformed message on the control channel: {error:#}");
+                    continue;
+                }
             };
+            bad_in_a_row = 0;
             match message.message_type() {
                 "kernel_info_request" => {
                     message
@@ -505,7 +721,13 @@ impl Server {
                     // kill its process only if the code still runs after a grace period; an idle
                     // kernel keeps its process (and variables).
                     let cell = self.running_cell.load(Ordering::SeqCst);
-                    if cell != 0 {
+                    if cell != 0
+                        && let Some(Startup::Ready {
+                            process_handle,
+                            execution_flag,
+                            ..
+                        }) = self.startup_now()
+                    {
                         let (process_handle, execution_flag, running_cell, killed) = (
                             process_handle.clone(),
                             execution_flag.clone(),

@@ -38,6 +38,14 @@ fn run(control_file_name: &str) -> Result<()> {
     core::Server::run(&config)
 }
 
+/// PATCH(prunelab): sets a function that turns an error of the kernel's start-up (its configuration's
+/// `:dep`s failing to build, say) into advice, shown on the log and in the cells sent meanwhile. The kernel
+/// starts in the background and keeps answering when start-up fails, so the embedding binary no longer sees
+/// that error returned from `main`. Only the first call has an effect.
+pub fn set_start_error_hint(hint: fn(&str) -> Option<String>) {
+    let _ = core::START_ERROR_HINT.set(hint);
+}
+
 pub fn main() -> Result<()> {
     evcxr::runtime_hook();
     let mut args = std::env::args();
