@@ -118,6 +118,11 @@ impl Slot {
     pub fn export(&self) {
         // SAFETY (of set_var): called at start-up before evcxr or any other thread runs.
         std::env::set_var("EVCXR_TMPDIR", &self.dir);
+        // New variables' types come from the compiler's errors, so no kernel holds rust-analyzer's
+        // analysis of every crate (over a gigabyte) unless completion asks for it. A user's own value wins.
+        if std::env::var_os(evcxr::VARIABLE_TYPES_ENV).is_none() {
+            std::env::set_var(evcxr::VARIABLE_TYPES_ENV, "compiler");
+        }
     }
 }
 

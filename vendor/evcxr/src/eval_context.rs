@@ -22,8 +22,8 @@ use crate::item;
 use crate::module::Module;
 use crate::module::SoFile;
 use crate::runtime;
-use crate::rust_analyzer::Completions;
 use crate::rust_analyzer::BackgroundAnalyzer;
+use crate::rust_analyzer::Completions;
 use crate::rust_analyzer::TypeName;
 use crate::rust_analyzer::VariableInfo;
 use crate::toml_parse;
@@ -62,8 +62,15 @@ pub struct EvalContext {
     stdout_sender: crossbeam_channel::Sender<String>,
     // PATCH(prunelab): loads projects in the background.
     analyzer: BackgroundAnalyzer,
+    // PATCH(prunelab): name the types of new variables from the compiler's errors rather than with
+    // rust-analyzer (`EVCXR_VARIABLE_TYPES=compiler`); rust-analyzer is then loaded only for completion.
+    types_from_compiler: bool,
     initial_config: Config,
 }
+
+/// PATCH(prunelab): the environment variable that chooses how the types of new variables are found:
+/// `analyzer` (the default: rust-analyzer, loaded and primed in every process) or `compiler`.
+pub const VARIABLE_TYPES_ENV: &str = "EVCXR_VARIABLE_TYPES";
 
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
@@ -445,6 +452,7 @@ impl EvalContext {
             executing: Default::default(),
             stdout_sender,
             analyzer,
+            types_from_compiler: std::env::var(VARIABLE_TYPES_ENV).is_ok_and(|v| v == "compiler"),
             initial_config,
         };
         let outputs = EvalContextOutputs {
@@ -527,10 +535,10 @@ impl EvalContext {
         // PATCH(prunelab): a cell that uses `?` gets the wrapper that allows it from the start, rather
         // than after a first compile fails with E0277 (the flag then stays set, as it does there).
         if !state.allow_question_mark
-            && code_info.nodes.iter().any(|node| {
-                node.descendants()
-                    .any(|d| d.kind() == SyntaxKind::TRY_EXPR)
-            })
+            && code_info
+                .nodes
+                .iter()
+                .any(|node| node.descendants().any(|d| d.kind() == SyntaxKind::TRY_EXPR))
         {
             state.allow_question_mark = true;
         }
@@ -559,8 +567,9 @@ impl EvalContext {
         // conclude that variable changes are now applied.
         self.commit_state(state);
         // PATCH(prunelab): once the dependencies change, load them into rust-analyzer and prime its
-        // caches in the background, so the next cell that needs types finds them ready.
-        if !self.committed_state.external_deps.is_empty() {
+        // caches in the background, so the next cell that needs types finds them ready. (With types
+        // from the compiler, no cell needs them: completion loads it when first asked.)
+        if !self.types_from_compiler && !self.committed_state.external_deps.is_empty() {
             let state = &self.committed_state;
             if let Err(error) = self
                 .analyzer
@@ -744,10 +753,11 @@ impl EvalContext {
         self.write_cargo_toml(state)?;
         // PATCH(prunelab): rust-analyzer is only needed to name the types of new `let` bindings;
         // code without them (`:dep`, `use`, expressions, statements) skips it.
-        let needs_types = state
-            .variable_states
-            .values()
-            .any(|v| v.move_state == VariableMoveState::New);
+        let needs_types = !self.types_from_compiler
+            && state
+                .variable_states
+                .values()
+                .any(|v| v.move_state == VariableMoveState::New);
         let fix_result = if needs_types {
             let analysis_code = state.analysis_code(user_code.clone());
             self.fix_variable_types(state, analysis_code)
@@ -942,7 +952,8 @@ impl EvalContext {
                 self.0.store(false, std::sync::atomic::Ordering::SeqCst);
             }
         }
-        self.executing.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.executing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let _executing = Executing(self.executing.clone());
         self.child_process.send(&format!(
             "LOAD_AND_RUN {} {}",
@@ -1034,10 +1045,52 @@ impl EvalContext {
         state: &mut ContextState,
         fixed_errors: &mut HashSet<&'static str>,
     ) -> Result<(), Error> {
+        // PATCH(prunelab): a short type name that is not in scope, with rustc's import for it. (The
+        // error can be reported at the suggested `use`, in the user's code, not at the statement that
+        // stores the variable, so every new variable whose type holds the name gets the path.)
+        if self.types_from_compiler
+            && let Some(TypeFix::Import { name, path }) = type_fix_from_error(&error.json)
+        {
+            for variable_state in state.variable_states.values_mut() {
+                if variable_state.move_state == VariableMoveState::New {
+                    let qualified = qualify_type_name(&variable_state.type_name, &name, &path);
+                    if qualified != variable_state.type_name {
+                        variable_state.type_name = qualified;
+                        fixed_errors.insert("Variable types");
+                    }
+                }
+            }
+            return Ok(());
+        }
         for code_origin in &error.code_origins {
             match code_origin {
                 CodeKind::PackVariable { variable_name } => {
-                    if error.code() == Some("E0382") {
+                    if self.types_from_compiler
+                        && let Some(fix) = type_fix_from_error(&error.json)
+                    {
+                        let Some(variable_state) = state.variable_states.get_mut(variable_name)
+                        else {
+                            continue;
+                        };
+                        match fix {
+                            // The same statement can fail more than once (it is generated in
+                            // more than one place); a repeated fix changes nothing.
+                            TypeFix::Found(type_name) => variable_state.type_name = type_name,
+                            TypeFix::Import { .. } => {}
+                            TypeFix::Closure => bail!(
+                                "The variable `{}` is a closure, which cannot be persisted.\n\
+                                 You can however persist closures if you box them. e.g.:\n\
+                                 let f: Box<dyn Fn()> = Box::new(|| {{println!(\"foo\")}});\n\
+                                 Alternatively, you can prevent evcxr from attempting to persist\n\
+                                 the variable by wrapping your code in braces.",
+                                variable_name
+                            ),
+                            TypeFix::NotNameable(type_name) => {
+                                return non_persistable_type_error(variable_name, &type_name);
+                            }
+                        }
+                        fixed_errors.insert("Variable types");
+                    } else if error.code() == Some("E0382") {
                         // Use of moved value.
                         state.variable_states.remove(variable_name);
                         fixed_errors.insert("Captured value");
@@ -1106,6 +1159,116 @@ impl EvalContext {
         }
         Ok(())
     }
+}
+
+/// PATCH(prunelab): what a compiler error about storing a new variable says about the variable's type.
+#[derive(Debug, PartialEq)]
+enum TypeFix {
+    /// `mismatched types`: the type the value has.
+    Found(String),
+    /// A type name printed without its path is not in scope; this path names it.
+    Import { name: String, path: String },
+    /// The value is a closure.
+    Closure,
+    /// The type has no name a program can write (an opaque `impl Trait`, or one holding a closure).
+    NotNameable(String),
+}
+
+/// PATCH(prunelab): reads the type of a new variable from the error its `put_variable::<T>` statement
+/// gave. New variables start as `String` (or the type the user wrote); a value of another type gives
+/// E0308 "expected `String`, found `T`". rustc prints `T` with short names where they are unambiguous
+/// (`HashMap<i32, i32>`); a name that is not in scope then gives "cannot find type" with an import
+/// suggestion (`use std::collections::HashMap;`), whose path replaces the short name.
+fn type_fix_from_error(json: &serde_json::Value) -> Option<TypeFix> {
+    let message = json["message"].as_str().unwrap_or_default();
+    if message == "mismatched types" {
+        // The note ("expected struct `String`\n   found struct `Arc<std::sync::Mutex<u8>>`") qualifies
+        // more names than the label; the label covers literals ("found integer").
+        let note_found = json["children"].as_array().and_then(|children| {
+            children.iter().find_map(|child| {
+                let message = child["message"].as_str()?;
+                let found = message
+                    .lines()
+                    .find(|l| l.trim_start().starts_with("found "))?;
+                Some(found.trim_start().to_owned())
+            })
+        });
+        let label_found = json["spans"].as_array().and_then(|spans| {
+            spans.iter().find_map(|span| {
+                let label = span["label"].as_str()?;
+                Some(label.split_once(", found ")?.1.to_owned())
+            })
+        });
+        let found = note_found
+            .map(|f| f.trim_start_matches("found ").to_owned())
+            .or(label_found)?;
+        let ty = match (found.find('`'), found.rfind('`')) {
+            (Some(start), Some(end)) if end > start => found[start + 1..end].to_owned(),
+            _ => match found.as_str() {
+                "integer" => "i32".to_owned(),
+                "floating-point number" => "f64".to_owned(),
+                "closure" => return Some(TypeFix::Closure),
+                other => return Some(TypeFix::NotNameable(other.to_owned())),
+            },
+        };
+        if found.starts_with("closure") || ty.starts_with("{closure") {
+            return Some(TypeFix::Closure);
+        }
+        if ty.contains("{closure") || ty.contains("impl ") || found.starts_with("opaque") {
+            return Some(TypeFix::NotNameable(ty));
+        }
+        return Some(TypeFix::Found(
+            ty.replace("{integer}", "i32").replace("{float}", "f64"),
+        ));
+    }
+    // "cannot find type `HashMap` in this scope", with the suggestion in a child; or that child itself
+    // ("consider importing this struct"), where the error was moved to the suggestion's place.
+    let import = |json: &serde_json::Value| {
+        json["spans"].as_array()?.iter().find_map(|span| {
+            let replacement = span["suggested_replacement"].as_str()?.trim();
+            let path = replacement.strip_prefix("use ")?.strip_suffix(';')?;
+            let name = path.rsplit("::").next()?;
+            Some(TypeFix::Import {
+                name: name.to_owned(),
+                path: path.to_owned(),
+            })
+        })
+    };
+    if message.starts_with("consider importing") {
+        return import(json);
+    }
+    let name = message
+        .strip_prefix("cannot find type `")?
+        .strip_suffix("` in this scope")?;
+    json["children"]
+        .as_array()?
+        .iter()
+        .filter_map(import)
+        .find(|fix| matches!(fix, TypeFix::Import { name: n, .. } if n == name))
+}
+
+/// PATCH(prunelab): `type_name` with each use of the bare identifier `name` (not one that follows `::`,
+/// nor part of a longer identifier) replaced by `path`.
+fn qualify_type_name(type_name: &str, name: &str, path: &str) -> String {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(type_name.len() + path.len());
+    let mut rest = type_name;
+    while let Some(at) = rest.find(name) {
+        let before = &rest[..at];
+        let after = &rest[at + name.len()..];
+        let prev = out
+            .chars()
+            .last()
+            .filter(|_| before.is_empty())
+            .or(before.chars().last());
+        let bare = !prev.is_some_and(|c| is_ident(c) || c == ':')
+            && !after.chars().next().is_some_and(is_ident);
+        out.push_str(before);
+        out.push_str(if bare { path } else { name });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 fn non_persistable_type_error(variable_name: &str, actual_type: &str) -> Result<(), Error> {
@@ -2227,6 +2390,103 @@ mod tests {
     use super::*;
     use ra_ap_syntax::SourceFile;
     use ra_ap_syntax::ast::HasAttrs;
+
+    // PATCH(prunelab): types read from rustc's JSON errors (shapes as rustc 1.95 prints them).
+    #[test]
+    fn test_type_fix_from_error() {
+        let mismatch = |label: &str, note: Option<&str>| {
+            let mut children =
+                vec![serde_json::json!({"message": "function defined here", "spans": []})];
+            if let Some(note) = note {
+                children.insert(0, serde_json::json!({"message": note, "spans": []}));
+            }
+            serde_json::json!({"message": "mismatched types", "code": {"code": "E0308"},
+                "spans": [{"label": label, "is_primary": true}], "children": children})
+        };
+        assert_eq!(
+            type_fix_from_error(&mismatch(
+                "expected `String`, found `Arc<Mutex<u8>>`",
+                Some("expected struct `String`\n   found struct `Arc<std::sync::Mutex<u8>>`")
+            )),
+            Some(TypeFix::Found("Arc<std::sync::Mutex<u8>>".into()))
+        );
+        assert_eq!(
+            type_fix_from_error(&mismatch("expected `String`, found integer", None)),
+            Some(TypeFix::Found("i32".into()))
+        );
+        assert_eq!(
+            type_fix_from_error(&mismatch(
+                "expected `String`, found floating-point number",
+                None
+            )),
+            Some(TypeFix::Found("f64".into()))
+        );
+        assert_eq!(
+            type_fix_from_error(&mismatch("expected `String`, found `&str`", None)),
+            Some(TypeFix::Found("&str".into()))
+        );
+        assert_eq!(
+            type_fix_from_error(&mismatch(
+                "expected `String`, found closure",
+                Some("expected struct `String`\n  found closure `{closure@a.rs:8:11: 8:13}`")
+            )),
+            Some(TypeFix::Closure)
+        );
+        assert!(matches!(
+            type_fix_from_error(&mismatch(
+                "expected `String`, found `Map<Range<{integer}>, {closure@...}>`",
+                Some(
+                    "expected struct `String`\n   found struct `Map<std::ops::Range<{integer}>, {closure@a.rs:9:22: 9:25}>`"
+                )
+            )),
+            Some(TypeFix::NotNameable(_))
+        ));
+        let not_found = serde_json::json!({"message": "cannot find type `HashMap` in this scope",
+            "code": {"code": "E0425"}, "spans": [{"label": "not found in this scope"}],
+            "children": [{"message": "consider importing this struct",
+                          "spans": [{"suggested_replacement": "use std::collections::HashMap;\n"}]}]});
+        assert_eq!(
+            type_fix_from_error(&not_found),
+            Some(TypeFix::Import {
+                name: "HashMap".into(),
+                path: "std::collections::HashMap".into()
+            })
+        );
+        let moved = serde_json::json!({"message": "consider importing this struct",
+            "spans": [{"suggested_replacement": "use std::sync::Mutex;\n"}], "children": []});
+        assert_eq!(
+            type_fix_from_error(&moved),
+            Some(TypeFix::Import {
+                name: "Mutex".into(),
+                path: "std::sync::Mutex".into()
+            })
+        );
+        let value_not_found = serde_json::json!({"message": "cannot find value `x` in this scope",
+            "spans": [], "children": []});
+        assert_eq!(type_fix_from_error(&value_not_found), None);
+    }
+
+    #[test]
+    fn test_qualify_type_name() {
+        let q = qualify_type_name;
+        assert_eq!(
+            q("HashMap<i32, i32>", "HashMap", "std::collections::HashMap"),
+            "std::collections::HashMap<i32, i32>"
+        );
+        assert_eq!(
+            q("Vec<Mutex<u8>>", "Mutex", "std::sync::Mutex"),
+            "Vec<std::sync::Mutex<u8>>"
+        );
+        assert_eq!(
+            q("(Mutex<u8>, Mutex<i8>)", "Mutex", "std::sync::Mutex"),
+            "(std::sync::Mutex<u8>, std::sync::Mutex<i8>)"
+        );
+        assert_eq!(
+            q("std::sync::Mutex<MyMutex>", "Mutex", "x::Mutex"),
+            "std::sync::Mutex<MyMutex>"
+        );
+        assert_eq!(q("Mutexes", "Mutex", "x::Mutex"), "Mutexes");
+    }
 
     #[test]
     fn test_replace_reserved_words_in_type() {

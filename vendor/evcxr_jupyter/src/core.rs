@@ -328,8 +328,10 @@ impl Server {
             // PATCH(prunelab): a cell sent while the kernel still starts waits for it, and says so.
             let startup = match self.startup_now() {
                 Some(startup) => startup,
-                None => {
-                    message
+                None => match tokio::time::timeout(STARTUP_LOG_FIRST, self.startup_done()).await {
+                    Ok(startup) => startup,
+                    Err(_) => {
+                        message
                         .new_message("stream")
                         .with_content(object! {
                             "name" => "stderr",
@@ -339,8 +341,9 @@ impl Server {
                         })
                         .send(&mut *self.iopub.lock().await)
                         .await?;
-                    self.startup_done().await
-                }
+                        self.startup_done().await
+                    }
+                },
             };
             let context = match startup {
                 Startup::Ready { context, .. } => context,
