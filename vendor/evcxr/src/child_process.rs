@@ -250,7 +250,11 @@ pub fn interrupt_process(
     let grace = if cfg!(unix) { grace } else { Duration::ZERO };
     // SIGINT goes again after these delays: the code may install its handler only as it starts (a
     // library loaded with the cell), after the first signal arrived.
-    let resend = [Duration::ZERO, Duration::from_millis(500), Duration::from_millis(1500)];
+    let resend = [
+        Duration::ZERO,
+        Duration::from_millis(500),
+        Duration::from_millis(1500),
+    ];
     let mut started = None;
     let mut sent = 0;
     while running() {

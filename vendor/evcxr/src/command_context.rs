@@ -230,6 +230,12 @@ Panic detected. Here's some useful information if you're filing a bug report.
     /// function requires &mut self because it mutates internal state in order to determine
     /// completions. It also assumes exclusive access to those resources. However there should be
     /// any visible side effects.
+    /// PATCH(prunelab): drops rust-analyzer's analysis and returns its memory to the system; the next
+    /// completion loads it again. Returns whether one was loaded.
+    pub fn release_analyzer(&mut self) -> Result<bool> {
+        self.eval_context.release_analyzer()
+    }
+
     pub fn completions(&mut self, src: &str, position: usize) -> Result<Completions> {
         let (user_code, code_info) = CodeBlock::from_original_user_code(src);
         if let Some((segment, offset)) = user_code.command_containing_user_offset(position) {

@@ -611,6 +611,13 @@ impl EvalContext {
             println!("=========\n{s}\n==========");
         }
 
+        // PATCH(prunelab): with types from the compiler, the first completion loads rust-analyzer;
+        // priming it on every core is quicker than computing on this thread alone.
+        if self.types_from_compiler {
+            let committed = &self.committed_state;
+            self.analyzer
+                .prime(|| committed.analysis_code(CodeBlock::new()).code_string())?;
+        }
         let analyzer = self.analyzer.get()?;
         analyzer.set_source(code.code_string())?;
         let mut completions = analyzer.completions(wrapped_offset)?;
@@ -639,6 +646,11 @@ impl EvalContext {
         let (user_code, code_info) = CodeBlock::from_original_user_code(&modified_code);
         let user_code = state.apply(user_code, &code_info.nodes)?;
         let pad_code = state.analysis_code(user_code);
+        if self.types_from_compiler {
+            let committed = &self.committed_state;
+            self.analyzer
+                .prime(|| committed.analysis_code(CodeBlock::new()).code_string())?;
+        }
         let analyzer = self.analyzer.get()?;
         analyzer.set_source(pad_code.code_string())?;
         let wrapped_offset = pad_code.user_offset_to_output_offset(hover_offset)? as u32;
@@ -655,6 +667,21 @@ impl EvalContext {
                 "No documentation found".into(),
             )),
         }
+    }
+
+    /// PATCH(prunelab): drops rust-analyzer's analysis (over a gigabyte once loaded) and returns the
+    /// freed memory to the system; the next completion loads it again. Returns whether one was loaded.
+    pub fn release_analyzer(&mut self) -> Result<bool> {
+        if !self.analyzer.is_loaded() {
+            return Ok(false);
+        }
+        self.analyzer = BackgroundAnalyzer::new(&self.committed_state.config.tmpdir)?;
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only returns free memory at the top of glibc's heaps to the system.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+        Ok(true)
     }
 
     pub fn last_source(&self) -> Result<String, std::io::Error> {
@@ -1048,6 +1075,29 @@ impl EvalContext {
         // PATCH(prunelab): a short type name that is not in scope, with rustc's import for it. (The
         // error can be reported at the suggested `use`, in the user's code, not at the statement that
         // stores the variable, so every new variable whose type holds the name gets the path.)
+        // A path through a private module (rustc printed where the type is defined, not where it is
+        // exported) is cut to the type's own name, which the next round imports.
+        if self.types_from_compiler
+            && let Some(fix @ (TypeFix::PrivateModule(_) | TypeFix::NotAtPath(_))) =
+                type_fix_from_error(&error.json)
+        {
+            for variable_state in state.variable_states.values_mut() {
+                if variable_state.move_state == VariableMoveState::New {
+                    let cut = match &fix {
+                        TypeFix::PrivateModule(module) => {
+                            cut_paths_through(&variable_state.type_name, module)
+                        }
+                        TypeFix::NotAtPath(name) => cut_paths_to(&variable_state.type_name, name),
+                        _ => unreachable!("matched above"),
+                    };
+                    if cut != variable_state.type_name {
+                        variable_state.type_name = cut;
+                        fixed_errors.insert("Variable types");
+                    }
+                }
+            }
+            return Ok(());
+        }
         if self.types_from_compiler
             && let Some(TypeFix::Import { name, path }) = type_fix_from_error(&error.json)
         {
@@ -1076,7 +1126,9 @@ impl EvalContext {
                             // The same statement can fail more than once (it is generated in
                             // more than one place); a repeated fix changes nothing.
                             TypeFix::Found(type_name) => variable_state.type_name = type_name,
-                            TypeFix::Import { .. } => {}
+                            TypeFix::Import { .. }
+                            | TypeFix::PrivateModule(_)
+                            | TypeFix::NotAtPath(_) => {}
                             TypeFix::Closure => bail!(
                                 "The variable `{}` is a closure, which cannot be persisted.\n\
                                  You can however persist closures if you box them. e.g.:\n\
@@ -1094,7 +1146,9 @@ impl EvalContext {
                         // Use of moved value.
                         state.variable_states.remove(variable_name);
                         fixed_errors.insert("Captured value");
-                    } else if error.code() == Some("E0425") {
+                    } else if error.code() == Some("E0425")
+                        && !error.message().starts_with("cannot find type")
+                    {
                         // cannot find value in scope.
                         state.variable_states.remove(variable_name);
                         fixed_errors.insert("Variable moved");
@@ -1168,6 +1222,10 @@ enum TypeFix {
     Found(String),
     /// A type name printed without its path is not in scope; this path names it.
     Import { name: String, path: String },
+    /// A path in the type goes through this private module.
+    PrivateModule(String),
+    /// A type is not where the path to it says; its bare name is to be imported.
+    NotAtPath(String),
     /// The value is a closure.
     Closure,
     /// The type has no name a program can write (an opaque `impl Trait`, or one holding a closure).
@@ -1234,17 +1292,75 @@ fn type_fix_from_error(json: &serde_json::Value) -> Option<TypeFix> {
             })
         })
     };
+    if let Some(module) = message
+        .strip_prefix("module `")
+        .and_then(|m| m.strip_suffix("` is private"))
+    {
+        return Some(TypeFix::PrivateModule(module.to_owned()));
+    }
     if message.starts_with("consider importing") {
         return import(json);
     }
-    let name = message
+    let (name, place) = message
         .strip_prefix("cannot find type `")?
-        .strip_suffix("` in this scope")?;
+        .split_once("` in ")?;
+    if place != "this scope" {
+        return Some(TypeFix::NotAtPath(name.to_owned()));
+    }
     json["children"]
         .as_array()?
         .iter()
         .filter_map(import)
         .find(|fix| matches!(fix, TypeFix::Import { name: n, .. } if n == name))
+}
+
+/// PATCH(prunelab): `type_name` with every path that has `module` among its segments shortened to its
+/// crate and its last segment, where crates re-export most public types
+/// (`ndarray::data_repr::OwnedRepr<f32>` → `ndarray::OwnedRepr<f32>` for `data_repr`).
+fn cut_paths_through(type_name: &str, module: &str) -> String {
+    rewrite_paths(type_name, |segments| {
+        let last = segments.len() - 1;
+        if last > 0 && segments[..last].contains(&module) {
+            if segments[0] != module && last > 1 {
+                Some(format!("{}::{}", segments[0], segments[last]))
+            } else {
+                Some(segments[last].to_owned())
+            }
+        } else {
+            None
+        }
+    })
+}
+
+/// PATCH(prunelab): `type_name` with every path that ends in `name` cut to `name` alone, for rustc to
+/// suggest where to import it from.
+fn cut_paths_to(type_name: &str, name: &str) -> String {
+    rewrite_paths(type_name, |segments| {
+        (segments.len() > 1 && segments[segments.len() - 1] == name).then(|| name.to_owned())
+    })
+}
+
+/// PATCH(prunelab): `type_name` with each path (identifiers joined by `::`) replaced by what `rewrite`
+/// returns for its segments, where it returns something.
+fn rewrite_paths(type_name: &str, rewrite: impl Fn(&[&str]) -> Option<String>) -> String {
+    let is_path_char = |c: char| c.is_alphanumeric() || c == '_' || c == ':';
+    let mut out = String::with_capacity(type_name.len());
+    let mut rest = type_name;
+    while let Some(start) = rest.find(is_path_char) {
+        out.push_str(&rest[..start]);
+        let len = rest[start..]
+            .find(|c: char| !is_path_char(c))
+            .unwrap_or(rest.len() - start);
+        let path = &rest[start..start + len];
+        let segments: Vec<&str> = path.split("::").collect();
+        match rewrite(&segments) {
+            Some(new) => out.push_str(&new),
+            None => out.push_str(path),
+        }
+        rest = &rest[start + len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// PATCH(prunelab): `type_name` with each use of the bare identifier `name` (not one that follows `::`,
@@ -2464,6 +2580,36 @@ mod tests {
         let value_not_found = serde_json::json!({"message": "cannot find value `x` in this scope",
             "spans": [], "children": []});
         assert_eq!(type_fix_from_error(&value_not_found), None);
+    }
+
+    #[test]
+    fn test_cut_paths_through() {
+        assert_eq!(
+            cut_paths_through(
+                "ndarray::ArrayBase<ndarray::data_repr::OwnedRepr<f32>, ndarray::dimension::dim::Dim<[usize; 2]>>",
+                "data_repr"
+            ),
+            "ndarray::ArrayBase<ndarray::OwnedRepr<f32>, ndarray::dimension::dim::Dim<[usize; 2]>>"
+        );
+        assert_eq!(
+            cut_paths_through("a::b::C<x::b::D, b>", "b"),
+            "a::C<x::D, b>"
+        );
+        assert_eq!(cut_paths_through("b::C", "b"), "C");
+        assert_eq!(
+            cut_paths_to("ndarray::ArrayBase<ndarray::Dim<[usize; 2]>>", "Dim"),
+            "ndarray::ArrayBase<Dim<[usize; 2]>>"
+        );
+        let elsewhere = serde_json::json!({"message": "cannot find type `Dim` in crate `ndarray`", "spans": [], "children": []});
+        assert_eq!(
+            type_fix_from_error(&elsewhere),
+            Some(TypeFix::NotAtPath("Dim".into()))
+        );
+        let private = serde_json::json!({"message": "module `data_repr` is private", "spans": [], "children": []});
+        assert_eq!(
+            type_fix_from_error(&private),
+            Some(TypeFix::PrivateModule("data_repr".into()))
+        );
     }
 
     #[test]

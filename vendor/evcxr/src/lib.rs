@@ -28,6 +28,7 @@ mod statement_splitter;
 mod toml_parse;
 mod use_trees;
 
+pub use crate::child_process::interrupt_process;
 pub use crate::command_context::CommandContext;
 pub use crate::errors::CompilationError;
 pub use crate::errors::Error;
@@ -37,7 +38,6 @@ pub use crate::eval_context::EvalContext;
 pub use crate::eval_context::EvalContextOutputs;
 pub use crate::eval_context::EvalOutputs;
 pub use crate::eval_context::VARIABLE_TYPES_ENV;
-pub use crate::child_process::interrupt_process;
 pub use crate::runtime::runtime_hook;
 pub use rust_analyzer::Completions;
 

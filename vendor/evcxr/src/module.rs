@@ -203,13 +203,17 @@ impl Module {
         }
 
         // PATCH(prunelab): run the recorded rustc command when cargo would find nothing else to do.
-        let replay = self.replay.get_or_insert_with(|| replay::Replay::new(config));
+        let replay = self
+            .replay
+            .get_or_insert_with(|| replay::Replay::new(config));
         let replay_key = replay::key(&command, config.crate_dir());
         let mut replayed = None;
         if let Some(rustc) = replay.command(replay_key, config.crate_dir()) {
             let so_source = execution_so_source(&rustc);
             match run_cargo(rustc, code_block) {
-                Err(Error::CompilationErrors(errors)) => return Err(Error::CompilationErrors(errors)),
+                Err(Error::CompilationErrors(errors)) => {
+                    return Err(Error::CompilationErrors(errors));
+                }
                 Err(_) => replay.forget(),
                 Ok(output) => {
                     if let Some(source) = so_source {
@@ -246,7 +250,10 @@ impl Module {
         // rpath, which is off by one folder there (it only worked while going up past `/` saved it, as
         // from a build folder under /tmp, not from one under the home folder beside ~/.rustup).
         let so_dir = match so_file.parent() {
-            Some(dir) if dir.file_name() != Some(std::ffi::OsStr::new("deps")) && dir.join("deps").is_dir() => {
+            Some(dir)
+                if dir.file_name() != Some(std::ffi::OsStr::new("deps"))
+                    && dir.join("deps").is_dir() =>
+            {
                 dir.join("deps")
             }
             _ => so_file.parent().map(Path::to_path_buf).unwrap_or_default(),

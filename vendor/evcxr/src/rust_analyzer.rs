@@ -106,6 +106,16 @@ impl BackgroundAnalyzer {
         }
     }
 
+    /// PATCH(prunelab): whether a project was ever loaded into it (or is being loaded).
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.loading.is_some()
+            || self.priming.is_some()
+            || self
+                .ready
+                .as_ref()
+                .is_some_and(|ra| ra.last_cargo_toml.is_some())
+    }
+
     /// Waits for a load in progress (not for the priming that follows it).
     fn join_loading(&mut self) -> Result<()> {
         if let Some(loading) = self.loading.take() {

@@ -40,6 +40,8 @@ pub(crate) struct Server {
     killed_by_interrupt: Arc<AtomicBool>,
     // PATCH(prunelab): the evaluation context, made in the background while the sockets answer.
     startup: tokio::sync::watch::Receiver<Option<Startup>>,
+    // PATCH(prunelab): when a completion or inspection last used rust-analyzer.
+    last_analysis: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 /// PATCH(prunelab): what the background start-up produced: the evaluation context and the handles the
@@ -60,6 +62,10 @@ type ShellReply = (JupyterMessage, Option<JupyterMessage>);
 /// PATCH(prunelab): how many malformed messages in a row a socket may deliver before its handler gives up
 /// (a socket that fails to receive fails at once, every time).
 const MAX_BAD_MESSAGES_IN_A_ROW: u32 = 10_000;
+
+/// PATCH(prunelab): how long rust-analyzer, loaded by a completion or inspection, is kept after the last
+/// one before its memory (over a gigabyte) is given back; `EVCXR_ANALYZER_IDLE_SECS` overrides it.
+const ANALYZER_IDLE: Duration = Duration::from_secs(180);
 
 /// PATCH(prunelab): when to say on the log that start-up is still running: after a second, then every ten.
 const STARTUP_LOG_FIRST: Duration = Duration::from_secs(1);
@@ -143,6 +149,7 @@ impl Server {
             running_cell: Arc::new(AtomicU32::new(0)),
             killed_by_interrupt: Arc::new(AtomicBool::new(false)),
             startup,
+            last_analysis: Arc::new(std::sync::Mutex::new(None)),
         };
 
         let (execution_sender, mut execution_receiver) = tokio::sync::mpsc::unbounded_channel();
@@ -231,8 +238,10 @@ impl Server {
                         shutdown_receiver,
                     )
                     .await;
+                let context = Arc::new(std::sync::Mutex::new(context));
+                tokio::spawn(self.clone().release_idle_analyzer(Arc::clone(&context)));
                 Startup::Ready {
-                    context: Arc::new(std::sync::Mutex::new(context)),
+                    context,
                     process_handle,
                     execution_flag,
                 }
@@ -256,6 +265,39 @@ impl Server {
             _ => {}
         }
         startup
+    }
+
+    /// PATCH(prunelab): gives rust-analyzer's memory back once no completion or inspection has used it
+    /// for `ANALYZER_IDLE`, so a kernel is light again a few minutes after its user last pressed Tab.
+    async fn release_idle_analyzer(self, context: Arc<std::sync::Mutex<CommandContext>>) {
+        let idle = std::env::var("EVCXR_ANALYZER_IDLE_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map(Duration::from_secs)
+            .unwrap_or(ANALYZER_IDLE);
+        loop {
+            tokio::time::sleep((idle / 4).max(Duration::from_secs(1))).await;
+            let due = self
+                .last_analysis
+                .lock()
+                .unwrap()
+                .is_some_and(|last| last.elapsed() >= idle);
+            if !due {
+                continue;
+            }
+            // A cell or a completion holding the context: try again later.
+            if let Ok(mut context) = context.try_lock() {
+                match context.release_analyzer() {
+                    Ok(true) => eprintln!(
+                        "[evcxr] rust-analyzer unused for {} s: its memory was given back",
+                        idle.as_secs()
+                    ),
+                    Ok(false) => {}
+                    Err(error) => eprintln!("[evcxr] releasing rust-analyzer failed: {error:#}"),
+                }
+                *self.last_analysis.lock().unwrap() = None;
+            }
+        }
     }
 
     /// PATCH(prunelab): the start-up's result once it is there, without waiting.
@@ -641,6 +683,7 @@ impl Server {
         {
             // Answered from a task: the context may be busy with a cell.
             let reply_sender = reply_sender.clone();
+            let last_analysis = Arc::clone(&self.last_analysis);
             tokio::spawn(async move {
                 let result = match context {
                     None => Err(anyhow::anyhow!("the kernel is still starting")),
@@ -649,6 +692,7 @@ impl Server {
                     }
                     Some(context) => handle_inspect_request(&context, message.clone()).await,
                 };
+                *last_analysis.lock().unwrap() = Some(std::time::Instant::now());
                 let reply = message.new_reply().with_content(match result {
                     Ok(response_content) => response_content,
                     Err(error) => object! {
