@@ -33,7 +33,7 @@ pub use prunelab::prune::{
     ThresholdPruning, UnitPruning, UnitScore, WeightPruning, WeightScore,
 };
 pub use prunelab::sweep::{
-    Shard, SparsitySweep, SweepMethod, SweepResults, SweepRow, SweepSpec, SweepTable,
+    Shard, SparsitySweep, SweepMethod, SweepPoint, SweepResults, SweepRow, SweepSpec, SweepTable,
     ThresholdSweep, ThresholdSweepResult,
 };
 pub use prunelab::train::{BatchSize, EarlyStopping, History, Progress, TrainParams, Trainer};

@@ -55,8 +55,8 @@ pub mod prelude {
         SparseMlp, ThresholdPruning, UnitPruning, UnitScore, WeightPruning, WeightScore,
     };
     pub use crate::sweep::{
-        Shard, SparsitySweep, SweepMethod, SweepResults, SweepRow, SweepSpec, SweepTable,
-        ThresholdSweep, ThresholdSweepResult,
+        Shard, SparsitySweep, SweepMethod, SweepPoint, SweepResults, SweepRow, SweepSpec,
+        SweepTable, ThresholdSweep, ThresholdSweepResult,
     };
     pub use crate::train::{BatchSize, EarlyStopping, History, Progress, TrainParams, Trainer};
 }

@@ -230,10 +230,10 @@ Panic detected. Here's some useful information if you're filing a bug report.
     /// function requires &mut self because it mutates internal state in order to determine
     /// completions. It also assumes exclusive access to those resources. However there should be
     /// any visible side effects.
-    /// PATCH(prunelab): drops rust-analyzer's analysis and returns its memory to the system; the next
-    /// completion loads it again. Returns whether one was loaded.
-    pub fn release_analyzer(&mut self) -> Result<bool> {
-        self.eval_context.release_analyzer()
+    /// PATCH(prunelab): drops rust-analyzer's analysis when nothing used it for `idle` and returns its
+    /// memory to the system; the next use loads it again. Returns whether one was released.
+    pub fn release_analyzer_if_idle(&mut self, idle: std::time::Duration) -> Result<bool> {
+        self.eval_context.release_analyzer_if_idle(idle)
     }
 
     pub fn completions(&mut self, src: &str, position: usize) -> Result<Completions> {

@@ -669,10 +669,11 @@ impl EvalContext {
         }
     }
 
-    /// PATCH(prunelab): drops rust-analyzer's analysis (over a gigabyte once loaded) and returns the
-    /// freed memory to the system; the next completion loads it again. Returns whether one was loaded.
-    pub fn release_analyzer(&mut self) -> Result<bool> {
-        if !self.analyzer.is_loaded() {
+    /// PATCH(prunelab): drops rust-analyzer's analysis (over a gigabyte once loaded) when nothing used it
+    /// for `idle`, and returns the freed memory to the system; the next use loads it again. Returns
+    /// whether one was released.
+    pub fn release_analyzer_if_idle(&mut self, idle: std::time::Duration) -> Result<bool> {
+        if !self.analyzer.is_loaded() || !self.analyzer.unused_for(idle) {
             return Ok(false);
         }
         self.analyzer = BackgroundAnalyzer::new(&self.committed_state.config.tmpdir)?;
@@ -1075,6 +1076,31 @@ impl EvalContext {
         // PATCH(prunelab): a short type name that is not in scope, with rustc's import for it. (The
         // error can be reported at the suggested `use`, in the user's code, not at the statement that
         // stores the variable, so every new variable whose type holds the name gets the path.)
+        // A short name rustc can say nothing more about: rust-analyzer names the new variables' types
+        // (loaded for this, and released again when unused; see `release_idle_analyzer`).
+        if self.types_from_compiler
+            && let Some(TypeFix::Unresolved(_)) = type_fix_from_error(&error.json)
+        {
+            let before: Vec<String> = state
+                .variable_states
+                .values()
+                .map(|v| v.type_name.clone())
+                .collect();
+            let committed = &self.committed_state;
+            self.analyzer
+                .prime(|| committed.analysis_code(CodeBlock::new()).code_string())?;
+            let analysis_code = state.analysis_code(user_code.clone());
+            self.fix_variable_types(state, analysis_code)?;
+            let after: Vec<String> = state
+                .variable_states
+                .values()
+                .map(|v| v.type_name.clone())
+                .collect();
+            if before != after {
+                fixed_errors.insert("Variable types (rust-analyzer)");
+            }
+            return Ok(());
+        }
         // A path through a private module (rustc printed where the type is defined, not where it is
         // exported) is cut to the type's own name, which the next round imports.
         if self.types_from_compiler
@@ -1128,7 +1154,8 @@ impl EvalContext {
                             TypeFix::Found(type_name) => variable_state.type_name = type_name,
                             TypeFix::Import { .. }
                             | TypeFix::PrivateModule(_)
-                            | TypeFix::NotAtPath(_) => {}
+                            | TypeFix::NotAtPath(_)
+                            | TypeFix::Unresolved(_) => {}
                             TypeFix::Closure => bail!(
                                 "The variable `{}` is a closure, which cannot be persisted.\n\
                                  You can however persist closures if you box them. e.g.:\n\
@@ -1226,6 +1253,8 @@ enum TypeFix {
     PrivateModule(String),
     /// A type is not where the path to it says; its bare name is to be imported.
     NotAtPath(String),
+    /// A short type name that is not in scope, and rustc suggests no import for it.
+    Unresolved(String),
     /// The value is a closure.
     Closure,
     /// The type has no name a program can write (an opaque `impl Trait`, or one holding a closure).
@@ -1307,11 +1336,13 @@ fn type_fix_from_error(json: &serde_json::Value) -> Option<TypeFix> {
     if place != "this scope" {
         return Some(TypeFix::NotAtPath(name.to_owned()));
     }
-    json["children"]
-        .as_array()?
-        .iter()
-        .filter_map(import)
-        .find(|fix| matches!(fix, TypeFix::Import { name: n, .. } if n == name))
+    let suggested = json["children"].as_array().and_then(|children| {
+        children
+            .iter()
+            .filter_map(import)
+            .find(|fix| matches!(fix, TypeFix::Import { name: n, .. } if n == name))
+    });
+    Some(suggested.unwrap_or_else(|| TypeFix::Unresolved(name.to_owned())))
 }
 
 /// PATCH(prunelab): `type_name` with every path that has `module` among its segments shortened to its
@@ -2576,6 +2607,12 @@ mod tests {
                 name: "Mutex".into(),
                 path: "std::sync::Mutex".into()
             })
+        );
+        let unresolved = serde_json::json!({"message": "cannot find type `SweepPoint` in this scope",
+            "spans": [], "children": []});
+        assert_eq!(
+            type_fix_from_error(&unresolved),
+            Some(TypeFix::Unresolved("SweepPoint".into()))
         );
         let value_not_found = serde_json::json!({"message": "cannot find value `x` in this scope",
             "spans": [], "children": []});

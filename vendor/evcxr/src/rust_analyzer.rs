@@ -81,6 +81,8 @@ pub(crate) struct BackgroundAnalyzer {
     ready: Option<RustAnalyzer>,
     loading: Option<std::thread::JoinHandle<(RustAnalyzer, Result<std::thread::JoinHandle<()>>)>>,
     priming: Option<std::thread::JoinHandle<()>>,
+    // PATCH(prunelab): when `get` last handed it out.
+    last_used: Option<std::time::Instant>,
 }
 
 impl BackgroundAnalyzer {
@@ -90,12 +92,14 @@ impl BackgroundAnalyzer {
             ready: Some(RustAnalyzer::new(root_directory)?),
             loading: None,
             priming: None,
+            last_used: None,
         })
     }
 
     /// The analyzer, once any load and priming in progress have finished. (Waiting for the priming,
     /// which uses every core, is quicker than cancelling it and computing the rest on this thread.)
     pub(crate) fn get(&mut self) -> Result<&mut RustAnalyzer> {
+        self.last_used = Some(std::time::Instant::now());
         self.join_loading()?;
         if let Some(priming) = self.priming.take() {
             let _ = priming.join();
@@ -104,6 +108,13 @@ impl BackgroundAnalyzer {
             Some(analyzer) => Ok(analyzer),
             None => bail!("rust-analyzer is not available"),
         }
+    }
+
+    /// PATCH(prunelab): whether `get` has not been called for `idle` (or ever), and no load runs.
+    pub(crate) fn unused_for(&self, idle: std::time::Duration) -> bool {
+        self.loading.as_ref().is_none_or(|l| l.is_finished())
+            && self.priming.as_ref().is_none_or(|p| p.is_finished())
+            && self.last_used.is_none_or(|t| t.elapsed() >= idle)
     }
 
     /// PATCH(prunelab): whether a project was ever loaded into it (or is being loaded).

@@ -40,8 +40,6 @@ pub(crate) struct Server {
     killed_by_interrupt: Arc<AtomicBool>,
     // PATCH(prunelab): the evaluation context, made in the background while the sockets answer.
     startup: tokio::sync::watch::Receiver<Option<Startup>>,
-    // PATCH(prunelab): when a completion or inspection last used rust-analyzer.
-    last_analysis: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 /// PATCH(prunelab): what the background start-up produced: the evaluation context and the handles the
@@ -149,7 +147,6 @@ impl Server {
             running_cell: Arc::new(AtomicU32::new(0)),
             killed_by_interrupt: Arc::new(AtomicBool::new(false)),
             startup,
-            last_analysis: Arc::new(std::sync::Mutex::new(None)),
         };
 
         let (execution_sender, mut execution_receiver) = tokio::sync::mpsc::unbounded_channel();
@@ -267,8 +264,9 @@ impl Server {
         startup
     }
 
-    /// PATCH(prunelab): gives rust-analyzer's memory back once no completion or inspection has used it
-    /// for `ANALYZER_IDLE`, so a kernel is light again a few minutes after its user last pressed Tab.
+    /// PATCH(prunelab): gives rust-analyzer's memory back once nothing (a completion, an inspection, a
+    /// type rustc could not name) has used it for `ANALYZER_IDLE`, so a kernel is light again a few
+    /// minutes after its user last pressed Tab.
     async fn release_idle_analyzer(self, context: Arc<std::sync::Mutex<CommandContext>>) {
         let idle = std::env::var("EVCXR_ANALYZER_IDLE_SECS")
             .ok()
@@ -277,25 +275,17 @@ impl Server {
             .unwrap_or(ANALYZER_IDLE);
         loop {
             tokio::time::sleep((idle / 4).max(Duration::from_secs(1))).await;
-            let due = self
-                .last_analysis
-                .lock()
-                .unwrap()
-                .is_some_and(|last| last.elapsed() >= idle);
-            if !due {
-                continue;
-            }
             // A cell or a completion holding the context: try again later.
-            if let Ok(mut context) = context.try_lock() {
-                match context.release_analyzer() {
-                    Ok(true) => eprintln!(
-                        "[evcxr] rust-analyzer unused for {} s: its memory was given back",
-                        idle.as_secs()
-                    ),
-                    Ok(false) => {}
-                    Err(error) => eprintln!("[evcxr] releasing rust-analyzer failed: {error:#}"),
-                }
-                *self.last_analysis.lock().unwrap() = None;
+            let Ok(mut context) = context.try_lock() else {
+                continue;
+            };
+            match context.release_analyzer_if_idle(idle) {
+                Ok(true) => eprintln!(
+                    "[evcxr] rust-analyzer unused for {} s: its memory was given back",
+                    idle.as_secs()
+                ),
+                Ok(false) => {}
+                Err(error) => eprintln!("[evcxr] releasing rust-analyzer failed: {error:#}"),
             }
         }
     }
@@ -683,7 +673,6 @@ impl Server {
         {
             // Answered from a task: the context may be busy with a cell.
             let reply_sender = reply_sender.clone();
-            let last_analysis = Arc::clone(&self.last_analysis);
             tokio::spawn(async move {
                 let result = match context {
                     None => Err(anyhow::anyhow!("the kernel is still starting")),
@@ -692,7 +681,6 @@ impl Server {
                     }
                     Some(context) => handle_inspect_request(&context, message.clone()).await,
                 };
-                *last_analysis.lock().unwrap() = Some(std::time::Instant::now());
                 let reply = message.new_reply().with_content(match result {
                     Ok(response_content) => response_content,
                     Err(error) => object! {
