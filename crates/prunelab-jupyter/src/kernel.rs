@@ -56,16 +56,23 @@ pub fn kernel_dir(args: &[String]) -> Result<PathBuf> {
 
 /// The `init.evcxr` that `:dep`s every crate whose types notebooks meet, so evcxr can infer them.
 pub fn init_evcxr(root: &Path) -> String {
+    init_evcxr_with(root, true)
+}
+
+/// [`init_evcxr`], with or without evcxr's per-user build cache (4 GB at most; a kernel that fills its build
+/// folder from a shared build needs none).
+pub fn init_evcxr_with(root: &Path, cache: bool) -> String {
     let path = |c: &str| root.join("crates").join(c).display().to_string();
     format!(
         "// Written by `prunelab kernel install`. Offline: the crates below are on this machine already, and\n\
          // cargo then skips the package index. A notebook adds a crate of its own with `:offline 0` first.\n\
          :offline 1\n\
-         :cache 4096\n\
+         {}\
          :dep prunelab = {{ path = \"{}\" }}\n\
          :dep prunelab-plot = {{ path = \"{}\" }}\n\
          :dep prunelab-prelude = {{ path = \"{}\" }}\n\
          :dep ndarray = {{ version = \"0.16.1\", features = [\"serde\"] }}\n",
+        if cache { ":cache 4096\n" } else { "" },
         path("prunelab"),
         path("prunelab-plot"),
         path("prunelab-prelude"),
@@ -85,16 +92,31 @@ pub fn write_config(dir: &Path, root: &Path) -> Result<()> {
 
 /// `prunelab kernel install [--user | --prefix P]`.
 pub fn install(args: &[String]) -> Result<PathBuf> {
+    install_with(args, None)
+}
+
+/// Writes the kernelspec for `args` (`--user`, `--prefix P`); with `shared`, its kernels fill their build
+/// folders from that shared build (see [`crate::shared`]) and keep no evcxr cache of their own.
+pub fn install_with(args: &[String], shared: Option<&Path>) -> Result<PathBuf> {
     let dir = kernel_dir(args)?;
     let config = dir.join("evcxr");
-    write_config(&config, &workspace_root())?;
+    std::fs::create_dir_all(&config).with_context(|| format!("creating {}", config.display()))?;
+    std::fs::write(
+        config.join("init.evcxr"),
+        init_evcxr_with(&workspace_root(), shared.is_none()),
+    )?;
+    std::fs::write(config.join("prelude.rs"), PRELUDE)?;
     let exe = std::env::current_exe()?.canonicalize()?;
+    let mut env = serde_json::json!({ "EVCXR_CONFIG_DIR": config.display().to_string() });
+    if let Some(shared) = shared {
+        env[crate::shared::SHARED_BUILD_ENV] = shared.display().to_string().into();
+    }
     let spec = serde_json::json!({
         "argv": [exe.display().to_string(), "--control_file", "{connection_file}"],
         "display_name": DISPLAY_NAME,
         "language": "rust",
         "interrupt_mode": "message",
-        "env": { "EVCXR_CONFIG_DIR": config.display().to_string() },
+        "env": env,
     });
     std::fs::write(
         dir.join("kernel.json"),

@@ -6,11 +6,13 @@ mod compare;
 mod highlight;
 mod jekyll;
 mod kernel;
+mod lab;
 mod lockfile;
 mod notebook;
 mod render;
 mod runner;
 mod session;
+mod shared;
 mod slot;
 mod sweep;
 
@@ -28,6 +30,10 @@ USAGE:
     prunelab kernel clean                              remove the kernels' build folders (none in use)
     prunelab warmup                                    fetch the locked crates (cargo fetch --locked) and
                                                        compile the prelude once so the kernel starts fast
+    prunelab lab install --shared DIR [--prefix PATH]  for a teaching lab (an administrator, once): compile
+                                                       the prelude into DIR, readable by all, and write a
+                                                       kernelspec (default prefix /usr/local) whose kernels
+                                                       link their build folders to it instead of compiling
     prunelab run NOTEBOOK... [--timeout S] [--allow-errors] [--echo]
                                                        execute notebooks headlessly, write outputs back
     prunelab check NOTEBOOK... [--timeout S] [--echo] [--exact | --rtol R]
@@ -93,6 +99,10 @@ fn dispatch() -> Result<()> {
             _ => bail!("expected `kernel install`, `uninstall`, `config` or `clean`\n\n{USAGE}"),
         },
         Some("warmup") => warmup(),
+        Some("lab") => match args.get(2).map(String::as_str) {
+            Some("install") => lab::install(&args[3..], warmup),
+            _ => bail!("expected `lab install --shared DIR [--prefix PATH]`\n\n{USAGE}"),
+        },
         Some("data") => match args.get(2).map(String::as_str) {
             Some("mnist") => data_mnist(&args[3..]),
             _ => bail!("expected `data mnist`\n\n{USAGE}"),

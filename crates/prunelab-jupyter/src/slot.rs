@@ -89,6 +89,14 @@ impl Slot {
                 Ok(()) => {
                     std::fs::create_dir_all(&dir)
                         .with_context(|| format!("creating {}", dir.display()))?;
+                    // A new slot on a machine with a shared build: its compiled crates, linked, not rebuilt.
+                    if !dir.join("target").exists() {
+                        if let Some(shared) = crate::shared::shared_build() {
+                            crate::shared::fill_slot(&shared, &dir).with_context(|| {
+                                format!("filling {} from {}", dir.display(), shared.display())
+                            })?;
+                        }
+                    }
                     crate::lockfile::sync(&dir, &workspace)?;
                     return Ok(Slot { dir, _lock: lock });
                 }
