@@ -178,6 +178,10 @@ def failures():
         expect("selection is empty" in err.text + (err.error or ""), f"an Err from ? shows its message (got {err.text!r})")
         after = run(client, "kept + 2")
         expect(after.text.strip() == "43", f"variables survive an Err from ? (got {after.text.strip()!r}, {after.error!r})")
+        # A cell that stops early keeps the variables of earlier cells but not its own: the kernel names them.
+        lost = run(client, "let bound_here = 7;\nlet none = data::iris().select(&[])?;", expect_text="not kept")
+        expect("`bound_here`, `none` were bound in this cell" in lost.text,
+               f"a cell that returns early names the variables it loses (got {lost.text!r})")
         deep = run(client, "fn depth(n: u64) -> u64 { let pad = std::hint::black_box([n; 64]); "
                            "if n == 0 { pad[3] } else { 1 + depth(n - 1) + pad[5] * 0 } }\ndepth(100_000_000)")
         said = deep.text + (deep.error or "")

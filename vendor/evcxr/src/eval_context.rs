@@ -1013,6 +1013,27 @@ impl EvalContext {
             } else if line == evcxr_internal_runtime::USER_ERROR_OCCURRED {
                 // A question mark operator in user code triggered an early
                 // return. Any newly defined variables won't have been stored.
+                // PATCH(prunelab): say which, and how to keep them.
+                let mut lost: Vec<&String> = state
+                    .variable_states
+                    .iter()
+                    .filter(|(_, v)| v.move_state == VariableMoveState::New)
+                    .map(|(name, _)| name)
+                    .collect();
+                if !lost.is_empty() {
+                    lost.sort();
+                    let names: Vec<String> = lost.iter().map(|n| format!("`{n}`")).collect();
+                    let _ = self.stdout_sender.send(format!(
+                        "note: {} {} bound in this cell, which returned early with an error (from `?`, \
+                         or a stop), so {} not kept: a cell keeps the variables it binds only when it \
+                         runs to its end. Variables from earlier cells, and changes made to them, are \
+                         kept; to keep a model through a stop, create it in one cell and train it in \
+                         the next.",
+                        names.join(", "),
+                        if lost.len() == 1 { "was" } else { "were" },
+                        if lost.len() == 1 { "it was" } else { "they were" },
+                    ));
+                }
                 state
                     .variable_states
                     .retain(|_variable_name, variable_state| {

@@ -357,6 +357,10 @@ impl Server {
                 .new_message("status")
                 .with_content(object! {"execution_state" => "idle"});
 
+            // The cell counts as running from here, so a stop pressed while it waits for the start-up
+            // or compiles reaches its code when that starts.
+            self.killed_by_interrupt.store(false, Ordering::SeqCst);
+            self.running_cell.store(execution_count, Ordering::SeqCst);
             // PATCH(prunelab): a cell sent while the kernel still starts waits for it, and says so.
             let startup = match self.startup_now() {
                 Some(startup) => startup,
@@ -382,6 +386,7 @@ impl Server {
                 Startup::Failed(error) => {
                     let error =
                         evcxr::Error::Message(format!("The kernel could not start: {error}"));
+                    self.running_cell.store(0, Ordering::SeqCst);
                     self.emit_errors(&error, &message, message.code(), execution_count)
                         .await?;
                     execution_reply_sender.send((
@@ -395,8 +400,6 @@ impl Server {
                 }
             };
             let server = self.clone();
-            self.killed_by_interrupt.store(false, Ordering::SeqCst);
-            self.running_cell.store(execution_count, Ordering::SeqCst);
             let (eval_result, message) = tokio::task::spawn_blocking(move || {
                 let eval_result = context.lock().unwrap().execute_with_callbacks(
                     message.code(),
@@ -755,28 +758,33 @@ impl Server {
                     // PATCH(prunelab): ask the running cell to stop (SIGINT once its code runs) and
                     // kill its process only if the code still runs after a grace period; an idle
                     // kernel keeps its process (and variables).
+                    // A cell waiting for the start-up is stopped once the kernel is ready (when
+                    // its code starts, as for a cell that is still compiling).
                     let cell = self.running_cell.load(Ordering::SeqCst);
-                    if cell != 0
-                        && let Some(Startup::Ready {
-                            process_handle,
-                            execution_flag,
-                            ..
-                        }) = self.startup_now()
-                    {
-                        let (process_handle, execution_flag, running_cell, killed) = (
-                            process_handle.clone(),
-                            execution_flag.clone(),
-                            self.running_cell.clone(),
-                            self.killed_by_interrupt.clone(),
-                        );
-                        tokio::task::spawn_blocking(move || {
-                            evcxr::interrupt_process(
-                                &process_handle,
-                                &execution_flag,
-                                INTERRUPT_GRACE,
-                                || running_cell.load(Ordering::SeqCst) == cell,
-                                || killed.store(true, Ordering::SeqCst),
+                    if cell != 0 {
+                        let server = self.clone();
+                        tokio::spawn(async move {
+                            let Startup::Ready {
+                                process_handle,
+                                execution_flag,
+                                ..
+                            } = server.startup_done().await
+                            else {
+                                return;
+                            };
+                            let (running_cell, killed) = (
+                                server.running_cell.clone(),
+                                server.killed_by_interrupt.clone(),
                             );
+                            tokio::task::spawn_blocking(move || {
+                                evcxr::interrupt_process(
+                                    &process_handle,
+                                    &execution_flag,
+                                    INTERRUPT_GRACE,
+                                    || running_cell.load(Ordering::SeqCst) == cell,
+                                    || killed.store(true, Ordering::SeqCst),
+                                );
+                            });
                         });
                     }
 
