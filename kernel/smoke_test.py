@@ -74,6 +74,7 @@ class Cell:
     def __init__(self, client, code):
         self.client, self.msg_id = client, client.execute(code)
         self.text, self.error, self.done, self.sent = "", None, False, time.time()
+        self.streamed = []  # (arrival time, text) of each stream message
 
     def pump(self, until, timeout):
         """Reads messages until `until(self)` holds or `timeout` seconds pass; returns whether it held."""
@@ -88,6 +89,7 @@ class Cell:
             kind, content = msg["msg_type"], msg["content"]
             if kind == "stream":
                 self.text += content["text"]
+                self.streamed.append((time.time(), content["text"]))
             elif kind in ("execute_result", "display_data"):
                 self.text += content["data"].get("text/plain", "")
             elif kind == "error":
@@ -178,6 +180,16 @@ def failures():
         expect("selection is empty" in err.text + (err.error or ""), f"an Err from ? shows its message (got {err.text!r})")
         after = run(client, "kept + 2")
         expect(after.text.strip() == "43", f"variables survive an Err from ? (got {after.text.strip()!r}, {after.error!r})")
+        # A progress bar reaches the notebook as it is redrawn, not in one piece when the fit ends.
+        bar = Cell(client, "let (bar_train, _) = data::iris_binary().split(0.7, 42)?;\n"
+                           "let mut bar_model = Mlp::config(&[4, 64, 64, 1]).seed(3).build()?;\n"
+                           "TrainParams::new(Loss::BinaryCrossEntropy, Sgd::new(0.01)).epochs(20000)"
+                           ".progress(Progress::Bar).fit(&mut bar_model, &bar_train)?;")
+        bar.pump(lambda c: c.done, 600)
+        redraws = [(t, text) for t, text in bar.streamed if text.endswith("\r")]
+        spread = redraws[-1][0] - redraws[0][0] if len(redraws) > 1 else 0.0
+        expect(bar.error is None and len(redraws) >= 5 and spread > 0.5,
+               f"a progress bar arrives redraw by redraw ({len(redraws)} redraws over {spread:.1f} s)")
         # A cell that stops early keeps the variables of earlier cells but not its own: the kernel names them.
         lost = run(client, "let bound_here = 7;\nlet none = data::iris().select(&[])?;", expect_text="not kept")
         expect("`bound_here`, `none` were bound in this cell" in lost.text,

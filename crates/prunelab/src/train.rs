@@ -544,8 +544,23 @@ fn report(progress: Progress, local: usize, epochs: usize, history: &History) {
         }
         Progress::Bar => {
             const WIDTH: usize = 30;
+            // At most ten redraws a second (and at most a hundred in all): a notebook shows each one.
+            const REDRAW_GAP: std::time::Duration = std::time::Duration::from_millis(100);
+            static LAST_REDRAW: std::sync::Mutex<Option<std::time::Instant>> =
+                std::sync::Mutex::new(None);
             let redraw_every = (epochs / 100).max(1);
-            if local.is_multiple_of(redraw_every) || local == epochs {
+            let due = {
+                let mut last = LAST_REDRAW.lock().unwrap_or_else(|e| e.into_inner());
+                let due = local == epochs
+                    || local == 1
+                    || (local.is_multiple_of(redraw_every)
+                        && last.is_none_or(|t| t.elapsed() >= REDRAW_GAP));
+                if due {
+                    *last = Some(std::time::Instant::now());
+                }
+                due
+            };
+            if due {
                 let filled = WIDTH * local / epochs;
                 print!(
                     "\r[{}{}] {}",

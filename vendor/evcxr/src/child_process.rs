@@ -18,7 +18,7 @@ pub(crate) struct ChildProcess {
     /// Whether cleanup of `process_handle` is the responsibility of another
     /// instance.
     process_disowned: bool,
-    stdout: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    stdout: OutputLines<BufReader<std::process::ChildStdout>>,
     // Only none while in drop.
     stdin: Option<std::process::ChildStdin>,
     command: Arc<Mutex<process::Command>>,
@@ -66,9 +66,8 @@ impl ChildProcess {
 
         let stdin = process.stdin.take();
         // Handle stderr by patching it through to a channel in our output struct.
-        let mut child_stderr =
-            std::io::BufRead::lines(BufReader::new(process.stderr.take().unwrap()));
-        let stdout = std::io::BufRead::lines(BufReader::new(process.stdout.take().unwrap()));
+        let mut child_stderr = OutputLines(BufReader::new(process.stderr.take().unwrap()));
+        let stdout = OutputLines(BufReader::new(process.stdout.take().unwrap()));
 
         // If we already have an Arc<Mutex<>> wrapping an old process, then
         // reuse it, putting our new process into it. If we don't, then create a
@@ -280,4 +279,58 @@ pub fn interrupt_process(
         std::thread::sleep(Duration::from_millis(10));
     }
     false
+}
+
+/// PATCH(prunelab): the lines of a cell's output as they come, where a carriage return also ends one (kept
+/// at its end: `"[###---] epoch 12\r"`), so a progress bar redrawn in place reaches the notebook at each
+/// redraw, not in one piece when its line ends. A line ended by a newline comes without it, as from
+/// `BufRead::lines`; invalid UTF-8 is replaced rather than ending the output.
+pub(crate) struct OutputLines<R>(pub(crate) R);
+
+impl<R: std::io::BufRead> Iterator for OutputLines<R> {
+    type Item = std::io::Result<String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut line = Vec::new();
+        loop {
+            let available = match self.0.fill_buf() {
+                Ok(buf) => buf,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => return Some(Err(error)),
+            };
+            if available.is_empty() {
+                return (!line.is_empty()).then(|| Ok(String::from_utf8_lossy(&line).into_owned()));
+            }
+            match available.iter().position(|&b| b == b'\n' || b == b'\r') {
+                Some(at) => {
+                    // "\r\n" ends a line as "\n" does (where both are already read).
+                    let crlf = available[at] == b'\r' && available.get(at + 1) == Some(&b'\n');
+                    let carriage_return = available[at] == b'\r' && !crlf;
+                    line.extend_from_slice(&available[..at]);
+                    self.0.consume(at + 1 + usize::from(crlf));
+                    if carriage_return {
+                        line.push(b'\r');
+                    }
+                    return Some(Ok(String::from_utf8_lossy(&line).into_owned()));
+                }
+                None => {
+                    let len = available.len();
+                    line.extend_from_slice(available);
+                    self.0.consume(len);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod output_lines_tests {
+    use super::OutputLines;
+
+    #[test]
+    fn carriage_returns_end_lines_and_stay_newlines_do_not() {
+        let text = b"\r[#--] 1\r[##-] 2\r[###] 3\nplain line\r\nlast";
+        let lines: Vec<String> = OutputLines(&text[..]).map(Result::unwrap).collect();
+        assert_eq!(lines, ["\r", "[#--] 1\r", "[##-] 2\r", "[###] 3", "plain line", "last"]);
+    }
 }

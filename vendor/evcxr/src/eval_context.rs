@@ -1055,7 +1055,9 @@ impl EvalContext {
                         got_panic = true;
                         break;
                     }
-                    if !content.is_empty() {
+                    // PATCH(prunelab): a carriage return ends a piece too (`OutputLines`); joined
+                    // back as it was.
+                    if !content.is_empty() && !content.ends_with('\r') {
                         content.push('\n');
                     }
                     content.push_str(&line);

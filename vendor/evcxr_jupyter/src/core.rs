@@ -854,7 +854,9 @@ impl Server {
             && let Err(error) = message
                 .with_content(object! {
                     "name" => output_name,
-                    "text" => format!("{}\n", line),
+                    // PATCH(prunelab): a piece ended by a carriage return (a progress bar's
+                    // redraw) goes out as it is, so the notebook redraws the line in place.
+                    "text" => if line.ends_with('\r') { line } else { format!("{line}\n") },
                 })
                 .send(&mut *self.iopub.lock().await)
                 .await
