@@ -126,6 +126,7 @@ def interrupts():
         time.sleep(0.5)
         manager.interrupt_kernel()
         early.pump(lambda c: c.done, 120)
+        early.pump(lambda c: "Err(" in c.text, 10)  # the printed line can follow the idle status
         expect(early.done and early.error is None and 'Err(Interrupted { what: "training"' in early.text,
                f"a stop pressed while the cell compiles stops its fit when it starts (got {early.text!r}, {early.error!r})")
         fit = Cell(client, 'println!("training");\n'
@@ -182,8 +183,8 @@ def failures():
         expect(after.text.strip() == "43", f"variables survive an Err from ? (got {after.text.strip()!r}, {after.error!r})")
         # A progress bar reaches the notebook as it is redrawn, not in one piece when the fit ends.
         bar = Cell(client, "let (bar_train, _) = data::iris_binary().split(0.7, 42)?;\n"
-                           "let mut bar_model = Mlp::config(&[4, 64, 64, 1]).seed(3).build()?;\n"
-                           "TrainParams::new(Loss::BinaryCrossEntropy, Sgd::new(0.01)).epochs(20000)"
+                           "let mut bar_model = Mlp::config(&[4, 64, 64, 1]).output_activation(Activation::Sigmoid).seed(3).build()?;\n"
+                           "TrainParams::new(Loss::BinaryCrossEntropy, Sgd::new(0.01)).epochs(100_000)"
                            ".progress(Progress::Bar).fit(&mut bar_model, &bar_train)?;")
         bar.pump(lambda c: c.done, 600)
         redraws = [(t, text) for t, text in bar.streamed if text.endswith("\r")]

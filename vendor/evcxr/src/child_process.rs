@@ -331,6 +331,16 @@ mod output_lines_tests {
     fn carriage_returns_end_lines_and_stay_newlines_do_not() {
         let text = b"\r[#--] 1\r[##-] 2\r[###] 3\nplain line\r\nlast";
         let lines: Vec<String> = OutputLines(&text[..]).map(Result::unwrap).collect();
-        assert_eq!(lines, ["\r", "[#--] 1\r", "[##-] 2\r", "[###] 3", "plain line", "last"]);
+        assert_eq!(
+            lines,
+            [
+                "\r",
+                "[#--] 1\r",
+                "[##-] 2\r",
+                "[###] 3",
+                "plain line",
+                "last"
+            ]
+        );
     }
 }
