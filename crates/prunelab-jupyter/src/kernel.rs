@@ -110,6 +110,12 @@ pub fn install_with(args: &[String], shared: Option<&Path>) -> Result<PathBuf> {
     let mut env = serde_json::json!({ "EVCXR_CONFIG_DIR": config.display().to_string() });
     if let Some(shared) = shared {
         env[crate::shared::SHARED_BUILD_ENV] = shared.display().to_string().into();
+        // Every user's kernel runs the administrator's toolchain and reads the locked crates from the
+        // administrator's cargo home (offline, so cargo only reads it), as the shared build was made with them.
+        let (toolchain_bin, cargo_home) = crate::shared::toolchain_and_cargo_home()?;
+        let path = std::env::var("PATH").unwrap_or_default();
+        env["PATH"] = format!("{}:{path}", toolchain_bin.display()).into();
+        env["CARGO_HOME"] = cargo_home.display().to_string().into();
     }
     let spec = serde_json::json!({
         "argv": [exe.display().to_string(), "--control_file", "{connection_file}"],

@@ -1,6 +1,6 @@
 //! `prunelab lab install --shared DIR [--prefix PATH]`: set-up for a machine that many users share (a teaching
 //! lab, a JupyterHub). Compiles the prelude's crates once into `DIR`, readable by everyone, and writes a
-//! kernelspec whose kernels fill their own build folders from it by hard links (see [`crate::shared`]).
+//! kernelspec whose kernels fill their own build folders from it by symbolic links (see [`crate::shared`]).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -53,7 +53,7 @@ pub fn install(args: &[String], warmup: fn() -> Result<()>) -> Result<()> {
         start.elapsed().as_secs_f64()
     );
     println!(
-        "each kernel now fills its own build folder (in the user's cache) from it with hard links: no compile, \
+        "each kernel now fills its own build folder (in the user's cache) from it with symbolic links: no compile, \
          a few MB of disk per kernel"
     );
     Ok(())

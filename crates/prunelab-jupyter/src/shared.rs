@@ -3,9 +3,11 @@
 //!
 //! A slot's `target` folder holds the compiled prelude crates (about 450 MB); a new slot used to compile them
 //! again, or copy them out of evcxr's per-user cache (46 s and 530 MB per slot, plus 420 MB of cache per user).
-//! Filled from the shared folder, the dependencies' files are hard links (no disk, no compile: cargo finds them
-//! fresh, since nothing in their fingerprints names the folder they sit in), and only the cell crate's own
-//! files, which each kernel rewrites, are copied.
+//! Filled from the shared folder, the dependencies' files are symbolic links to it (no disk, no compile: cargo
+//! finds them fresh, since nothing in their fingerprints names the folder they sit in, and it reads times and
+//! contents through the links), and only the cell crate's own files, which each kernel rewrites, are copied.
+//! (Not hard links: Linux's `fs.protected_hardlinks`, on by default, refuses a user a hard link to a file
+//! another user owns.)
 
 use std::path::{Path, PathBuf};
 
@@ -25,10 +27,38 @@ pub fn shared_build() -> Option<PathBuf> {
     dir.join("target").is_dir().then_some(dir)
 }
 
+/// The folder of the `rustc` and `cargo` this process would run (the active toolchain's `bin`, resolved past
+/// rustup's proxies) and the cargo home holding the locked crates (`CARGO_HOME`, or `~/.cargo`).
+pub fn toolchain_and_cargo_home() -> Result<(PathBuf, PathBuf)> {
+    let out = std::process::Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .context("running rustc --print sysroot")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "rustc --print sysroot failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let cargo_home = match std::env::var_os("CARGO_HOME") {
+        Some(home) => PathBuf::from(home),
+        None => dirs::home_dir()
+            .context("no home folder for the cargo home (set CARGO_HOME)")?
+            .join(".cargo"),
+    };
+    Ok((
+        sysroot.join("bin"),
+        cargo_home
+            .canonicalize()
+            .with_context(|| format!("reading {}", cargo_home.display()))?,
+    ))
+}
+
 /// How a slot was filled: files linked and copied, and their bytes.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Filled {
-    /// Files hard-linked from the shared folder (no new disk).
+    /// Files linked (symbolically) to the shared folder (no new disk).
     pub linked: u64,
     /// Files copied (the cell crate's own, or all where links are impossible).
     pub copied: u64,
@@ -36,9 +66,9 @@ pub struct Filled {
     pub copied_bytes: u64,
 }
 
-/// Fills the empty slot `dir` from the shared build folder `shared`: the crate's set-up files copied, the
-/// compiled dependencies hard-linked (copied where the file system refuses a link), the cell crate's own
-/// build files copied, incremental state left out.
+/// Fills the empty slot `dir` from the shared build folder `shared` (an absolute path): the crate's set-up
+/// files copied, the compiled dependencies linked (copied, with their times, where a link cannot be made),
+/// the cell crate's own build files copied, incremental state left out.
 pub fn fill_slot(shared: &Path, dir: &Path) -> Result<Filled> {
     let mut filled = Filled::default();
     for entry in read_dir(shared)? {
@@ -96,12 +126,26 @@ fn copy_tree(from: &Path, to: &Path, filled: &mut Filled, link: bool) -> Result<
         }
         return Ok(());
     }
-    if link && !is_cell_crate_file(&name) && std::fs::hard_link(from, to).is_ok() {
+    #[cfg(unix)]
+    // Cargo's own files (`.cargo-lock`, which it opens for writing even when nothing is built, and
+    // `.rustc_info.json`) are copied.
+    if link
+        && !is_cell_crate_file(&name)
+        && !name.starts_with('.')
+        && std::os::unix::fs::symlink(from, to).is_ok()
+    {
         filled.linked += 1;
         return Ok(());
     }
     std::fs::copy(from, to)
         .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    // Cargo compares modification times: a copy keeps its original's.
+    if let Ok(modified) = meta.modified() {
+        let _ = std::fs::File::options()
+            .write(true)
+            .open(to)
+            .and_then(|f| f.set_modified(modified));
+    }
     filled.copied += 1;
     filled.copied_bytes += meta.len();
     Ok(())
@@ -160,6 +204,10 @@ mod tests {
         std::fs::write(deps.join("libndarray-1.rlib"), vec![7u8; 1000])?;
         std::fs::write(deps.join("libctx-2.so"), vec![1u8; 10])?;
         std::fs::write(
+            shared.join("target/x86_64-unknown-linux-gnu/debug/.cargo-lock"),
+            "",
+        )?;
+        std::fs::write(
             shared.join("target/x86_64-unknown-linux-gnu/debug/.fingerprint/ctx-9/lib-ctx"),
             "x",
         )?;
@@ -190,17 +238,25 @@ mod tests {
         // shared folder's file as it was.
         #[cfg(unix)]
         {
-            use std::os::unix::fs::MetadataExt;
+            let link = std::fs::symlink_metadata(slot_deps.join("libndarray-1.rlib"))?;
+            assert!(link.file_type().is_symlink());
+            let copy = std::fs::symlink_metadata(slot_deps.join("libctx-2.so"))?;
+            assert!(!copy.file_type().is_symlink());
+            // The copy keeps its original's modification time (cargo compares them).
             assert_eq!(
-                std::fs::metadata(slot_deps.join("libndarray-1.rlib"))?.nlink(),
-                2
+                copy.modified()?,
+                std::fs::metadata(deps.join("libctx-2.so"))?.modified()?
             );
-            assert_eq!(std::fs::metadata(slot_deps.join("libctx-2.so"))?.nlink(), 1);
         }
         std::fs::write(slot_deps.join("libctx-2.so"), b"new")?;
         assert_eq!(std::fs::read(deps.join("libctx-2.so"))?, vec![1u8; 10]);
         assert_eq!(filled.linked, 1);
-        assert_eq!(filled.copied, 4); // Cargo.toml, src/lib.rs, libctx-2.so, the fingerprint
+        assert!(!std::fs::symlink_metadata(
+            slot.join("target/x86_64-unknown-linux-gnu/debug/.cargo-lock")
+        )?
+        .file_type()
+        .is_symlink());
+        assert_eq!(filled.copied, 5); // Cargo.toml, src/lib.rs, libctx-2.so, the fingerprint, .cargo-lock
         Ok(())
     }
 
