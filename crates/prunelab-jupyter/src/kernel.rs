@@ -54,13 +54,9 @@ pub fn kernel_dir(args: &[String]) -> Result<PathBuf> {
     Ok(data.join("kernels").join(NAME))
 }
 
-/// The `init.evcxr` that `:dep`s every crate whose types notebooks meet, so evcxr can infer them.
-pub fn init_evcxr(root: &Path) -> String {
-    init_evcxr_with(root, true)
-}
-
-/// [`init_evcxr`], with or without evcxr's per-user build cache (4 GB at most; a kernel that fills its build
-/// folder from a shared build needs none).
+/// The `init.evcxr` that `:dep`s every crate whose types notebooks meet, so evcxr can infer them; with or
+/// without evcxr's per-user build cache (4 GB at most; a kernel that fills its build folder from a shared build
+/// needs none).
 pub fn init_evcxr_with(root: &Path, cache: bool) -> String {
     let path = |c: &str| root.join("crates").join(c).display().to_string();
     format!(
@@ -84,8 +80,13 @@ pub const PRELUDE: &str = "use prunelab_prelude::*;\n";
 
 /// Writes the evcxr configuration folder for `root` into `dir`.
 pub fn write_config(dir: &Path, root: &Path) -> Result<()> {
+    write_config_with(dir, root, true)
+}
+
+/// [`write_config`], with or without evcxr's per-user build cache (see [`init_evcxr_with`]).
+pub fn write_config_with(dir: &Path, root: &Path, cache: bool) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::write(dir.join("init.evcxr"), init_evcxr(root))?;
+    std::fs::write(dir.join("init.evcxr"), init_evcxr_with(root, cache))?;
     std::fs::write(dir.join("prelude.rs"), PRELUDE)?;
     Ok(())
 }
@@ -100,12 +101,7 @@ pub fn install(args: &[String]) -> Result<PathBuf> {
 pub fn install_with(args: &[String], shared: Option<&Path>) -> Result<PathBuf> {
     let dir = kernel_dir(args)?;
     let config = dir.join("evcxr");
-    std::fs::create_dir_all(&config).with_context(|| format!("creating {}", config.display()))?;
-    std::fs::write(
-        config.join("init.evcxr"),
-        init_evcxr_with(&workspace_root(), shared.is_none()),
-    )?;
-    std::fs::write(config.join("prelude.rs"), PRELUDE)?;
+    write_config_with(&config, &workspace_root(), shared.is_none())?;
     let exe = std::env::current_exe()?.canonicalize()?;
     let mut env = serde_json::json!({ "EVCXR_CONFIG_DIR": config.display().to_string() });
     if let Some(shared) = shared {

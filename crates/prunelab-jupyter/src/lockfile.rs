@@ -155,7 +155,7 @@ mod tests {
         let root = temp_root("resolve");
         std::fs::create_dir_all(&root)?;
         let slot = crate::slot::Slot::acquire_in(&root)?;
-        let deps: Vec<String> = crate::kernel::init_evcxr(&workspace)
+        let deps: Vec<String> = crate::kernel::init_evcxr_with(&workspace, true)
             .lines()
             .filter_map(|l| l.strip_prefix(":dep "))
             .map(str::to_string)
