@@ -49,6 +49,33 @@ pub fn text_of(v: &Value) -> String {
     }
 }
 
+/// Stream text as JupyterLab and a terminal show it: a carriage return goes back to the start of its line
+/// and what follows overwrites what was there (`"abc\rx"` shows `"xbc"`; `"\r\n"` is a newline). A
+/// progress bar's redraws collapse to its last state, so stored outputs hold what the reader saw, and the
+/// same on every run whatever the redraws' timing.
+pub fn apply_carriage_returns(text: &str) -> String {
+    if !text.contains('\r') {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    for (n, line) in text.split('\n').enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let mut shown: Vec<char> = Vec::new();
+        for piece in line.split('\r') {
+            for (at, c) in piece.chars().enumerate() {
+                match shown.get_mut(at) {
+                    Some(old) => *old = c,
+                    None => shown.push(c),
+                }
+            }
+        }
+        out.extend(shown);
+    }
+    out
+}
+
 /// Splits text into nbformat's list of lines, each but the last keeping its `\n`.
 pub fn lines_of(text: &str) -> Value {
     Value::Array(
@@ -103,7 +130,8 @@ impl Output {
                     .and_then(Value::as_str)
                     .unwrap_or("stdout")
                     .to_string(),
-                text: text_of(v.get("text").unwrap_or(&Value::Null)),
+                // As the reader saw it: a progress bar's redraws (stored raw by some clients) collapse.
+                text: apply_carriage_returns(&text_of(v.get("text").unwrap_or(&Value::Null))),
             },
             "execute_result" | "display_data" => {
                 let data = v
@@ -339,6 +367,36 @@ pub fn stem(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_outputs_read_as_shown() {
+        let raw = json!({"output_type": "stream", "name": "stdout", "text": ["\r[#-] 1\r[##] 2\n", "done\n"]});
+        assert_eq!(
+            Output::from_json(&raw).unwrap(),
+            Output::Stream {
+                name: "stdout".into(),
+                text: "[##] 2\ndone\n".into()
+            }
+        );
+    }
+
+    #[test]
+    fn carriage_returns_overwrite_their_line_as_a_terminal_does() {
+        assert_eq!(apply_carriage_returns("plain\ntext\n"), "plain\ntext\n");
+        assert_eq!(apply_carriage_returns("abc\rx"), "xbc");
+        assert_eq!(
+            apply_carriage_returns("\r[#--] 1/3\r[##-] 2/3\r[###] 3/3\ndone\n"),
+            "[###] 3/3\ndone\n"
+        );
+        assert_eq!(apply_carriage_returns("a\r\nb"), "a\nb");
+        assert_eq!(apply_carriage_returns("épsilon\r\u{3b1}"), "\u{3b1}psilon");
+        assert_eq!(apply_carriage_returns("bar 1\r"), "bar 1");
+        // Two runs whose redraws came at other moments store the same text.
+        assert_eq!(
+            apply_carriage_returns("[#-] 1\r[##] 2\n"),
+            apply_carriage_returns("[##] 2\n")
+        );
+    }
 
     #[test]
     fn outputs_round_trip_through_nbformat_json() {

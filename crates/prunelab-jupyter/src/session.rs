@@ -163,7 +163,7 @@ impl Session {
         if !out.is_empty() {
             outputs.push(Output::Stream {
                 name: "stdout".into(),
-                text: out.join("\n") + "\n",
+                text: stream_text(&out),
             });
         }
         let err = self.stderr.take();
@@ -171,7 +171,7 @@ impl Session {
         if wrote_stderr {
             outputs.push(Output::Stream {
                 name: "stderr".into(),
-                text: err.join("\n") + "\n",
+                text: stream_text(&err),
             });
         }
         let mut failed = wrote_stderr;
@@ -275,5 +275,36 @@ fn error_output(e: &evcxr::Error, timed_out: bool, timeout: Duration) -> Output 
             evalue: other.to_string(),
             traceback: other.to_string().lines().map(str::to_string).collect(),
         },
+    }
+}
+
+/// A stream's text from the pieces evcxr passes on: a piece is a line (its newline taken off) or a redraw
+/// ended by a carriage return (kept); redraws collapse as the notebook shows them.
+fn stream_text(pieces: &[String]) -> String {
+    let mut text = String::new();
+    for piece in pieces {
+        text.push_str(piece);
+        if !piece.ends_with('\r') {
+            text.push('\n');
+        }
+    }
+    let shown = crate::notebook::apply_carriage_returns(&text);
+    if shown.ends_with('\n') {
+        shown
+    } else {
+        shown + "\n"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stream_text;
+
+    #[test]
+    fn redraws_join_without_newlines_and_collapse() {
+        let pieces = ["\r", "[#--] 1\r", "[##-] 2\r", "[###] 3", "after"].map(String::from);
+        assert_eq!(stream_text(&pieces), "[###] 3\nafter\n");
+        assert_eq!(stream_text(&["x\r".to_string()]), "x\n");
+        assert_eq!(stream_text(&["a".into(), "b".into()]), "a\nb\n");
     }
 }

@@ -34,6 +34,7 @@ pub mod mem;
 pub mod metrics;
 pub mod nn;
 pub mod optim;
+pub mod progress;
 pub mod prune;
 pub mod sweep;
 pub mod train;

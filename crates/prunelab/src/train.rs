@@ -2,7 +2,6 @@
 //! [`History`] of a run.
 
 use std::fmt;
-use std::io::Write;
 
 use ndarray::{s, Array1, Array2};
 use rand::seq::SliceRandom;
@@ -37,16 +36,7 @@ impl BatchSize {
     }
 }
 
-/// How training reports its progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Progress {
-    /// Nothing is printed.
-    Silent,
-    /// One line every this many epochs (and after the last).
-    Every(usize),
-    /// A progress bar redrawn in place (carriage return), finished by a newline.
-    Bar,
-}
+pub use crate::progress::Progress;
 
 /// Stop when the monitored value has not improved for a while. The monitored value is the validation metric
 /// when training is validated, otherwise the training loss (as scikit-learn's `n_iter_no_change`/`tol`).
@@ -395,6 +385,10 @@ impl Trainer {
         };
         let mut best = f64::NAN;
         let mut since_best = 0;
+        // The bar counts steps, so an epoch of many batches moves it too.
+        let steps = n.div_ceil(bs);
+        let mut bar = (p.progress == Progress::Bar)
+            .then(|| crate::progress::Bar::new(p.epochs.saturating_mul(steps)));
         for local in 1..=p.epochs {
             let epoch = self.epochs_done + 1;
             // Checked before the epoch draws its order, so a run stopped here continues exactly as one
@@ -409,7 +403,6 @@ impl Trainer {
                 order.shuffle(&mut self.rng);
             }
             let mut total = 0.0f64;
-            let steps = n.div_ceil(bs);
             let stopped_at = |step: usize| {
                 move || {
                     format!(
@@ -456,6 +449,16 @@ impl Trainer {
                     }
                 }
                 self.steps_done += 1;
+                if let Some(bar) = &mut bar {
+                    let done = (local - 1) * steps + step + 1;
+                    if done < p.epochs * steps {
+                        bar.update(done, || {
+                            let at = history.start_epoch + local;
+                            let of = history.start_epoch + p.epochs;
+                            format!("epoch {at:>5}/{of}  step {}/{steps}", step + 1)
+                        });
+                    }
+                }
                 total += value as f64 * m as f64;
             }
             if !params_finite(model) {
@@ -476,7 +479,7 @@ impl Trainer {
                 }
                 None => loss as f64,
             };
-            report(p.progress, local, p.epochs, &history);
+            report(p.progress, &mut bar, local, p.epochs, steps, &history);
             if let Some(es) = p.early_stopping {
                 if best.is_nan() || monitored < best - es.min_delta as f64 {
                     best = monitored;
@@ -485,6 +488,10 @@ impl Trainer {
                     since_best += 1;
                     if since_best >= es.patience {
                         history.stopped_early = true;
+                        if let Some(bar) = &mut bar {
+                            let line = epoch_line(local, p.epochs, &history);
+                            bar.finish(local * steps, &line);
+                        }
                         if p.progress != Progress::Silent {
                             println!(
                                 "early stop after epoch {epoch}: no improvement in {} epochs",
@@ -522,58 +529,40 @@ fn params_finite(model: &Mlp) -> bool {
     })
 }
 
-fn report(progress: Progress, local: usize, epochs: usize, history: &History) {
-    let line = || {
-        let mut s = format!(
-            "epoch {:>5}/{}  loss {:.6}",
-            history.start_epoch + local,
-            history.start_epoch + epochs,
-            history.loss[local - 1]
-        );
-        if let (Some(m), Some(v)) = (history.metric, history.validation.last()) {
-            s.push_str(&format!("  val {} {:.4}", m.name(), v));
-        }
-        s
-    };
-    match progress {
-        Progress::Silent => {}
-        Progress::Every(k) => {
+/// One epoch's line: `epoch 12/600  loss 0.123456  val accuracy 0.9500`.
+fn epoch_line(local: usize, epochs: usize, history: &History) -> String {
+    let mut s = format!(
+        "epoch {:>5}/{}  loss {:.6}",
+        history.start_epoch + local,
+        history.start_epoch + epochs,
+        history.loss[local - 1]
+    );
+    if let (Some(m), Some(v)) = (history.metric, history.validation.last()) {
+        s.push_str(&format!("  val {} {:.4}", m.name(), v));
+    }
+    s
+}
+
+/// Reports the end of epoch `local`: a line with [`Progress::Every`], the bar (which counts steps) with
+/// [`Progress::Bar`].
+fn report(
+    progress: Progress,
+    bar: &mut Option<crate::progress::Bar>,
+    local: usize,
+    epochs: usize,
+    steps: usize,
+    history: &History,
+) {
+    match (progress, bar) {
+        (Progress::Every(k), _) => {
             if local.is_multiple_of(k) || local == epochs {
-                println!("{}", line());
+                println!("{}", epoch_line(local, epochs, history));
             }
         }
-        Progress::Bar => {
-            const WIDTH: usize = 30;
-            // At most ten redraws a second (and at most a hundred in all): a notebook shows each one.
-            const REDRAW_GAP: std::time::Duration = std::time::Duration::from_millis(100);
-            static LAST_REDRAW: std::sync::Mutex<Option<std::time::Instant>> =
-                std::sync::Mutex::new(None);
-            let redraw_every = (epochs / 100).max(1);
-            let due = {
-                let mut last = LAST_REDRAW.lock().unwrap_or_else(|e| e.into_inner());
-                let due = local == epochs
-                    || local == 1
-                    || (local.is_multiple_of(redraw_every)
-                        && last.is_none_or(|t| t.elapsed() >= REDRAW_GAP));
-                if due {
-                    *last = Some(std::time::Instant::now());
-                }
-                due
-            };
-            if due {
-                let filled = WIDTH * local / epochs;
-                print!(
-                    "\r[{}{}] {}",
-                    "#".repeat(filled),
-                    "-".repeat(WIDTH - filled),
-                    line()
-                );
-                if local == epochs {
-                    println!();
-                }
-                let _ = std::io::stdout().flush();
-            }
+        (Progress::Bar, Some(bar)) => {
+            bar.update(local * steps, || epoch_line(local, epochs, history))
         }
+        _ => {}
     }
 }
 

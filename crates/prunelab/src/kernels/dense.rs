@@ -276,6 +276,9 @@ pub(crate) unsafe fn gemm<V: Vector, const MR: usize, const NV: usize>(
         .a
         .get(kc_max * mc.min(m).next_multiple_of(MR))
         .as_mut_ptr();
+    // Row-major `a` (activations, one sample per row) is read in place: its `MR` rows are as many
+    // sequential streams, and packing them (a transpose per block of `b`'s columns) costs more than it saves.
+    let direct_a = a.cs == 1;
     let mut jc = 0;
     while jc < n {
         let nc = NC.min(n - jc);
@@ -287,7 +290,9 @@ pub(crate) unsafe fn gemm<V: Vector, const MR: usize, const NV: usize>(
             let mut ic = 0;
             while ic < m {
                 let mcc = mc.min(m - ic);
-                pack_a::<V, MR>(ap, a, ic, pc, mcc, kc);
+                if !direct_a {
+                    pack_a::<V, MR>(ap, a, ic, pc, mcc, kc);
+                }
                 let mut q = 0;
                 while q * nr < nc {
                     let cols = nr.min(nc - q * nr);
@@ -295,16 +300,22 @@ pub(crate) unsafe fn gemm<V: Vector, const MR: usize, const NV: usize>(
                     let mut r = 0;
                     while r * MR < mcc {
                         let rows = MR.min(mcc - r * MR);
-                        let ct = c.addr(ic + r * MR, jc + q * nr);
-                        micro::<V, MR, NV>(
-                            kc,
-                            ap.add(r * kc * MR),
-                            bq,
-                            MatMut { ptr: ct, ..c },
-                            rows,
-                            cols,
-                            first,
-                        );
+                        let ct = MatMut {
+                            ptr: c.addr(ic + r * MR, jc + q * nr),
+                            ..c
+                        };
+                        if direct_a {
+                            // Rows past the matrix repeat its last row; their sums are discarded.
+                            let i0 = ic + r * MR;
+                            let rows_at: [*const f32; MR] =
+                                std::array::from_fn(|i| a.addr(i0 + i.min(rows - 1), pc));
+                            micro::<V, MR, NV, 1>(kc, rows_at, bq, ct, rows, cols, first);
+                        } else {
+                            let panel = ap.add(r * kc * MR);
+                            let rows_at: [*const f32; MR] =
+                                std::array::from_fn(|i| panel.add(i).cast_const());
+                            micro::<V, MR, NV, MR>(kc, rows_at, bq, ct, rows, cols, first);
+                        }
                         r += 1;
                     }
                     q += 1;
@@ -430,15 +441,17 @@ pub(crate) unsafe fn pack_rows_plain(
 }
 
 /// One `MR × NR` tile of `c` (its top-left corner at `c.ptr`, `rows × cols` of it real) continued over `kc`
-/// packed steps: from zero when `first`, else from `c`'s values. A partial or strided tile goes through a
-/// copy.
+/// steps: from zero when `first`, else from `c`'s values. Row `i`'s value at step `p` is
+/// `rows_at[i][p · AS]` (`AS = MR` for a packed panel, `1` for a row read in place); `b` is packed. A
+/// partial or strided tile goes through a copy.
 ///
 /// # Safety
-/// `ap` holds `kc · MR` and `bp` `kc · NR` packed floats; the real part of the tile lies inside `c`.
+/// Each `rows_at[i]` holds `(kc - 1) · AS + 1` readable floats and `bp` `kc · NR` packed floats; the real
+/// part of the tile lies inside `c`.
 #[inline(always)]
-unsafe fn micro<V: Vector, const MR: usize, const NV: usize>(
+unsafe fn micro<V: Vector, const MR: usize, const NV: usize, const AS: usize>(
     kc: usize,
-    ap: *const f32,
+    rows_at: [*const f32; MR],
     bp: *const f32,
     c: MatMut,
     rows: usize,
@@ -446,7 +459,7 @@ unsafe fn micro<V: Vector, const MR: usize, const NV: usize>(
     first: bool,
 ) {
     if rows == MR && cols == NV * V::LANES && c.cs == 1 {
-        return micro_full::<V, MR, NV>(kc, ap, bp, c, first);
+        return micro_full::<V, MR, NV, AS>(kc, rows_at, bp, c, first);
     }
     // NR is at most 64 columns (16 or 32 in the families).
     let mut spare = [[0.0f32; 64]; MR];
@@ -462,7 +475,7 @@ unsafe fn micro<V: Vector, const MR: usize, const NV: usize>(
         rs: 64,
         cs: 1,
     };
-    micro_full::<V, MR, NV>(kc, ap, bp, tile, first);
+    micro_full::<V, MR, NV, AS>(kc, rows_at, bp, tile, first);
     for (i, row) in spare.iter().enumerate().take(rows) {
         for (j, &x) in row.iter().enumerate().take(cols) {
             *c.addr(i, j) = x;
@@ -475,9 +488,9 @@ unsafe fn micro<V: Vector, const MR: usize, const NV: usize>(
 /// # Safety
 /// As [`micro`], with all of the tile inside `c`.
 #[inline(always)]
-unsafe fn micro_full<V: Vector, const MR: usize, const NV: usize>(
+unsafe fn micro_full<V: Vector, const MR: usize, const NV: usize, const AS: usize>(
     kc: usize,
-    ap: *const f32,
+    rows_at: [*const f32; MR],
     bp: *const f32,
     c: MatMut,
     first: bool,
@@ -498,9 +511,8 @@ unsafe fn micro_full<V: Vector, const MR: usize, const NV: usize>(
         for (v, b) in bv.iter_mut().enumerate() {
             *b = V::load(bp.add(p * nr + v * lanes));
         }
-        let ar = ap.add(p * MR);
-        for (i, row) in acc.iter_mut().enumerate() {
-            let av = V::splat(*ar.add(i));
+        for (row, at) in acc.iter_mut().zip(&rows_at) {
+            let av = V::splat(*at.add(p * AS));
             for (x, &b) in row.iter_mut().zip(&bv) {
                 *x = V::fma(av, b, *x);
             }

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::interrupt;
 use crate::metrics::Metric;
 use crate::nn::Mlp;
+use crate::progress::{Counter, Progress};
 use crate::prune::criteria::chosen_layers;
 use crate::prune::{Amount, Scope, WeightPruning};
 use crate::sweep::{SweepRow, SweepTable};
@@ -312,13 +313,14 @@ impl LotteryTicket {
             rounds: Vec::new(),
         };
         let rewind_point = self.rewind_point(model, train)?;
+        let (params, progress) = self.training(self.rounds + 1);
         for round in 0..=self.rounds {
             let at = || format!("in round {round} of {}", self.rounds);
             interrupt::checkpoint("the lottery ticket", at)?;
-            let h = self
-                .train
+            let h = params
                 .fit(model, train)
                 .map_err(|e| interrupt::within(e, "the lottery ticket", at))?;
+            progress.tick();
             history.record(round, model, eval, h.final_loss().unwrap_or(f32::NAN))?;
             if round == self.rounds {
                 break;
@@ -341,6 +343,13 @@ impl LotteryTicket {
         chosen_layers(model, &self.skip)
     }
 
+    /// The training of every network of a search, silent, and the search's own progress over its `total`
+    /// trainings, shown as [`TrainParams::progress`] asks (one bar for the search, not one per training).
+    fn training(&self, total: usize) -> (TrainParams, Counter) {
+        let progress = Counter::new(self.train.progress, total, "trainings");
+        (self.train.clone().progress(Progress::Silent), progress)
+    }
+
     /// One round's pruning: magnitude, `amount_per_round` of what remains, in the search's scope.
     fn round_pruning(&self) -> WeightPruning {
         let mut pruning = WeightPruning::magnitude(self.amount_per_round).skip(&self.skip);
@@ -354,7 +363,7 @@ impl LotteryTicket {
             Rewind::Init | Rewind::Epoch(0) => model.clone(),
             Rewind::Epoch(k) => {
                 let mut early = model.clone();
-                let mut p = self.train.clone();
+                let mut p = self.train.clone().progress(Progress::Silent);
                 p.epochs = k;
                 p.fit(&mut early, train)?;
                 early
@@ -408,8 +417,10 @@ impl LotteryTicket {
             Ok(())
         };
         let rewind_point = self.rewind_point(model, train)?;
+        let (params, progress) = self.training(1 + METHODS.len() * self.rounds);
         let mut ticket = model.clone();
-        self.train.fit(&mut ticket, train)?;
+        params.fit(&mut ticket, train)?;
+        progress.tick();
         for method in METHODS {
             row(method, 0.0, &ticket)?;
         }
@@ -418,9 +429,11 @@ impl LotteryTicket {
             let at = || format!("in round {round} of {}; rows so far are lost", self.rounds);
             interrupt::checkpoint("the lottery-ticket comparison", at)?;
             let fit = |m: &mut Mlp| {
-                self.train
+                let h = params
                     .fit(m, train)
-                    .map_err(|e| interrupt::within(e, "the lottery-ticket comparison", at))
+                    .map_err(|e| interrupt::within(e, "the lottery-ticket comparison", at));
+                progress.tick();
+                h
             };
             let sparsity = 1.0 - (1.0 - self.amount_per_round).powi(round as i32);
             self.round_pruning().apply(&mut ticket)?;

@@ -12,6 +12,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
 use crate::nn::Mlp;
+use crate::progress::{Counter, Progress};
 use crate::prune::{
     check_threshold, chosen_layers, prune_to_sparsity, Norm, Scope, UnitPruning, UnitScore,
 };
@@ -352,6 +353,9 @@ pub struct SparsitySweep {
     pub methods: Vec<SweepMethod>,
     /// Layers never pruned (e.g. the output layer).
     pub skip: Vec<usize>,
+    /// How the sweep reports its progress, point by point (default: silent).
+    #[serde(default)]
+    pub progress: Progress,
 }
 
 /// One row of a [`SweepTable`].
@@ -389,7 +393,14 @@ impl SparsitySweep {
                 },
             ],
             skip: Vec::new(),
+            progress: Progress::Silent,
         }
+    }
+
+    /// Reports progress point by point (a bar redrawn in place with [`Progress::Bar`]).
+    pub fn progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
+        self
     }
 
     /// Sets the methods.
@@ -435,6 +446,7 @@ impl SparsitySweep {
             .iter()
             .flat_map(|&m| sparsities.iter().map(move |&s| (m, s)))
             .collect();
+        let progress = Counter::new(self.progress, points.len(), "points");
         let rows = points
             .par_iter()
             .map(|&(method, sparsity)| {
@@ -446,12 +458,14 @@ impl SparsitySweep {
                 })?;
                 let mut copy = model.clone();
                 method.prune(&mut copy, sparsity, &self.skip)?;
-                Ok(SweepRow {
+                let row = SweepRow {
                     method: method.label(),
                     sparsity,
                     remaining: copy.n_remaining(),
                     metric: metric(&copy)?,
-                })
+                };
+                progress.tick();
+                Ok(row)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(SweepTable {

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::progress::{Counter, Progress};
 use crate::sweep::grid::{Cell, CellRow, CellRunner, Shard};
 use crate::sweep::spec::SweepSpec;
 
@@ -284,7 +285,14 @@ impl SweepSpec {
 
     /// Runs every cell in this process (seeds in parallel) and merges them; no files are written.
     pub fn run_local(&self) -> Result<SweepResults> {
+        self.run_local_with(Progress::Silent)
+    }
+
+    /// [`run_local`](Self::run_local), reporting its progress cell by cell (a bar redrawn in place with
+    /// [`Progress::Bar`]).
+    pub fn run_local_with(&self, progress: Progress) -> Result<SweepResults> {
         let cells = self.plan()?;
+        let progress = Counter::new(progress, cells.len(), "cells");
         let data = self.load_data()?;
         let metric = self.metric(&data).name();
         let mut by_seed: Vec<Vec<&Cell>> = Vec::new();
@@ -306,6 +314,7 @@ impl SweepSpec {
                         })?;
                         let t = Instant::now();
                         let rows = runner.run(cell)?;
+                        progress.tick();
                         Ok(self.record(cell, rows, metric, t.elapsed().as_secs_f64(), Shard::ALL))
                     })
                     .collect::<Result<Vec<_>>>()
