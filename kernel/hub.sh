@@ -22,6 +22,10 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check jupyterhub jupyterlab websocket-client requests
 node=target/hub-node
+if ! command -v npm >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
 if [ ! -x "$node/node_modules/.bin/configurable-http-proxy" ]; then
   mkdir -p "$node"
   npm install --silent --prefix "$node" configurable-http-proxy >/dev/null

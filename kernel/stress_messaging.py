@@ -128,8 +128,14 @@ def slow_cell_then_reconnect(ctx, session, info, identity):
     again = dealer(ctx, url(info, "shell"), uuid.uuid4().hex.encode())
     try:
         took = wait_reply(session, again, ask_info(session, again), WAIT)
-        # The cell's own reply goes to this identity too; wait for it so rounds do not overlap.
-        wait_reply(session, again, msg["header"]["msg_id"], 60)
+        # The slow cell's reply went to the closed connection's identity. Cells run in order, so the reply
+        # to a second cell sent from here says the slow one has finished and rounds do not overlap.
+        after = session.msg("execute_request", {"code": "1", "silent": True, "store_history": False,
+                                                "user_expressions": {}, "allow_stdin": False,
+                                                "stop_on_error": False})
+        session.send(again, after)
+        if wait_reply(session, again, after["header"]["msg_id"], 60) is None:
+            sys.exit("FAIL a cell sent after the slow one got no reply within 60 s")
     finally:
         again.close()
     if took is None:
