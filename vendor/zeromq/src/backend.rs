@@ -61,6 +61,10 @@ pub(crate) struct GenericSocketBackend {
     peer_count: AtomicUsize,
     /// Notifiers for reconnection tasks - keyed by `peer_id`
     disconnect_notifiers: Mutex<HashMap<PeerIdentity, DisconnectNotifier>>,
+    /// PATCH(prunelab): connections numbered in the order they connect, and the number of the connection
+    /// each identity's registration belongs to.
+    connections: std::sync::atomic::AtomicU64,
+    connection_of: Mutex<HashMap<PeerIdentity, u64>>,
 }
 
 impl GenericSocketBackend {
@@ -79,6 +83,8 @@ impl GenericSocketBackend {
             single_peer: Mutex::new(None),
             peer_count: AtomicUsize::new(0),
             disconnect_notifiers: Mutex::new(HashMap::new()),
+            connections: std::sync::atomic::AtomicU64::new(0),
+            connection_of: Mutex::new(HashMap::new()),
         }
     }
 
@@ -299,6 +305,12 @@ impl MultiPeerBackend for GenericSocketBackend {
         self.refresh_single_peer_cache();
         let writer_backend = self.clone();
         let writer_peer_id = peer_id.clone();
+        // PATCH(prunelab): this connection's number, to tell it from a newer connection under the same
+        // identity.
+        let connection = self.connections.fetch_add(1, Ordering::Relaxed);
+        self.connection_of
+            .lock()
+            .insert(peer_id.clone(), connection);
         async_rt::task::spawn(async move {
             if let Err(error) = write_message_queue(queue_receiver, send_queue).await {
                 log::debug!(
@@ -306,7 +318,13 @@ impl MultiPeerBackend for GenericSocketBackend {
                     writer_peer_id,
                     error
                 );
-                writer_backend.peer_disconnected(&writer_peer_id);
+                // PATCH(prunelab): a write error of a connection that a newer one under the same identity
+                // has replaced must not remove the newer one's registration.
+                let current =
+                    writer_backend.connection_of.lock().get(&writer_peer_id) == Some(&connection);
+                if current {
+                    writer_backend.peer_disconnected(&writer_peer_id);
+                }
             }
         });
         self.round_robin.push(peer_id.clone());
@@ -320,6 +338,10 @@ impl MultiPeerBackend for GenericSocketBackend {
 
     fn peer_disconnected(&self, peer_id: &PeerIdentity) {
         let peer_removed = self.peers.remove_sync(peer_id).is_some();
+        if peer_removed {
+            // PATCH(prunelab): the identity's connection number goes with its registration.
+            self.connection_of.lock().remove(peer_id);
+        }
         self.refresh_single_peer_cache();
         match &self.fair_queue_inner {
             None => {}

@@ -152,12 +152,18 @@ where
             });
             let waker_ref = waker_ref(&waker);
             let mut cx = Context::from_waker(&waker_ref);
+            // PATCH(prunelab): while this stream was out of the map being polled, a new connection under
+            // the same key may have been inserted (a client that reconnects at once with its identity).
+            // The new stream supersedes this one: this one is not put back over it, and its end is not
+            // reported as the key's disconnection (which would remove the new connection's peer).
             match io_stream.as_mut().poll_next(&mut cx) {
                 Poll::Ready(Some(res)) => {
                     let key = event.key.clone();
                     let item = Some((key.clone(), res));
                     let mut inner = fair_queue.inner.lock();
-                    inner.streams.insert(event.key, io_stream);
+                    if !inner.streams.contains_key(&event.key) {
+                        inner.streams.insert(event.key, io_stream);
+                    }
                     inner.push_ready(key);
                     return Poll::Ready(item);
                 }
@@ -167,7 +173,11 @@ where
                     // (to avoid deadlock if callback accesses inner)
                     let callback = {
                         let inner = fair_queue.inner.lock();
-                        inner.on_disconnect.clone()
+                        if inner.streams.contains_key(&event.key) {
+                            None
+                        } else {
+                            inner.on_disconnect.clone()
+                        }
                     };
                     // Call callback outside the lock
                     if let Some(callback) = callback {
@@ -178,7 +188,9 @@ where
                 }
                 Poll::Pending => {
                     let mut inner = fair_queue.inner.lock();
-                    inner.streams.insert(event.key, io_stream);
+                    if !inner.streams.contains_key(&event.key) {
+                        inner.streams.insert(event.key, io_stream);
+                    }
                     continue;
                 }
             }
