@@ -51,40 +51,6 @@ impl Vector for F32x8 {
     ) {
         pack_columns(dst, b, pc, j0, kc, w, nr)
     }
-
-    #[inline(always)]
-    unsafe fn pack_rows(dst: *mut f32, src: *const f32, rs: isize, kc: usize, mr: usize) {
-        pack_rows(dst, src, rs, kc, mr)
-    }
-}
-
-/// [`Vector::pack_rows`] with 8 × 8 transposes in registers for four to eight rows: eight steps at a time,
-/// each step's `mr` values stored as a vector of eight whose last lanes the next store overwrites (the last
-/// steps, at least one, go one by one, so no store passes `dst + kc · mr`).
-///
-/// # Safety
-/// The CPU has AVX2; otherwise as [`Vector::pack_rows`].
-#[inline(always)]
-pub(super) unsafe fn pack_rows(dst: *mut f32, src: *const f32, rs: isize, kc: usize, mr: usize) {
-    if !(4..=8).contains(&mr) {
-        return dense::pack_rows_plain(dst, src, rs, kc, mr);
-    }
-    let mut p = 0;
-    while p + 8 < kc {
-        let mut rows = [_mm256_setzero_ps(); 8];
-        for (i, r) in rows.iter_mut().enumerate().take(mr) {
-            *r = _mm256_loadu_ps(src.offset(i as isize * rs).add(p));
-        }
-        for (q, y) in transpose8(rows).iter().enumerate() {
-            _mm256_storeu_ps(dst.add((p + q) * mr), *y);
-        }
-        p += 8;
-    }
-    for p in p..kc {
-        for i in 0..mr {
-            *dst.add(p * mr + i) = *src.offset(i as isize * rs).add(p);
-        }
-    }
 }
 
 /// [`Vector::pack_columns`] with 8 × 8 transposes in registers (also the AVX-512 family's).

@@ -52,11 +52,6 @@ impl Vector for F32x16 {
     ) {
         super::avx2::pack_columns(dst, b, pc, j0, kc, w, nr)
     }
-
-    #[inline(always)]
-    unsafe fn pack_rows(dst: *mut f32, src: *const f32, rs: isize, kc: usize, mr: usize) {
-        super::avx2::pack_rows(dst, src, rs, kc, mr)
-    }
 }
 
 /// `c (+)= a·b`: 12 × 32 register tiles.

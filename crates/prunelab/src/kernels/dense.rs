@@ -6,7 +6,8 @@
 //! - [`gemv_scalar`] (and the families' vector versions): one to four rows against a matrix whose columns are
 //!   contiguous (a layer's weights read as `Wᵀ`), streamed without packing;
 //! - [`gemm`]: everything else, the classic blocking — `b` packed in panels of `NR` columns × [`KC`] rows
-//!   that stay in L1, `a` in panels of `MR` rows that stay in L2, and an `MR × NR` register tile per step.
+//!   that stay in L1, `a` read in place where its rows are contiguous (activations) and otherwise packed in
+//!   panels of `MR` rows that stay in L2, and an `MR × NR` register tile per step, four steps per turn.
 //!   A chain's running value goes back to `c` after each [`KC`] block and is picked up by the next.
 
 use std::cell::RefCell;
@@ -349,7 +350,16 @@ unsafe fn pack_b<V: Vector>(
         let j0 = jc + q * nr;
         let w = nr.min(nc - q * nr);
         let d = dst.add(q * kc * nr);
-        if b.cs == 1 {
+        if b.cs == 1 && w == nr {
+            // Whole panels row by row in vectors (a call to `memcpy` per 64 bytes costs more than the copy).
+            let lanes = V::LANES;
+            for p in 0..kc {
+                let (src, row) = (b.addr(pc + p, j0), d.add(p * nr));
+                for v in 0..nr / lanes {
+                    V::load(src.add(v * lanes)).store(row.add(v * lanes));
+                }
+            }
+        } else if b.cs == 1 {
             for p in 0..kc {
                 let row = d.add(p * nr);
                 std::ptr::copy_nonoverlapping(b.addr(pc + p, j0), row, w);
@@ -377,7 +387,7 @@ unsafe fn pack_b<V: Vector>(
     }
 }
 
-/// Packs `a[ic.., pc..]` (`mc × kc`) into panels of `MR` rows: panel `r`'s column `p` at
+/// Packs `a[ic.., pc..]` (`mc × kc`; not row-major, which [`gemm`] reads in place) into panels of `MR` rows: panel `r`'s column `p` at
 /// `dst[r·kc·MR + p·MR ..]`, rows past `mc` zero.
 ///
 /// # Safety
@@ -400,9 +410,6 @@ unsafe fn pack_a<V: Vector, const MR: usize>(
             for p in 0..kc {
                 std::ptr::copy_nonoverlapping(a.addr(i0, pc + p), d.add(p * MR), MR);
             }
-        } else if a.cs == 1 && h == MR {
-            // Activations, one sample per row.
-            V::pack_rows(d, a.addr(i0, pc), a.rs, kc, MR);
         } else {
             for i in 0..h {
                 let row = a.addr(i0 + i, pc);
@@ -417,26 +424,6 @@ unsafe fn pack_a<V: Vector, const MR: usize>(
             }
         }
         r += 1;
-    }
-}
-
-/// [`Vector::pack_rows`] one value at a time: `dst[p · mr + i] = src[i · rs + p]` for `i < mr`, `p < kc`.
-///
-/// # Safety
-/// The rows lie inside their matrix, and `dst` holds `kc · mr` floats.
-#[inline(always)]
-pub(crate) unsafe fn pack_rows_plain(
-    dst: *mut f32,
-    src: *const f32,
-    rs: isize,
-    kc: usize,
-    mr: usize,
-) {
-    for i in 0..mr {
-        let row = src.offset(i as isize * rs);
-        for p in 0..kc {
-            *dst.add(p * mr + i) = *row.add(p);
-        }
     }
 }
 
@@ -496,7 +483,6 @@ unsafe fn micro_full<V: Vector, const MR: usize, const NV: usize, const AS: usiz
     first: bool,
 ) {
     let lanes = V::LANES;
-    let nr = NV * lanes;
     let mut acc = [[V::zero(); NV]; MR];
     if !first {
         for (i, row) in acc.iter_mut().enumerate() {
@@ -505,22 +491,47 @@ unsafe fn micro_full<V: Vector, const MR: usize, const NV: usize, const AS: usiz
             }
         }
     }
-    for p in 0..kc {
-        // (Plain loops, not closures: a closure would not inherit the family's target features.)
-        let mut bv = [V::zero(); NV];
-        for (v, b) in bv.iter_mut().enumerate() {
-            *b = V::load(bp.add(p * nr + v * lanes));
-        }
-        for (row, at) in acc.iter_mut().zip(&rows_at) {
-            let av = V::splat(*at.add(p * AS));
-            for (x, &b) in row.iter_mut().zip(&bv) {
-                *x = V::fma(av, b, *x);
-            }
-        }
+    // Four steps per turn of the loop (each chain still takes its steps in order).
+    let mut p = 0;
+    while p + 4 <= kc {
+        micro_step::<V, MR, NV, AS>(&mut acc, &rows_at, bp, p);
+        micro_step::<V, MR, NV, AS>(&mut acc, &rows_at, bp, p + 1);
+        micro_step::<V, MR, NV, AS>(&mut acc, &rows_at, bp, p + 2);
+        micro_step::<V, MR, NV, AS>(&mut acc, &rows_at, bp, p + 3);
+        p += 4;
+    }
+    while p < kc {
+        micro_step::<V, MR, NV, AS>(&mut acc, &rows_at, bp, p);
+        p += 1;
     }
     for (i, row) in acc.iter().enumerate() {
         for (v, x) in row.iter().enumerate() {
             x.store(c.addr(i, v * lanes));
+        }
+    }
+}
+
+/// Step `p` of [`micro_full`]: every chain of the tile takes one multiply-add.
+///
+/// # Safety
+/// As [`micro_full`], with `p < kc`.
+#[inline(always)]
+unsafe fn micro_step<V: Vector, const MR: usize, const NV: usize, const AS: usize>(
+    acc: &mut [[V; NV]; MR],
+    rows_at: &[*const f32; MR],
+    bp: *const f32,
+    p: usize,
+) {
+    // (Plain loops, not closures: a closure would not inherit the family's target features.)
+    let lanes = V::LANES;
+    let mut bv = [V::zero(); NV];
+    for (v, b) in bv.iter_mut().enumerate() {
+        *b = V::load(bp.add((p * NV + v) * lanes));
+    }
+    for (row, at) in acc.iter_mut().zip(rows_at) {
+        let av = V::splat(*at.add(p * AS));
+        for (x, &b) in row.iter_mut().zip(&bv) {
+            *x = V::fma(av, b, *x);
         }
     }
 }

@@ -61,14 +61,4 @@ pub(crate) trait Vector: Copy {
             }
         }
     }
-
-    /// Packs `mr` rows of a matrix whose rows are contiguous (row `i`, step `p` at `src[i · rs + p]`) into
-    /// `dst[p · mr + i]` for `p < kc`. A family with a faster transpose overrides this plain copy.
-    ///
-    /// # Safety
-    /// As [`Vector::zero`]; the rows lie inside their matrix, and `dst` holds `kc · mr` floats.
-    #[inline(always)]
-    unsafe fn pack_rows(dst: *mut f32, src: *const f32, rs: isize, kc: usize, mr: usize) {
-        super::dense::pack_rows_plain(dst, src, rs, kc, mr)
-    }
 }
