@@ -554,10 +554,8 @@ fn report(
     history: &History,
 ) {
     match (progress, bar) {
-        (Progress::Every(k), _) => {
-            if local.is_multiple_of(k) || local == epochs {
-                println!("{}", epoch_line(local, epochs, history));
-            }
+        (Progress::Every(k), _) if local.is_multiple_of(k) || local == epochs => {
+            println!("{}", epoch_line(local, epochs, history));
         }
         (Progress::Bar, Some(bar)) => {
             bar.update(local * steps, || epoch_line(local, epochs, history))
