@@ -92,12 +92,14 @@ impl MatMut {
 pub(crate) const SMALL_MAX_FLOPS: usize = 1 << 12;
 /// Up to this many rows (against a matrix with contiguous columns) take the streaming path.
 pub(crate) const GEMV_ROWS: usize = 4;
-/// Rows of `k` per packed block: a panel of `b` (`KC × NR`) stays in L1.
-const KC: usize = 256;
-/// Columns of `b` packed at once (`KC × NC` floats, 2 MB, in L2/L3).
+/// Rows of `k` per packed block: a layer of up to 1,024 inputs in one block, so each tile of `c` is loaded
+/// and stored once (measured on Zen 3 against 256: 5% faster for 784-1000-1000-500 products; a panel of `b`,
+/// `KC × NR`, then lives in L2 rather than L1, which the prefetchers stream well).
+const KC: usize = 1024;
+/// Columns of `b` packed at once (`KC × NC` floats, 1 MB, in L2/L3).
 const NC: usize = 256;
-/// Rows of `a` packed at once (rounded down to a whole number of `MR`-row panels): `MC × KC` stays in L2.
-const MC: usize = 192;
+/// Rows of `a` per block (rounded down to a whole number of `MR`-row panels): `MC × KC` stays in L2.
+const MC: usize = 96;
 
 /// The scalar product's path choice, shared by every family: `Small`, `Gemv` (rows of `a` against
 /// column-contiguous `b`), `GemvT` (the same on the transpose) or `Gemm`.
@@ -267,7 +269,7 @@ pub(crate) unsafe fn gemm<V: Vector, const MR: usize, const NV: usize>(
     let mut packs = PACKS.with(|p| p.take());
     let nr = NV * V::LANES;
     let mc = (MC / MR).max(1) * MR;
-    // Blocks of `k` as even as they can be (784 = 4 × 196, not 3 × 256 + 16).
+    // Blocks of `k` as even as they can be (2,000 = 2 × 1,000, not 1,024 + 976).
     let kc_max = k.div_ceil(k.div_ceil(KC));
     let bp = packs
         .b
