@@ -16,7 +16,8 @@ const PARALLEL_MIN_VALUES: usize = 1 << 18;
 const STREAM_PIECE: usize = 128;
 
 /// `c ← a·b` (or `c ← c + a·b` with `accumulate`). Shapes must agree: `a` is `(m, k)`, `b` is `(k, n)`,
-/// `c` is `(m, n)`; callers guarantee this (checked in debug builds).
+/// `c` is `(m, n)`. The kernels behind it index raw pointers, so the shapes are checked in every build (a
+/// mismatch panics rather than reading or writing out of bounds); the check costs two comparisons.
 pub(crate) fn matmul(
     a: ArrayView2<f32>,
     b: ArrayView2<f32>,
@@ -25,8 +26,12 @@ pub(crate) fn matmul(
 ) {
     let (m, k) = a.dim();
     let n = b.ncols();
-    debug_assert_eq!(b.nrows(), k);
-    debug_assert_eq!(c.dim(), (m, n));
+    assert!(
+        b.nrows() == k && c.dim() == (m, n),
+        "matrix product shapes: ({m}, {k}) · {:?} into {:?}",
+        b.dim(),
+        c.dim()
+    );
     if m == 0 || n == 0 {
         return;
     }
@@ -243,6 +248,24 @@ mod tests {
                 .map(|p| (a[[i, p]] as f64) * (b[[p, j]] as f64))
                 .sum::<f64>() as f32
         })
+    }
+
+    #[test]
+    #[should_panic(expected = "matrix product shapes")]
+    fn mismatched_shapes_panic_in_release_builds_too() {
+        let a = Array2::<f32>::ones((3, 4));
+        let b = Array2::<f32>::ones((5, 2));
+        let mut c = Array2::<f32>::zeros((3, 2));
+        matmul(a.view(), b.view(), &mut c.view_mut(), false);
+    }
+
+    #[test]
+    #[should_panic(expected = "matrix product shapes")]
+    fn a_wrong_output_shape_panics_in_release_builds_too() {
+        let a = Array2::<f32>::ones((3, 4));
+        let b = Array2::<f32>::ones((4, 2));
+        let mut c = Array2::<f32>::zeros((2, 2));
+        matmul(a.view(), b.view(), &mut c.view_mut(), true);
     }
 
     #[test]
