@@ -23,6 +23,16 @@ pub enum Progress {
     Bar,
 }
 
+impl Progress {
+    /// Checks the setting: `Every(0)` is refused (a typed error naming `progress`).
+    pub(crate) fn check(self) -> crate::Result<()> {
+        if self == Progress::Every(0) {
+            return Err(crate::Error::param("progress", "Every(n) needs n >= 1"));
+        }
+        Ok(())
+    }
+}
+
 /// Width of the bar, in characters.
 const WIDTH: usize = 30;
 /// The shortest time between two redraws.

@@ -191,9 +191,7 @@ impl TrainParams {
                 format!("must be finite and >= 0, got {}", self.alpha),
             ));
         }
-        if self.progress == Progress::Every(0) {
-            return Err(Error::param("progress", "Every(n) needs n >= 1"));
-        }
+        self.progress.check()?;
         if let Some(es) = self.early_stopping {
             if es.patience == 0 {
                 return Err(Error::param(

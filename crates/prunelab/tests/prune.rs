@@ -1037,3 +1037,58 @@ fn sparse_forward_equals_dense_at_every_batch_size() {
         );
     }
 }
+
+#[test]
+fn progress_changes_no_result_and_every_zero_is_a_typed_error() {
+    let data = data::xor();
+    let model = Mlp::config(&[2, 8, 1])
+        .output_activation(Activation::Sigmoid)
+        .seed(3)
+        .build()
+        .unwrap();
+    let sweep = SparsitySweep::new(vec![0.0, 0.5, 0.9]);
+    let quiet = sweep
+        .clone()
+        .run_metric(&model, &data, Metric::Accuracy)
+        .unwrap();
+    for progress in [Progress::Bar, Progress::Every(2)] {
+        let shown = sweep
+            .clone()
+            .progress(progress)
+            .run_metric(&model, &data, Metric::Accuracy)
+            .unwrap();
+        assert_eq!(shown, quiet);
+    }
+    let refused = sweep
+        .progress(Progress::Every(0))
+        .run_metric(&model, &data, Metric::Accuracy);
+    assert!(matches!(refused, Err(Error::InvalidParam { name, .. }) if name == "progress"));
+
+    let train = TrainParams::new(Loss::BinaryCrossEntropy, Adam::new(0.05))
+        .epochs(20)
+        .batch_size(BatchSize::Full);
+    let search = |train: TrainParams| LotteryTicket {
+        rounds: 2,
+        amount_per_round: 0.3,
+        rewind: Rewind::Init,
+        scope: Scope::Layerwise,
+        skip: vec![],
+        train,
+    };
+    let (mut a, mut b) = (model.clone(), model.clone());
+    let quiet = search(train.clone())
+        .run(&mut a, &data, &data, Metric::Accuracy)
+        .unwrap();
+    let shown = search(train.clone().progress(Progress::Bar))
+        .run(&mut b, &data, &data, Metric::Accuracy)
+        .unwrap();
+    assert_eq!(quiet, shown);
+    assert_eq!(a, b);
+    let refused = search(train.progress(Progress::Every(0))).run(
+        &mut model.clone(),
+        &data,
+        &data,
+        Metric::Accuracy,
+    );
+    assert!(matches!(refused, Err(Error::InvalidParam { name, .. }) if name == "progress"));
+}

@@ -334,6 +334,8 @@ impl LotteryTicket {
 
 impl LotteryTicket {
     fn check(&self, model: &Mlp) -> Result<Vec<usize>> {
+        // The search draws the training's progress itself (its inner trainings run silent).
+        self.train.progress.check()?;
         if !(0.0..1.0).contains(&self.amount_per_round) {
             return Err(Error::param(
                 "amount_per_round",

@@ -439,6 +439,7 @@ impl SparsitySweep {
             ));
         }
         chosen_layers(model, &self.skip)?;
+        self.progress.check()?;
         let mut sparsities = self.sparsities.clone();
         sparsities.sort_by(f64::total_cmp);
         let points: Vec<(SweepMethod, f64)> = self

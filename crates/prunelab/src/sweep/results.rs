@@ -291,6 +291,7 @@ impl SweepSpec {
     /// [`run_local`](Self::run_local), reporting its progress cell by cell (a bar redrawn in place with
     /// [`Progress::Bar`]).
     pub fn run_local_with(&self, progress: Progress) -> Result<SweepResults> {
+        progress.check()?;
         let cells = self.plan()?;
         let progress = Counter::new(progress, cells.len(), "cells");
         let data = self.load_data()?;
