@@ -69,7 +69,7 @@ pub(super) unsafe fn matmul(
     accumulate: bool,
 ) {
     match dense::path(m, n, k, a, b) {
-        Path::Small => dense::small(m, n, k, a, b, c, accumulate),
+        Path::Small => super::avx2::small(m, n, k, a, b, c, accumulate),
         Path::Gemv => super::avx2::gemv(m, n, k, a, b, c, accumulate),
         Path::GemvT => super::avx2::gemv(n, m, k, b.t(), a.t(), c.t(), accumulate),
         Path::Gemm => dense::gemm::<F32x16, 12, 2>(m, n, k, a, b, c, accumulate),

@@ -140,7 +140,9 @@ pub(crate) unsafe fn small(
 ) {
     let mut i = 0;
     while i < m {
-        let r = if m - i >= 4 { 4 } else { 1 };
+        // Up to four rows at once; the last one to three rows together (more chains in flight when `c` has
+        // few rows, as a small layer's weight gradient has).
+        let r = (m - i).min(4);
         let mut j = 0;
         while j < n {
             // At most 4 × 3: the twelve sums, three values of `b` and one of `a` fit in sixteen registers.
@@ -149,6 +151,12 @@ pub(crate) unsafe fn small(
                 (4, 3) => tile::<4, 3>(a, b, c, i, j, k, accumulate),
                 (4, 2) => tile::<4, 2>(a, b, c, i, j, k, accumulate),
                 (4, _) => tile::<4, 1>(a, b, c, i, j, k, accumulate),
+                (3, 3) => tile::<3, 3>(a, b, c, i, j, k, accumulate),
+                (3, 2) => tile::<3, 2>(a, b, c, i, j, k, accumulate),
+                (3, _) => tile::<3, 1>(a, b, c, i, j, k, accumulate),
+                (2, 3) => tile::<2, 3>(a, b, c, i, j, k, accumulate),
+                (2, 2) => tile::<2, 2>(a, b, c, i, j, k, accumulate),
+                (2, _) => tile::<2, 1>(a, b, c, i, j, k, accumulate),
                 (_, 3) => tile::<1, 3>(a, b, c, i, j, k, accumulate),
                 (_, 2) => tile::<1, 2>(a, b, c, i, j, k, accumulate),
                 _ => tile::<1, 1>(a, b, c, i, j, k, accumulate),

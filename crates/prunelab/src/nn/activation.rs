@@ -112,7 +112,7 @@ impl Activation {
             Activation::Identity | Activation::Softmax => pass(|z| z, z, bias, a),
             Activation::Relu => pass(|z| z.max(0.0), z, bias, a),
             Activation::Sigmoid => pass(sigmoid, z, bias, a),
-            Activation::Tanh => pass(f32::tanh, z, bias, a),
+            Activation::Tanh => pass(libm::tanhf, z, bias, a),
             Activation::Gelu => pass(|z| Activation::Gelu.scalar(z), z, bias, a),
         }
     }
@@ -147,7 +147,7 @@ impl Activation {
             Activation::Identity | Activation::Softmax => pass(|z| z, zs, stride, bias),
             Activation::Relu => pass(|z| z.max(0.0), zs, stride, bias),
             Activation::Sigmoid => pass(sigmoid, zs, stride, bias),
-            Activation::Tanh => pass(f32::tanh, zs, stride, bias),
+            Activation::Tanh => pass(libm::tanhf, zs, stride, bias),
             Activation::Gelu => pass(|z| Activation::Gelu.scalar(z), zs, stride, bias),
         }
     }
@@ -239,5 +239,55 @@ impl Activation {
 impl std::fmt::Display for Activation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array1, Array2};
+
+    /// The batch passes (dense and sparse layouts) compute each element as [`Activation::scalar`] does,
+    /// bit for bit: one implementation of each function (the `libm` port, the same on every machine and C
+    /// library), never the platform's `tanhf`/`expf`.
+    #[test]
+    fn batch_passes_equal_the_scalar_function_bit_for_bit() {
+        let z = Array2::from_shape_fn((7, 13), |(i, j)| ((i * 13 + j) as f32 * 0.731).sin() * 9.0);
+        let bias = Array1::from_shape_fn(13, |j| j as f32 * 0.01 - 0.05);
+        let row_bias = Array1::from_shape_fn(7, |i| i as f32 * 0.02 - 0.07);
+        for f in [
+            Activation::Identity,
+            Activation::Relu,
+            Activation::Sigmoid,
+            Activation::Tanh,
+            Activation::Gelu,
+        ] {
+            let mut zb = z.clone();
+            let mut a = Array2::zeros(z.dim());
+            f.forward(zb.view_mut(), Some(bias.view()), Some(a.view_mut()));
+            let mut inplace = z.clone();
+            f.forward(inplace.view_mut(), None, None);
+            let mut rows: Vec<f32> = z.iter().copied().collect();
+            f.rows_in_place(&mut rows, 13, Some(row_bias.view()));
+            for ((i, j), &v) in z.indexed_iter() {
+                let want = f.scalar(v + bias[j]);
+                assert_eq!(
+                    a[[i, j]].to_bits(),
+                    want.to_bits(),
+                    "{f} with bias at ({i}, {j})"
+                );
+                assert_eq!(
+                    inplace[[i, j]].to_bits(),
+                    f.scalar(v).to_bits(),
+                    "{f} in place"
+                );
+                let want = f.scalar(v + row_bias[i]);
+                assert_eq!(
+                    rows[i * 13 + j].to_bits(),
+                    want.to_bits(),
+                    "{f} rows at ({i}, {j})"
+                );
+            }
+        }
     }
 }
