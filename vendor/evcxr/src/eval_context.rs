@@ -235,10 +235,12 @@ impl Config {
                 .arg("--message-format=json");
         }
 
-        if self.allow_static_linking && self.cache_bytes == 0 {
-            if let Some(sccache) = &self.sccache {
-                command.env("RUSTC_WRAPPER", sccache);
-            }
+        // PATCH(prunelab): without a cache, evcxr's own wrapper still runs (unless sccache does): it
+        // records the cell crate's rustc command for `module::replay`, which skips cargo in later builds.
+        if let (true, 0, Some(sccache)) =
+            (self.allow_static_linking, self.cache_bytes, &self.sccache)
+        {
+            command.env("RUSTC_WRAPPER", sccache);
         } else {
             command.env("RUSTC_WRAPPER", &self.subprocess_path);
             command.env(runtime::WRAP_RUSTC_ENV, "1");
