@@ -20,25 +20,10 @@ mod text;
 pub use text::PlainText;
 
 pub use ndarray::{array, s, Array, Array1, Array2, ArrayView1, ArrayView2, Axis};
-pub use prunelab::data::{self, Dataset, MnistSource, Standardizer, Targets};
-pub use prunelab::display::ScoreTable;
-pub use prunelab::graph::{Edge, NetworkGraph};
-pub use prunelab::loss::Loss;
-pub use prunelab::metrics::{self, Metric};
-pub use prunelab::nn::{Activation, Dense, Init, Mlp, MlpConfig, Topology};
-pub use prunelab::optim::{Adam, Optimizer, Sgd};
-pub use prunelab::prune::{
-    prune_to_sparsity, snip_scores, unit_scores, unit_utility, Amount, GradualPruning,
-    IterativePruning, LotteryTicket, Norm, PruneReport, PruningHistory, Rewind, Scope, SparseMlp,
-    ThresholdPruning, UnitPruning, UnitScore, WeightPruning, WeightScore,
-};
-pub use prunelab::sweep::{
-    Shard, SparsitySweep, SweepMethod, SweepPoint, SweepResults, SweepRow, SweepSpec, SweepTable,
-    ThresholdSweep, ThresholdSweepResult,
-};
-pub use prunelab::train::{BatchSize, EarlyStopping, History, Progress, TrainParams, Trainer};
-pub use prunelab::{interrupt, sweep, Error};
+// The core API's one list; `Result` is std's again here (the core's alias would shadow it in cells).
+pub use prunelab::prelude::*;
 pub use prunelab_plot::{
     Animation, Chart, ImageGrid, LineChart, NetworkPlot, Plot, PlotError, PrunedEdges,
     PruningAnimation, ScatterMatrix, ThresholdSweepPlot, WeightHistogram,
 };
+pub use std::result::Result;

@@ -41,11 +41,14 @@ pub mod train;
 
 pub use error::{Error, Result};
 
-/// The names most programs need, for `use prunelab::prelude::*`.
+/// The names most programs need, for `use prunelab::prelude::*`: the one list of the core API, which the
+/// notebook prelude (`prunelab-prelude`) re-exports with the charts and ndarray's types added.
 pub mod prelude {
-    pub use crate::data::{self, Dataset, Standardizer, Targets};
+    pub use crate::data::{self, Dataset, MnistSource, Standardizer, Targets};
+    pub use crate::display::ScoreTable;
     pub use crate::error::{Error, Result};
     pub use crate::graph::{Edge, NetworkGraph};
+    pub use crate::interrupt;
     pub use crate::loss::Loss;
     pub use crate::metrics::{self, Metric};
     pub use crate::nn::{Activation, Dense, Init, Mlp, MlpConfig, Topology};
@@ -56,7 +59,7 @@ pub mod prelude {
         SparseMlp, ThresholdPruning, UnitPruning, UnitScore, WeightPruning, WeightScore,
     };
     pub use crate::sweep::{
-        Shard, SparsitySweep, SweepMethod, SweepPoint, SweepResults, SweepRow, SweepSpec,
+        self, Shard, SparsitySweep, SweepMethod, SweepPoint, SweepResults, SweepRow, SweepSpec,
         SweepTable, ThresholdSweep, ThresholdSweepResult,
     };
     pub use crate::train::{BatchSize, EarlyStopping, History, Progress, TrainParams, Trainer};

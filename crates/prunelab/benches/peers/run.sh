@@ -19,14 +19,14 @@ venv=target/peers-venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check torch scikit-learn numpy scipy onnx onnxruntime
-# DeepSparse 1.8.0 (1.9 is an end-of-life stub that does not build); it pins its own onnx and numpy.
+# Pinned versions (requirements.txt): the README quotes the table these gave.
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here"/requirements.txt
 ds=target/deepsparse-venv
 if [ ! -x "$ds/bin/python" ]; then
   py=$(command -v python3.10 || ls "$HOME"/.pyenv/versions/3.10*/bin/python 2>/dev/null | head -n1 || true)
   "${py:-python3}" -m venv "$ds"
 fi
-"$ds/bin/pip" install --quiet --disable-pip-version-check deepsparse==1.8.0 onnx || echo "DeepSparse could not be installed: no DeepSparse rows" >&2
+"$ds/bin/pip" install --quiet --disable-pip-version-check -r "$here"/requirements-deepsparse.txt || echo "DeepSparse could not be installed: no DeepSparse rows" >&2
 
 cargo bench -p prunelab --bench peers --no-run
 bench=$(cargo bench -p prunelab --bench peers --no-run --message-format=json 2>/dev/null \
