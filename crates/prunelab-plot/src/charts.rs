@@ -4,7 +4,7 @@
 use plotters::prelude::*;
 use prunelab::data::Dataset;
 use prunelab::nn::Mlp;
-use prunelab::prune::PruningHistory;
+use prunelab::study::PruningHistory;
 use prunelab::sweep::{SweepResults, SweepTable, ThresholdSweepResult};
 use prunelab::train::History;
 

@@ -21,12 +21,12 @@
 //! # Ok::<(), prunelab::Error>(())
 //! ```
 
+pub mod activation;
 pub mod data;
 pub mod display;
 mod error;
 pub mod graph;
 pub mod interrupt;
-pub mod io;
 pub mod kernels;
 mod linalg;
 pub mod loss;
@@ -36,6 +36,7 @@ pub mod nn;
 pub mod optim;
 pub mod progress;
 pub mod prune;
+pub mod study;
 pub mod sweep;
 pub mod train;
 
@@ -54,10 +55,11 @@ pub mod prelude {
     pub use crate::nn::{Activation, Dense, Init, Mlp, MlpConfig, Topology};
     pub use crate::optim::{Adam, Optimizer, Sgd};
     pub use crate::prune::{
-        prune_to_sparsity, snip_scores, unit_scores, unit_utility, Amount, GradualPruning,
-        IterativePruning, LotteryTicket, Norm, PruneReport, PruningHistory, Rewind, Scope,
-        SparseMlp, ThresholdPruning, UnitPruning, UnitScore, WeightPruning, WeightScore,
+        prune_to_sparsity, snip_scores, unit_scores, unit_utility, Amount, GradualPruning, Norm,
+        PruneReport, Scope, SparseMlp, ThresholdPruning, UnitPruning, UnitScore, WeightPruning,
+        WeightScore,
     };
+    pub use crate::study::{IterativePruning, LotteryTicket, PruningHistory, Rewind};
     pub use crate::sweep::{
         self, Shard, SparsitySweep, SweepMethod, SweepPoint, SweepResults, SweepRow, SweepSpec,
         SweepTable, ThresholdSweep, ThresholdSweepResult,

@@ -3,9 +3,9 @@
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
 use serde::{Deserialize, Serialize};
 
+use crate::activation::Activation;
 use crate::data::Targets;
 use crate::error::{Error, Result};
-use crate::nn::Activation;
 
 /// A loss to minimise. Each is a mean over the batch.
 ///

@@ -13,7 +13,7 @@ use std::io::Write;
 
 use ndarray::Array2;
 use proptest::prelude::*;
-use prunelab::io::{FREE_WEIGHTS, WEIGHTS_PER_VALUE};
+use prunelab::nn::{FREE_WEIGHTS, WEIGHTS_PER_VALUE};
 use prunelab::prelude::*;
 
 /// Counts the bytes live on each thread and the peak since the last reset.

@@ -193,7 +193,7 @@ impl MlpConfig {
 /// # Ok::<(), prunelab::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(into = "crate::io::ModelFile", try_from = "crate::io::ModelFile")]
+#[serde(into = "super::file::ModelFile", try_from = "super::file::ModelFile")]
 pub struct Mlp {
     pub(crate) n_inputs: usize,
     pub(crate) topology: Topology,

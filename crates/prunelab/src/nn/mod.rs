@@ -1,12 +1,14 @@
 //! Networks: dense layers, activations, initialisation and the MLP.
 
-mod activation;
+mod file;
 mod init;
 mod layer;
 mod mlp;
+mod reinit;
 mod weights;
 
-pub use activation::Activation;
+pub use crate::activation::Activation;
+pub use file::{FREE_WEIGHTS, WEIGHTS_PER_VALUE};
 pub use init::Init;
 pub use layer::Dense;
 pub(crate) use mlp::{check_batch, dense_inference, LayerView, Workspace};

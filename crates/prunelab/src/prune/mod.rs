@@ -35,10 +35,7 @@ mod structured;
 pub(crate) use criteria::{check_threshold, chosen_layers};
 pub use criteria::{Amount, Scope, ThresholdPruning, WeightPruning, WeightScore};
 pub use mask::{LayerReport, PruneReport};
-pub use schedule::{
-    prune_to_sparsity, GradualPruning, IterativePruning, LotteryTicket, PruningHistory,
-    PruningRound, Rewind,
-};
+pub use schedule::{prune_to_sparsity, GradualPruning};
 pub use scores::{snip_scores, unit_utility};
 pub use sparse::{Csr, Kernel, SparseLayer, SparseMlp, CROSSOVER_FEW, CROSSOVER_MANY};
 pub use structured::{unit_scores, Norm, UnitPruning, UnitScore};

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::nn::Mlp;
-use crate::prune::{IterativePruning, LotteryTicket, Rewind, WeightPruning};
+use crate::prune::WeightPruning;
+use crate::study::{IterativePruning, LotteryTicket, PruningHistory, Rewind};
 use crate::sweep::spec::{ExperimentSpec, MethodName, StudyData, SweepSpec};
 use crate::sweep::ThresholdSweep;
 
@@ -383,7 +384,7 @@ impl<'a> CellRunner<'a> {
 }
 
 /// A schedule's rounds as rows of `method`, at each round's target sparsity `1 − (1 − amount)^round`.
-fn round_rows(history: &crate::prune::PruningHistory, method: &str, amount: f64) -> Vec<CellRow> {
+fn round_rows(history: &PruningHistory, method: &str, amount: f64) -> Vec<CellRow> {
     history
         .rounds
         .iter()

@@ -2,7 +2,6 @@
 //! studies written as a [`SweepSpec`] whose grid of cells runs in one process or as the shards of a cluster
 //! job ([`SweepSpec::run_shard`], [`merge_dir`]).
 
-use std::fmt;
 use std::fmt::Write as _;
 
 use rayon::prelude::*;
@@ -16,6 +15,8 @@ use crate::progress::{Counter, Progress};
 use crate::prune::{
     check_threshold, chosen_layers, prune_to_sparsity, Norm, Scope, UnitPruning, UnitScore,
 };
+
+pub use crate::study::{SweepRow, SweepTable};
 
 mod grid;
 mod results;
@@ -358,28 +359,6 @@ pub struct SparsitySweep {
     pub progress: Progress,
 }
 
-/// One row of a [`SweepTable`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SweepRow {
-    /// The method's label.
-    pub method: String,
-    /// The target sparsity.
-    pub sparsity: f64,
-    /// Weights not pruned.
-    pub remaining: usize,
-    /// The metric.
-    pub metric: f64,
-}
-
-/// The outcome of a [`SparsitySweep`]: one row per method and sparsity.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SweepTable {
-    /// The metric's name.
-    pub metric_name: String,
-    /// The rows, method by method, sparsities ascending.
-    pub rows: Vec<SweepRow>,
-}
-
 impl SparsitySweep {
     /// A sweep over `sparsities` with the default methods.
     pub fn new(sparsities: Vec<f64>) -> Self {
@@ -473,70 +452,5 @@ impl SparsitySweep {
             metric_name: "metric".into(),
             rows,
         })
-    }
-}
-
-impl SweepTable {
-    /// The method labels, in order of first appearance.
-    pub fn methods(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for r in &self.rows {
-            if !out.contains(&r.method) {
-                out.push(r.method.clone());
-            }
-        }
-        out
-    }
-
-    /// The `(sparsity, metric)` points of one method.
-    pub fn series(&self, method: &str) -> Vec<(f64, f64)> {
-        self.rows
-            .iter()
-            .filter(|r| r.method == method)
-            .map(|r| (r.sparsity, r.metric))
-            .collect()
-    }
-
-    /// CSV with columns `method,sparsity,remaining,<metric>`.
-    pub fn to_csv(&self) -> String {
-        let mut out = format!("method,sparsity,remaining,{}\n", self.metric_name);
-        for r in &self.rows {
-            let _ = writeln!(
-                out,
-                "{},{},{},{}",
-                r.method, r.sparsity, r.remaining, r.metric
-            );
-        }
-        out
-    }
-
-    /// The table as JSON.
-    pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string(self).map_err(|e| Error::Incompatible(e.to_string()))
-    }
-}
-
-impl fmt::Display for SweepTable {
-    /// One row per sparsity, one column per method.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let methods = self.methods();
-        write!(f, "{:>9}", "sparsity")?;
-        for m in &methods {
-            write!(f, "  {m:>22}")?;
-        }
-        let mut sparsities: Vec<f64> = self.rows.iter().map(|r| r.sparsity).collect();
-        sparsities.dedup();
-        sparsities.sort_by(f64::total_cmp);
-        sparsities.dedup();
-        for s in sparsities {
-            write!(f, "\n{s:>9.2}")?;
-            for m in &methods {
-                match self.rows.iter().find(|r| &r.method == m && r.sparsity == s) {
-                    Some(r) => write!(f, "  {:>22.4}", r.metric)?,
-                    None => write!(f, "  {:>22}", "-")?,
-                }
-            }
-        }
-        Ok(())
     }
 }

@@ -9,8 +9,8 @@ use std::path::Path;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
+use super::{Activation, Dense, Mlp, Topology};
 use crate::error::{Error, Result};
-use crate::nn::{Activation, Dense, Mlp, Topology};
 
 const FORMAT: &str = "prunelab-mlp";
 const VERSION: u32 = 1;
