@@ -9,7 +9,8 @@ use crate::error::{Error, Result};
 use crate::nn::Mlp;
 use crate::prune::WeightPruning;
 use crate::study::{IterativePruning, LotteryTicket, PruningHistory, Rewind};
-use crate::sweep::spec::{ExperimentSpec, MethodName, StudyData, SweepSpec};
+use crate::sweep::names::MethodName;
+use crate::sweep::spec::{ExperimentSpec, StudyData, SweepSpec};
 use crate::sweep::ThresholdSweep;
 
 /// The most cells a spec may plan.

@@ -19,18 +19,22 @@ use crate::prune::{
 pub use crate::study::{SweepRow, SweepTable};
 
 mod grid;
+mod names;
 mod results;
 mod spec;
 
 pub use grid::{Cell, CellRow, Shard, MAX_CELLS};
+pub use names::{
+    ActivationName, DatasetName, InitName, LossName, MethodName, MetricName, OptimizerName,
+    ScopeName, TopologyName,
+};
 pub use results::{
     merge_dir, read_spec, shard_file, BandPoint, CellRecord, MergedRow, ShardReport, SweepResults,
     SPEC_FILE,
 };
 pub use spec::{
-    ActivationName, BatchSpec, DataSpec, DatasetName, ExperimentSpec, InitName, LossName,
-    MethodName, MetricName, NetworkSpec, Normalize, OptimizerName, ScopeName, StudyData, SweepSpec,
-    ThresholdRange, TopologyName, TrainSpec,
+    BatchSpec, DataSpec, ExperimentSpec, NetworkSpec, Normalize, StudyData, SweepSpec,
+    ThresholdRange, TrainSpec,
 };
 
 /// Prunes copies of a network at many magnitude thresholds and evaluates a metric at each.
