@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
+
+use crate::cli::SpecLocation;
 
 /// The kernelspec name.
 pub const NAME: &str = "prunelab";
@@ -31,24 +33,10 @@ fn user_data_dir() -> Result<PathBuf> {
     })
 }
 
-/// The kernelspec folder chosen by the arguments (`--user`, the default, or `--prefix P`).
-pub fn kernel_dir(args: &[String]) -> Result<PathBuf> {
-    let mut data = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--user" => data = Some(user_data_dir()?),
-            "--prefix" => {
-                let p = it
-                    .next()
-                    .ok_or_else(|| anyhow!("--prefix needs a folder"))?;
-                data = Some(PathBuf::from(p).join("share/jupyter"));
-            }
-            other => bail!("unknown option {other}; expected --user or --prefix PATH"),
-        }
-    }
-    let data = match data {
-        Some(d) => d,
+/// The kernelspec folder at `at` (`--user`, the default, or `--prefix P`).
+pub fn kernel_dir(at: &SpecLocation) -> Result<PathBuf> {
+    let data = match &at.prefix {
+        Some(p) => p.join("share/jupyter"),
         None => user_data_dir()?,
     };
     Ok(data.join("kernels").join(NAME))
@@ -92,14 +80,14 @@ pub fn write_config_with(dir: &Path, root: &Path, cache: bool) -> Result<()> {
 }
 
 /// `prunelab kernel install [--user | --prefix P]`.
-pub fn install(args: &[String]) -> Result<PathBuf> {
-    install_with(args, None)
+pub fn install(at: &SpecLocation) -> Result<PathBuf> {
+    install_with(at, None)
 }
 
 /// Writes the kernelspec for `args` (`--user`, `--prefix P`); with `shared`, its kernels fill their build
 /// folders from that shared build (see [`crate::shared`]) and keep no evcxr cache of their own.
-pub fn install_with(args: &[String], shared: Option<&Path>) -> Result<PathBuf> {
-    let dir = kernel_dir(args)?;
+pub fn install_with(at: &SpecLocation, shared: Option<&Path>) -> Result<PathBuf> {
+    let dir = kernel_dir(at)?;
     let config = dir.join("evcxr");
     write_config_with(&config, &workspace_root(), shared.is_none())?;
     let exe = std::env::current_exe()?.canonicalize()?;
@@ -132,8 +120,8 @@ pub fn install_with(args: &[String], shared: Option<&Path>) -> Result<PathBuf> {
 }
 
 /// `prunelab kernel uninstall [--user | --prefix P]`.
-pub fn uninstall(args: &[String]) -> Result<()> {
-    let dir = kernel_dir(args)?;
+pub fn uninstall(at: &SpecLocation) -> Result<()> {
+    let dir = kernel_dir(at)?;
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
         println!("removed {}", dir.display());

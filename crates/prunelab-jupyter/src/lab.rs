@@ -2,36 +2,13 @@
 //! lab, a JupyterHub). Compiles the prelude's crates once into `DIR`, readable by everyone, and writes a
 //! kernelspec whose kernels fill their own build folders from it by symbolic links (see [`crate::shared`]).
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result};
 
 /// Runs the command; `warmup` compiles the prelude into the build folder that `PRUNELAB_KERNEL_DIR` names.
-pub fn install(args: &[String], warmup: fn() -> Result<()>) -> Result<()> {
-    let mut shared = None;
-    let mut prefix = PathBuf::from("/usr/local");
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--shared" => {
-                shared = Some(PathBuf::from(
-                    rest.next()
-                        .ok_or_else(|| anyhow!("--shared needs a folder"))?,
-                ))
-            }
-            "--prefix" => {
-                prefix = PathBuf::from(
-                    rest.next()
-                        .ok_or_else(|| anyhow!("--prefix needs a folder"))?,
-                )
-            }
-            other => bail!("unknown argument {other:?} (expected --shared DIR [--prefix PATH])"),
-        }
-    }
-    let shared = shared.ok_or_else(|| {
-        anyhow!("lab install needs --shared DIR, the folder for the shared build")
-    })?;
+pub fn install(shared: &Path, prefix: &Path, warmup: fn() -> Result<()>) -> Result<()> {
     let start = Instant::now();
     let build_root = shared.join("build");
     std::fs::create_dir_all(&build_root)
@@ -42,11 +19,14 @@ pub fn install(args: &[String], warmup: fn() -> Result<()>) -> Result<()> {
     std::env::remove_var(crate::shared::SHARED_BUILD_ENV);
     warmup()?;
     let build = build_root.join("slot-0");
-    crate::shared::make_readable(&shared)?;
-    let prefix_arg = prefix.display().to_string();
-    let spec = crate::kernel::install_with(&["--prefix".to_owned(), prefix_arg], Some(&build))?;
+    crate::shared::make_readable(shared)?;
+    let at = crate::cli::SpecLocation {
+        user: false,
+        prefix: Some(prefix.to_path_buf()),
+    };
+    let spec = crate::kernel::install_with(&at, Some(&build))?;
     crate::shared::make_readable(&spec)?;
-    let size = du_mb(&shared);
+    let size = du_mb(shared);
     println!(
         "shared build in {} ({size} MB), readable by every user; made in {:.0} s",
         build.display(),

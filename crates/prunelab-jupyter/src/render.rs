@@ -2,9 +2,9 @@
 //! standalone HTML site (a page per notebook and an index) — with images written as PNG files.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result};
 use base64::Engine as _;
 
 use crate::highlight::{self, escape};
@@ -32,39 +32,21 @@ pub(crate) struct Entry {
 }
 
 /// `prunelab render NOTEBOOK… --out DIR [--to jekyll|html] [--baseurl PREFIX]`.
-pub fn render(args: &[String]) -> Result<()> {
-    let (mut notebooks, mut out, mut format) = (Vec::new(), None, Format::Jekyll);
-    let mut base = crate::jekyll::BaseUrl::Site;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--out" => {
-                out = Some(PathBuf::from(
-                    it.next().ok_or_else(|| anyhow!("--out needs a folder"))?,
-                ))
-            }
-            "--to" => {
-                format = match it.next().map(String::as_str) {
-                    Some("jekyll") | Some("markdown") => Format::Jekyll,
-                    Some("html") => Format::Html,
-                    other => bail!("--to {other:?}: expected jekyll or html"),
-                }
-            }
-            "--baseurl" => {
-                base = crate::jekyll::BaseUrl::Fixed(
-                    it.next()
-                        .ok_or_else(|| anyhow!("--baseurl needs a prefix such as /blog"))?
-                        .clone(),
-                )
-            }
-            flag if flag.starts_with("--") => bail!("unknown option {flag}"),
-            path => notebooks.push(PathBuf::from(path)),
-        }
-    }
-    let out = out.ok_or_else(|| anyhow!("render needs --out DIR"))?;
-    if notebooks.is_empty() {
-        bail!("no notebook given");
-    }
+pub fn render(args: crate::cli::RenderArgs) -> Result<()> {
+    let crate::cli::RenderArgs {
+        notebooks,
+        out,
+        to,
+        baseurl,
+    } = args;
+    let format = match to {
+        crate::cli::RenderTo::Jekyll => Format::Jekyll,
+        crate::cli::RenderTo::Html => Format::Html,
+    };
+    let base = match baseurl {
+        Some(prefix) => crate::jekyll::BaseUrl::Fixed(prefix),
+        None => crate::jekyll::BaseUrl::Site,
+    };
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let mut entries = Vec::new();
     for path in &notebooks {

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 
 use crate::compare::{compare_text, Findings, Tolerance};
 use crate::notebook::{Notebook, Output};
@@ -30,56 +30,31 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    /// Parses `NOTEBOOK… [--timeout SECS] [--allow-errors] [--echo] [--exact | --rtol R]`.
-    pub fn parse(args: &[String]) -> Result<RunOptions> {
-        let mut opts = RunOptions {
-            notebooks: Vec::new(),
-            timeout: Duration::from_secs(600),
-            allow_errors: false,
-            echo: false,
+    /// The options of `prunelab run`.
+    pub fn run(args: crate::cli::RunArgs) -> RunOptions {
+        RunOptions {
+            notebooks: args.notebooks.notebooks,
+            timeout: Duration::from_secs(args.notebooks.timeout),
+            allow_errors: args.allow_errors,
+            echo: args.notebooks.echo,
             tolerance: Tolerance::default(),
-        };
-        let (mut tolerant, mut exact_flag) = (false, false);
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            match a.as_str() {
-                "--timeout" => {
-                    let v = it
-                        .next()
-                        .ok_or_else(|| anyhow!("--timeout needs a number of seconds"))?;
-                    let secs: u64 =
-                        v.parse().ok().filter(|&s| s > 0).ok_or_else(|| {
-                            anyhow!("--timeout {v:?}: expected a positive integer")
-                        })?;
-                    opts.timeout = Duration::from_secs(secs);
-                }
-                "--rtol" => {
-                    let v = it
-                        .next()
-                        .ok_or_else(|| anyhow!("--rtol needs a relative tolerance"))?;
-                    opts.tolerance.relative = v
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|r| r.is_finite() && *r >= 0.0)
-                        .ok_or_else(|| anyhow!("--rtol {v:?}: expected a number >= 0"))?;
-                    tolerant = true;
-                }
-                // Exact is the default; the flag stays accepted.
-                "--exact" => exact_flag = true,
-                "--allow-errors" => opts.allow_errors = true,
-                "--echo" => opts.echo = true,
-                flag if flag.starts_with("--") => bail!("unknown option {flag}"),
-                path => opts.notebooks.push(PathBuf::from(path)),
-            }
         }
-        if opts.notebooks.is_empty() {
-            bail!("no notebook given");
+    }
+
+    /// The options of `prunelab check`: exact unless `--rtol` (a failing cell is a finding, not a stop).
+    pub fn check(args: crate::cli::CheckArgs) -> RunOptions {
+        let mut tolerance = Tolerance::default();
+        if let Some(r) = args.rtol {
+            tolerance.relative = r;
         }
-        if tolerant && exact_flag {
-            bail!("--exact and --rtol contradict each other: give one");
+        tolerance.exact = args.rtol.is_none();
+        RunOptions {
+            notebooks: args.notebooks.notebooks,
+            timeout: Duration::from_secs(args.notebooks.timeout),
+            allow_errors: true,
+            echo: args.notebooks.echo,
+            tolerance,
         }
-        opts.tolerance.exact = !tolerant;
-        Ok(opts)
     }
 }
 
@@ -186,8 +161,7 @@ pub fn execute(path: &Path, nb: &Notebook, opts: &RunOptions) -> Result<Executio
 }
 
 /// `prunelab run`: executes notebooks and writes their outputs back.
-pub fn run(args: &[String]) -> Result<()> {
-    let opts = RunOptions::parse(args)?;
+pub fn run(opts: RunOptions) -> Result<()> {
     let mut times = Vec::new();
     for path in &opts.notebooks {
         let mut nb = Notebook::read(path)?;
@@ -255,9 +229,7 @@ pub fn compare(stored: &[Output], fresh: &[Output], tol: Tolerance) -> Findings 
 }
 
 /// `prunelab check`: re-executes notebooks and fails where a text output differs from the stored one.
-pub fn check(args: &[String]) -> Result<()> {
-    let mut opts = RunOptions::parse(args)?;
-    opts.allow_errors = true;
+pub fn check(opts: RunOptions) -> Result<()> {
     let mut problems = Vec::new();
     let mut tolerated = Vec::new();
     let mut times = Vec::new();
@@ -377,30 +349,37 @@ mod tests {
 
     #[test]
     fn options_are_checked() {
-        let args = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        let o =
-            RunOptions::parse(&args(&["a.ipynb", "--timeout", "30", "--allow-errors"])).unwrap();
+        use crate::cli::{Cli, Command};
+        use clap::Parser;
+        let parse = |s: &[&str]| {
+            Cli::try_parse_from(std::iter::once("prunelab").chain(s.iter().copied()))
+                .map(|c| c.command.expect("a command"))
+        };
+        let run = |s: &[&str]| match parse(&[&["run"], s].concat()) {
+            Ok(Command::Run(a)) => Ok(RunOptions::run(a)),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        let check = |s: &[&str]| match parse(&[&["check"], s].concat()) {
+            Ok(Command::Check(a)) => Ok(RunOptions::check(a)),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        let o = run(&["a.ipynb", "--timeout", "30", "--allow-errors"]).unwrap();
         assert_eq!(o.timeout, Duration::from_secs(30));
         assert!(o.allow_errors);
-        assert!(RunOptions::parse(&args(&["--timeout", "0", "a.ipynb"])).is_err());
-        assert!(RunOptions::parse(&args(&["--frobnicate", "a.ipynb"])).is_err());
-        assert!(RunOptions::parse(&args(&[])).is_err());
+        assert!(run(&["--timeout", "0", "a.ipynb"]).is_err());
+        assert!(run(&["--frobnicate", "a.ipynb"]).is_err());
+        assert!(run(&[]).is_err());
+        assert!(check(&[]).is_err());
         // Exact by default and with --exact; --rtol compares numbers within a tolerance instead.
-        assert!(
-            RunOptions::parse(&args(&["a.ipynb"]))
-                .unwrap()
-                .tolerance
-                .exact
-        );
-        assert!(
-            RunOptions::parse(&args(&["a.ipynb", "--exact"]))
-                .unwrap()
-                .tolerance
-                .exact
-        );
-        let o = RunOptions::parse(&args(&["a.ipynb", "--rtol", "0.01"])).unwrap();
+        assert!(check(&["a.ipynb"]).unwrap().tolerance.exact);
+        assert!(check(&["a.ipynb", "--exact"]).unwrap().tolerance.exact);
+        let o = check(&["a.ipynb", "--rtol", "0.01"]).unwrap();
         assert!(!o.tolerance.exact && o.tolerance.relative == 0.01);
-        assert!(RunOptions::parse(&args(&["a.ipynb", "--exact", "--rtol", "0.01"])).is_err());
-        assert!(RunOptions::parse(&args(&["a.ipynb", "--rtol", "-1"])).is_err());
+        assert!(o.allow_errors, "check goes on past a failing cell");
+        assert!(check(&["a.ipynb", "--exact", "--rtol", "0.01"]).is_err());
+        assert!(check(&["a.ipynb", "--rtol", "-1"]).is_err());
+        assert!(check(&["a.ipynb", "--rtol", "NaN"]).is_err());
     }
 }

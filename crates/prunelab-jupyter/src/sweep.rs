@@ -7,94 +7,30 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use prunelab::sweep::{merge_dir, Shard, SweepSpec};
 
-pub const USAGE: &str = "\
-    prunelab sweep plan SPEC [--shards N]              list the grid's cells (and each shard's share)
-    prunelab sweep run SPEC --out DIR [--shard I/N]    run shard I of N (default: from SLURM_ARRAY_TASK_ID/
-                                                       _COUNT or JOB_COMPLETION_INDEX/PRUNELAB_SHARD_COUNT,
-                                                       else every cell); done cells are skipped
-    prunelab sweep merge DIR [--out DIR2]              check every cell is there once; write merged.csv,
-                                                       merged.json and cells.csv (mean and spread over seeds)
-    prunelab sweep slurm SPEC --array N --out DIR [--time T] [--mem M] [--partition P] [--account A]
-                         [--cpus-per-task C] [--sbatch OPTION]... [--prunelab PATH] [--write FILE]
-                                                       an sbatch submit script: a job array of N shards and
-                                                       a merge job that runs when all have succeeded
-    prunelab sweep slurm SPEC --array N --out DIR --k8s [--image IMG] [--pvc CLAIM] [--cpu C] [--mem M]
-                         [--write FILE]                a Kubernetes Indexed Job manifest instead
-";
+use crate::cli::{SlurmArgs, SweepCommand};
 
 /// Dispatches `prunelab sweep ...`.
-pub fn main(args: &[String]) -> Result<()> {
-    match args.first().map(String::as_str) {
-        Some("plan") => plan(&args[1..]),
-        Some("run") => run(&args[1..]),
-        Some("merge") => merge(&args[1..]),
-        Some("slurm") => slurm(&args[1..]),
-        _ => bail!("expected `sweep plan`, `run`, `merge` or `slurm`\n\nUSAGE:\n{USAGE}"),
+pub fn main(command: SweepCommand) -> Result<()> {
+    match command {
+        SweepCommand::Plan { spec, shards } => plan(&spec, shards),
+        SweepCommand::Run { spec, out, shard } => run(&spec, &out, shard.as_deref()),
+        SweepCommand::Merge { dir, out } => merge(dir, out),
+        SweepCommand::Slurm(args) => slurm(&args),
     }
 }
 
-/// Splits arguments into positionals and `--key value` options (`flags` take no value).
-struct Args {
-    positional: Vec<String>,
-    options: Vec<(String, String)>,
-    flags: Vec<String>,
+/// A path as text (the scripts quote it for a shell), or an error naming what it is.
+fn utf8<'a>(path: &'a Path, what: &str) -> Result<&'a str> {
+    path.to_str()
+        .ok_or_else(|| anyhow!("{what} {}: not UTF-8", path.display()))
 }
 
-impl Args {
-    fn parse(args: &[String], takes_value: &[&str], flags: &[&str]) -> Result<Args> {
-        let mut out = Args {
-            positional: Vec::new(),
-            options: Vec::new(),
-            flags: Vec::new(),
-        };
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            if flags.contains(&a.as_str()) {
-                out.flags.push(a.clone());
-            } else if takes_value.contains(&a.as_str()) {
-                let v = it.next().ok_or_else(|| anyhow!("{a} needs a value"))?;
-                out.options.push((a.clone(), v.clone()));
-            } else if a.starts_with("--") {
-                bail!("unknown option {a:?}\n\nUSAGE:\n{USAGE}");
-            } else {
-                out.positional.push(a.clone());
-            }
-        }
-        Ok(out)
-    }
-
-    fn get(&self, key: &str) -> Option<&str> {
-        self.options
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn all(&self, key: &str) -> Vec<&str> {
-        self.options
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    fn one(&self, what: &str) -> Result<&str> {
-        match self.positional.as_slice() {
-            [one] => Ok(one),
-            [] => bail!("expected {what}\n\nUSAGE:\n{USAGE}"),
-            more => bail!("expected one {what}, got {more:?}"),
-        }
-    }
-}
-
-fn load(path: &str) -> Result<SweepSpec> {
+fn load(path: &Path) -> Result<SweepSpec> {
     Ok(SweepSpec::from_file(path)?)
 }
 
-fn plan(args: &[String]) -> Result<()> {
-    let a = Args::parse(args, &["--shards"], &[])?;
-    let spec = load(a.one("a spec file")?)?;
+fn plan(spec: &Path, shards: Option<u64>) -> Result<()> {
+    let spec = load(spec)?;
     let cells = spec.plan()?;
     let per_seed = cells.len() / spec.seeds.len();
     println!(
@@ -105,9 +41,9 @@ fn plan(args: &[String]) -> Result<()> {
         per_seed,
         spec.digest()
     );
-    match a.get("--shards") {
+    match shards {
         Some(n) => {
-            let n: usize = n.parse().context("--shards needs a number")?;
+            let n = usize::try_from(n).context("--shards: too many")?;
             for i in 0..n {
                 let shard = Shard::new(i, n)?;
                 let r = shard.range(cells.len());
@@ -134,13 +70,9 @@ fn plan(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn run(args: &[String]) -> Result<()> {
-    let a = Args::parse(args, &["--shard", "--out"], &[])?;
-    let out = a
-        .get("--out")
-        .ok_or_else(|| anyhow!("--out DIR is required: the folder the shards share"))?;
-    let spec = load(a.one("a spec file")?)?;
-    let (shard, from) = match a.get("--shard") {
+fn run(spec: &Path, out: &Path, shard: Option<&str>) -> Result<()> {
+    let spec = load(spec)?;
+    let (shard, from) = match shard {
         Some(s) => (Shard::parse(s)?, "--shard"),
         None => match Shard::from_env()? {
             Some(s) => (s, "the scheduler's environment"),
@@ -168,11 +100,12 @@ fn run(args: &[String]) -> Result<()> {
     // The kernel family changes no number, but a log that says which ran helps a mixed partition's user.
     let family = prunelab::kernels::active_family()?;
     println!(
-        "{}: shard {shard} ({from}), {} of {n_cells} cells, {threads} thread(s), kernels: {family}, into {out}",
+        "{}: shard {shard} ({from}), {} of {n_cells} cells, {threads} thread(s), kernels: {family}, into {}",
         spec.name,
-        shard.range(n_cells).len()
+        shard.range(n_cells).len(),
+        out.display()
     );
-    let report = spec.run_shard(shard, Path::new(out), |r, k, n| {
+    let report = spec.run_shard(shard, out, |r, k, n| {
         let metric = match r.rows.as_slice() {
             [one] => format!("{} {:.4}", r.metric, one.metric),
             rows => format!("{} rows", rows.len()),
@@ -189,11 +122,9 @@ fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn merge(args: &[String]) -> Result<()> {
-    let a = Args::parse(args, &["--out"], &[])?;
-    let dir = PathBuf::from(a.one("a results folder")?);
+fn merge(dir: PathBuf, out: Option<PathBuf>) -> Result<()> {
     let results = merge_dir(&dir)?;
-    let out = a.get("--out").map(PathBuf::from).unwrap_or(dir);
+    let out = out.unwrap_or(dir);
     let files = results.write(&out)?;
     println!("{results}");
     println!(
@@ -247,34 +178,11 @@ fn job_name(name: &str) -> String {
         .to_string()
 }
 
-fn slurm(args: &[String]) -> Result<()> {
-    let a = Args::parse(
-        args,
-        &[
-            "--array",
-            "--out",
-            "--time",
-            "--mem",
-            "--partition",
-            "--account",
-            "--cpus-per-task",
-            "--sbatch",
-            "--prunelab",
-            "--write",
-            "--image",
-            "--pvc",
-            "--cpu",
-        ],
-        &["--k8s"],
-    )?;
-    let spec_path = a.one("a spec file")?;
-    let spec = load(spec_path)?;
+fn slurm(a: &SlurmArgs) -> Result<()> {
+    let spec_path = utf8(&a.spec, "the spec file")?;
+    let spec = load(&a.spec)?;
     let n_cells = spec.plan()?.len();
-    let array: usize = a
-        .get("--array")
-        .ok_or_else(|| anyhow!("--array N is required: how many shards"))?
-        .parse()
-        .context("--array needs a number of shards")?;
+    let array = a.array;
     Shard::new(0, array)?;
     if array > n_cells {
         eprintln!(
@@ -282,18 +190,16 @@ fn slurm(args: &[String]) -> Result<()> {
             array - n_cells
         );
     }
-    let out = a.get("--out").ok_or_else(|| {
-        anyhow!("--out DIR is required: the results folder every shard can reach")
-    })?;
-    let text = if a.flags.iter().any(|f| f == "--k8s") {
-        k8s_manifest(&spec, spec_path, array, out, &a)?
+    let out = utf8(&a.out, "the results folder")?;
+    let text = if a.k8s {
+        k8s_manifest(&spec, spec_path, array, out, a)?
     } else {
-        slurm_script(&spec, spec_path, n_cells, array, out, &a)?
+        slurm_script(&spec, spec_path, n_cells, array, out, a)?
     };
-    match a.get("--write") {
+    match &a.write {
         Some(file) => {
-            std::fs::write(file, &text).with_context(|| format!("writing {file}"))?;
-            eprintln!("wrote {file}");
+            std::fs::write(file, &text).with_context(|| format!("writing {}", file.display()))?;
+            eprintln!("wrote {}", file.display());
         }
         None => print!("{text}"),
     }
@@ -306,31 +212,32 @@ fn slurm_script(
     n_cells: usize,
     array: usize,
     out: &str,
-    a: &Args,
+    a: &SlurmArgs,
 ) -> Result<String> {
-    let exe = match a.get("--prunelab") {
-        Some(p) => absolute(p)?,
+    let exe = match &a.prunelab {
+        Some(p) => absolute(utf8(p, "--prunelab")?)?,
         None => std::env::current_exe()?.canonicalize()?,
     };
     let spec_abs = absolute(spec_path)?.canonicalize()?;
     let out_abs = absolute(out)?;
     let name = job_name(&spec.name);
     let mut opts = String::new();
-    for (flag, key) in [
-        ("--time", "time"),
-        ("--mem", "mem"),
-        ("--partition", "partition"),
-        ("--account", "account"),
-        ("--cpus-per-task", "cpus-per-task"),
+    for (key, value) in [
+        ("time", &a.time),
+        ("mem", &a.mem),
+        ("partition", &a.partition),
+        ("account", &a.account),
+        ("cpus-per-task", &a.cpus_per_task),
     ] {
-        if let Some(v) = a.get(flag) {
+        let flag = format!("--{key}");
+        if let Some(v) = value {
             if v.contains(char::is_whitespace) {
                 bail!("{flag} {v:?}: no spaces in a Slurm option");
             }
             let _ = writeln!(opts, "#SBATCH --{key}={v}");
         }
     }
-    for extra in a.all("--sbatch") {
+    for extra in &a.sbatch {
         if extra.contains('\n') || !extra.starts_with('-') {
             bail!("--sbatch {extra:?}: one sbatch option such as --qos=short");
         }
@@ -390,13 +297,13 @@ fn k8s_manifest(
     spec_path: &str,
     array: usize,
     out: &str,
-    a: &Args,
+    a: &SlurmArgs,
 ) -> Result<String> {
     let name = job_name(&spec.name);
-    let image = a.get("--image").unwrap_or("prunelab:latest");
-    let pvc = a.get("--pvc").unwrap_or("prunelab-results");
-    let cpu = a.get("--cpu").unwrap_or("1");
-    let mem = a.get("--mem").unwrap_or("2Gi");
+    let image = a.image.as_deref().unwrap_or("prunelab:latest");
+    let pvc = a.pvc.as_deref().unwrap_or("prunelab-results");
+    let cpu = a.cpu.as_deref().unwrap_or("1");
+    let mem = a.mem.as_deref().unwrap_or("2Gi");
     let text =
         std::fs::read_to_string(spec_path).with_context(|| format!("reading {spec_path}"))?;
     // Results go to a folder named after the sweep on the claim, unless --out names one under /results.
