@@ -73,7 +73,10 @@ fn kernel_clean_removes_build_folders() {
 #[test]
 fn unknown_commands_are_errors() {
     let (ok, text) = prunelab(&["kernel", "polish"], &[]);
-    assert!(!ok && text.contains("unrecognized subcommand 'polish'"), "{text}");
+    assert!(
+        !ok && text.contains("unrecognized subcommand 'polish'"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::data::{idx, Dataset};
+use crate::data::idx;
+use crate::data::Dataset;
 use crate::error::{Error, Result};
 
 /// Environment variable: a folder that already holds the four MNIST files; [`mnist`] reads it and downloads

@@ -12,81 +12,9 @@
 
 use std::cell::RefCell;
 
+pub(crate) use super::mat::{Mat, MatMut};
 use super::vector::Vector;
 use super::AlignedBuf;
-
-/// A read-only matrix as a pointer and element strides.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Mat {
-    /// Element `(0, 0)`.
-    pub ptr: *const f32,
-    /// Row stride, in elements.
-    pub rs: isize,
-    /// Column stride, in elements.
-    pub cs: isize,
-}
-
-impl Mat {
-    /// Element `(r, c)`.
-    ///
-    /// # Safety
-    /// `(r, c)` must lie inside the matrix the pointer and strides came from.
-    #[inline(always)]
-    pub(crate) unsafe fn at(self, r: usize, c: usize) -> f32 {
-        *self.ptr.offset(r as isize * self.rs + c as isize * self.cs)
-    }
-
-    /// The address of element `(r, c)`.
-    ///
-    /// # Safety
-    /// As [`Mat::at`].
-    #[inline(always)]
-    pub(crate) unsafe fn addr(self, r: usize, c: usize) -> *const f32 {
-        self.ptr.offset(r as isize * self.rs + c as isize * self.cs)
-    }
-
-    /// The transpose (no data moved).
-    #[inline(always)]
-    pub(crate) fn t(self) -> Mat {
-        Mat {
-            ptr: self.ptr,
-            rs: self.cs,
-            cs: self.rs,
-        }
-    }
-}
-
-/// A writable matrix as a pointer and element strides.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct MatMut {
-    /// Element `(0, 0)`.
-    pub ptr: *mut f32,
-    /// Row stride, in elements.
-    pub rs: isize,
-    /// Column stride, in elements.
-    pub cs: isize,
-}
-
-impl MatMut {
-    /// The address of element `(r, c)`.
-    ///
-    /// # Safety
-    /// `(r, c)` must lie inside the matrix the pointer and strides came from.
-    #[inline(always)]
-    pub(crate) unsafe fn addr(self, r: usize, c: usize) -> *mut f32 {
-        self.ptr.offset(r as isize * self.rs + c as isize * self.cs)
-    }
-
-    /// The transpose (no data moved).
-    #[inline(always)]
-    pub(crate) fn t(self) -> MatMut {
-        MatMut {
-            ptr: self.ptr,
-            rs: self.cs,
-            cs: self.rs,
-        }
-    }
-}
 
 /// Products with at most this many multiply-adds take [`small`].
 pub(crate) const SMALL_MAX_FLOPS: usize = 1 << 12;

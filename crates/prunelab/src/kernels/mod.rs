@@ -46,6 +46,7 @@ mod avx2;
 mod avx512;
 mod buffer;
 pub(crate) mod dense;
+mod mat;
 mod portable;
 pub(crate) mod sparse;
 mod vector;

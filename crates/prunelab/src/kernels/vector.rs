@@ -1,6 +1,6 @@
 //! The interface each family gives the generic kernels: a vector of f32 lanes and its few operations.
 
-use super::dense::Mat;
+use super::mat::Mat;
 
 /// A vector of `LANES` f32 values. The generic kernels are written once against this trait and compiled
 /// into each family's `#[target_feature]` functions, which inline the operations.

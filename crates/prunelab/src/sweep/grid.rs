@@ -327,7 +327,7 @@ impl<'a> CellRunner<'a> {
             } => {
                 let mut model = self.trained(seed)?;
                 let mut pruning = WeightPruning::magnitude(*amount).skip(skip);
-                pruning.scope = (*scope).into();
+                pruning.scope = scope.scope();
                 let schedule = IterativePruning {
                     rounds: *rounds,
                     pruning,
@@ -352,7 +352,7 @@ impl<'a> CellRunner<'a> {
                         0 => Rewind::Init,
                         &k => Rewind::Epoch(k),
                     },
-                    scope: (*scope).into(),
+                    scope: scope.scope(),
                     skip: skip.clone(),
                     train: spec.train_params(data, seed, None),
                 };

@@ -133,9 +133,10 @@ pub enum ScopeName {
     Global,
 }
 
-impl From<ActivationName> for Activation {
-    fn from(a: ActivationName) -> Activation {
-        match a {
+impl ActivationName {
+    /// The activation the name stands for.
+    pub fn activation(self) -> Activation {
+        match self {
             ActivationName::Identity => Activation::Identity,
             ActivationName::Relu => Activation::Relu,
             ActivationName::Sigmoid => Activation::Sigmoid,
@@ -146,9 +147,10 @@ impl From<ActivationName> for Activation {
     }
 }
 
-impl From<ScopeName> for Scope {
-    fn from(s: ScopeName) -> Scope {
-        match s {
+impl ScopeName {
+    /// The scope the name stands for.
+    pub fn scope(self) -> Scope {
+        match self {
             ScopeName::Layerwise => Scope::Layerwise,
             ScopeName::Global => Scope::Global,
         }

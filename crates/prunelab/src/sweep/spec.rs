@@ -736,8 +736,8 @@ impl SweepSpec {
         sizes.extend(&self.network.hidden);
         sizes.push(self.n_outputs(data));
         Mlp::config(&sizes)
-            .activation(self.network.activation.into())
-            .output_activation(self.output(data).into())
+            .activation(self.network.activation.activation())
+            .output_activation(self.output(data).activation())
             .bias(self.network.bias)
             .init(self.init())
             .topology(match self.network.topology {

@@ -1,38 +1,10 @@
-//! Train/test splitting and standardisation.
+//! Standardisation fitted on training data.
 
 use ndarray::{Array1, Axis};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-
-/// Shuffled indices split into a training part of `round(fraction · n)` samples and the rest.
-pub(crate) fn split_indices(
-    n: usize,
-    fraction: f64,
-    seed: u64,
-) -> Result<(Vec<usize>, Vec<usize>)> {
-    if !(fraction > 0.0 && fraction < 1.0) {
-        return Err(Error::param(
-            "train_fraction",
-            format!("must lie strictly between 0 and 1, got {fraction}"),
-        ));
-    }
-    let n_train = (fraction * n as f64).round() as usize;
-    if n_train == 0 || n_train == n {
-        return Err(Error::param(
-            "train_fraction",
-            format!("{fraction} of {n} samples leaves one part empty"),
-        ));
-    }
-    let mut idx: Vec<usize> = (0..n).collect();
-    idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    let test = idx.split_off(n_train);
-    Ok((idx, test))
-}
 
 /// Per-feature standardisation `(x − mean) / std`, fitted on training data only.
 ///
