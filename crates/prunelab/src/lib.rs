@@ -22,6 +22,7 @@
 //! ```
 
 pub mod activation;
+mod csv_text;
 pub mod data;
 pub mod display;
 mod error;

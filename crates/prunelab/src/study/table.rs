@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::csv_text::field;
 use crate::error::{Error, Result};
 
 /// One row of a [`SweepTable`].
@@ -52,12 +53,15 @@ impl SweepTable {
 
     /// CSV with columns `method,sparsity,remaining,<metric>`.
     pub fn to_csv(&self) -> String {
-        let mut out = format!("method,sparsity,remaining,{}\n", self.metric_name);
+        let mut out = format!("method,sparsity,remaining,{}\n", field(&self.metric_name));
         for r in &self.rows {
             let _ = writeln!(
                 out,
                 "{},{},{},{}",
-                r.method, r.sparsity, r.remaining, r.metric
+                field(&r.method),
+                r.sparsity,
+                r.remaining,
+                r.metric
             );
         }
         out
@@ -91,5 +95,28 @@ impl fmt::Display for SweepTable {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A label with a comma or a quote stays one field (the same quoting as the merged sweep tables).
+    #[test]
+    fn csv_quotes_labels_that_need_it() {
+        let table = SweepTable {
+            metric_name: "accuracy".into(),
+            rows: vec![SweepRow {
+                method: "rewind, \"late\"".into(),
+                sparsity: 0.5,
+                remaining: 10,
+                metric: 0.75,
+            }],
+        };
+        assert_eq!(
+            table.to_csv(),
+            "method,sparsity,remaining,accuracy\n\"rewind, \"\"late\"\"\",0.5,10,0.75\n"
+        );
     }
 }

@@ -266,7 +266,10 @@ impl ThresholdSweepResult {
 
     /// CSV with columns `threshold,removed,fraction_removed,<metric>`.
     pub fn to_csv(&self) -> String {
-        let mut out = format!("threshold,removed,fraction_removed,{}\n", self.metric_name);
+        let mut out = format!(
+            "threshold,removed,fraction_removed,{}\n",
+            crate::csv_text::field(&self.metric_name)
+        );
         for i in 0..self.len() {
             let _ = writeln!(
                 out,

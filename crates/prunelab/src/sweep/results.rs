@@ -594,7 +594,7 @@ impl SweepResults {
             let _ = writeln!(
                 out,
                 "{},{},{},{},{},{},{},{}",
-                csv_field(&r.method),
+                crate::csv_text::field(&r.method),
                 r.x,
                 r.n,
                 r.mean,
@@ -619,7 +619,7 @@ impl SweepResults {
                     out,
                     "{},{},{},{},{},{}",
                     rec.seed,
-                    csv_field(&r.method),
+                    crate::csv_text::field(&r.method),
                     r.x,
                     r.remaining,
                     r.metric,
@@ -655,14 +655,6 @@ impl SweepResults {
     /// Total seconds of all cells (the work one process would do, less repeated trainings).
     pub fn cell_seconds(&self) -> f64 {
         self.records.iter().map(|r| r.wall_s).sum()
-    }
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
     }
 }
 
