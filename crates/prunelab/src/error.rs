@@ -68,6 +68,16 @@ pub enum Error {
     /// Two settings that cannot be used together.
     #[error("incompatible settings: {0}")]
     Incompatible(String),
+    /// A value could not be written in a text format (JSON, TOML).
+    #[error("cannot write {what} as {format}: {reason}")]
+    Serialize {
+        /// What was being written.
+        what: &'static str,
+        /// The format.
+        format: &'static str,
+        /// The serializer's message.
+        reason: String,
+    },
     /// A file could not be read or written.
     #[error("cannot access {path}: {source}")]
     Io {

@@ -69,7 +69,11 @@ impl SweepTable {
 
     /// The table as JSON.
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string(self).map_err(|e| Error::Incompatible(e.to_string()))
+        serde_json::to_string(self).map_err(|e| Error::Serialize {
+            what: "the sweep table",
+            format: "JSON",
+            reason: e.to_string(),
+        })
     }
 }
 

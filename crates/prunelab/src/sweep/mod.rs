@@ -285,7 +285,11 @@ impl ThresholdSweepResult {
 
     /// The result as JSON.
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string(self).map_err(|e| Error::Incompatible(e.to_string()))
+        serde_json::to_string(self).map_err(|e| Error::Serialize {
+            what: "the threshold sweep",
+            format: "JSON",
+            reason: e.to_string(),
+        })
     }
 }
 

@@ -236,8 +236,11 @@ fn claim_dir(spec: &SweepSpec, dir: &Path) -> Result<()> {
         }
         return Ok(());
     }
-    let json =
-        serde_json::to_string_pretty(spec).map_err(|e| Error::Incompatible(e.to_string()))?;
+    let json = serde_json::to_string_pretty(spec).map_err(|e| Error::Serialize {
+        what: "the sweep spec",
+        format: "JSON",
+        reason: e.to_string(),
+    })?;
     write_atomic(&path, json.as_bytes())
 }
 
@@ -386,8 +389,11 @@ impl SweepSpec {
                 mine.push(record);
                 let mut text = String::new();
                 for r in &mine {
-                    let line =
-                        serde_json::to_string(r).map_err(|e| Error::Incompatible(e.to_string()))?;
+                    let line = serde_json::to_string(r).map_err(|e| Error::Serialize {
+                        what: "a cell record",
+                        format: "JSON",
+                        reason: e.to_string(),
+                    })?;
                     text.push_str(&line);
                     text.push('\n');
                 }
@@ -632,7 +638,11 @@ impl SweepResults {
 
     /// The results as JSON.
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string_pretty(self).map_err(|e| Error::Incompatible(e.to_string()))
+        serde_json::to_string_pretty(self).map_err(|e| Error::Serialize {
+            what: "the merged results",
+            format: "JSON",
+            reason: e.to_string(),
+        })
     }
 
     /// Writes `merged.csv`, `merged.json` and `cells.csv` into `dir`, each atomically; returns their paths.

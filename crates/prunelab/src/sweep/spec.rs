@@ -327,7 +327,11 @@ impl SweepSpec {
 
     /// The spec as TOML (what [`from_toml`](Self::from_toml) reads back to an equal spec).
     pub fn to_toml(&self) -> Result<String> {
-        toml::to_string(self).map_err(|e| Error::Incompatible(format!("spec to TOML: {e}")))
+        toml::to_string(self).map_err(|e| Error::Serialize {
+            what: "the sweep spec",
+            format: "TOML",
+            reason: e.to_string(),
+        })
     }
 
     /// A short fingerprint of the spec's content (comments and layout aside): result files carry it, so
