@@ -37,7 +37,9 @@ impl BaseUrl {
 pub fn post_date(nb: &Notebook, path: &Path) -> Result<String> {
     if let Some(d) = nb.doc.pointer("/metadata/date").and_then(|v| v.as_str()) {
         let day = d.get(..10).unwrap_or(d);
-        if !is_date(day) {
+        // A time may follow the day (`2026-03-04T10:00`, `2026-03-04 10:00`), nothing else.
+        let rest = d.get(10..).unwrap_or("");
+        if !is_date(day) || !(rest.is_empty() || rest.starts_with(['T', ' '])) {
             bail!("{}: metadata date {d:?} is not YYYY-MM-DD", path.display());
         }
         return Ok(day.to_string());
@@ -67,10 +69,25 @@ pub fn post_date(nb: &Notebook, path: &Path) -> Result<String> {
     Ok(civil_date(modified))
 }
 
+/// Whether `d` is a real calendar day written `YYYY-MM-DD` (month 1-12, the month's days, 29 February in
+/// leap years only).
 fn is_date(d: &str) -> bool {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^\d{4}-\d{2}-\d{2}$").expect("valid regex"))
-        .is_match(d)
+    let re = RE.get_or_init(|| Regex::new(r"^(\d{4})-(\d{2})-(\d{2})$").expect("valid regex"));
+    let Some(c) = re.captures(d) else {
+        return false;
+    };
+    let num = |i: usize| c[i].parse::<u32>().unwrap_or(0);
+    let (year, month, day) = (num(1), num(2), num(3));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
 }
 
 /// A time as a UTC `YYYY-MM-DD` (Howard Hinnant's days-to-civil algorithm).
@@ -315,5 +332,17 @@ mod tests {
         assert_eq!(without_title("# Iris\n\nText", "Iris"), "Text");
         assert_eq!(without_title("# Other\n\nText", "Iris"), "# Other\n\nText");
         assert!(is_date("2026-11-30") && !is_date("30/11/2026"));
+        // Real calendar days only.
+        assert!(is_date("2024-02-29") && is_date("2000-02-29") && is_date("2026-12-31"));
+        for bad in [
+            "2026-13-45",
+            "2026-02-30",
+            "2026-02-29",
+            "1900-02-29",
+            "2026-04-31",
+            "2026-00-10",
+        ] {
+            assert!(!is_date(bad), "{bad}");
+        }
     }
 }
