@@ -40,7 +40,10 @@ pub fn post_date(nb: &Notebook, path: &Path) -> Result<String> {
         // A time may follow the day (`2026-03-04T10:00`, `2026-03-04 10:00`), nothing else.
         let rest = d.get(10..).unwrap_or("");
         if !is_date(day) || !(rest.is_empty() || rest.starts_with(['T', ' '])) {
-            bail!("{}: metadata date {d:?} is not YYYY-MM-DD", path.display());
+            bail!(
+                "{}: metadata date {d:?} is not a calendar day written YYYY-MM-DD",
+                path.display()
+            );
         }
         return Ok(day.to_string());
     }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use base64::Engine as _;
 
 use crate::highlight::{self, escape};
@@ -47,6 +47,19 @@ pub fn render(args: crate::cli::RenderArgs) -> Result<()> {
         Some(prefix) => crate::jekyll::BaseUrl::Fixed(prefix),
         None => crate::jekyll::BaseUrl::Site,
     };
+    // Two notebooks with one file name (from different folders) would write the same page and images: the
+    // second would replace the first without a word.
+    let mut seen: std::collections::HashMap<String, &Path> = std::collections::HashMap::new();
+    for path in &notebooks {
+        if let Some(first) = seen.insert(stem(path), path) {
+            bail!(
+                "{} and {} have the same name, so their pages would overwrite each other; rename one or \
+                 render them into different folders",
+                first.display(),
+                path.display()
+            );
+        }
+    }
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let mut entries = Vec::new();
     for path in &notebooks {
@@ -328,5 +341,25 @@ mod tests {
         assert!(html.contains("<img src=\"iris_files/iris_1_1.png\" alt=\"chart\""));
         assert!(html.contains("<span class=\"k\">let</span>"));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn two_notebooks_with_one_name_are_refused_before_anything_is_written() {
+        let dir = std::env::temp_dir().join(format!("prunelab-render-dup-{}", std::process::id()));
+        let out = dir.join("site");
+        let (a, b) = (dir.join("a/intro.ipynb"), dir.join("b/intro.ipynb"));
+        let err = render(crate::cli::RenderArgs {
+            notebooks: vec![a, b],
+            out: out.clone(),
+            to: crate::cli::RenderTo::Html,
+            baseurl: None,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("same name") && err.contains("a/intro.ipynb"),
+            "{err}"
+        );
+        assert!(!out.exists(), "nothing written");
     }
 }
