@@ -270,9 +270,9 @@ pub fn write_post(
                                 let alt = alt.replace(['[', ']'], "").replace('|', "&#124;");
                                 writeln!(
                                     md,
-                                    "![{alt}]({}/assets/notebooks/{}/{name})\n",
+                                    "![{alt}]({}/assets/notebooks/{})\n",
                                     base.prefix(),
-                                    entry.slug
+                                    crate::render::url_path(&format!("{}/{name}", entry.slug))
                                 )?;
                             } else if let Some(html) = get(data, "text/html") {
                                 writeln!(

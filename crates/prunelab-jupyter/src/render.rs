@@ -31,6 +31,23 @@ pub(crate) struct Entry {
     pub tags: Vec<String>,
 }
 
+/// Characters left as they are in a link's path segment: letters, digits and `-._~` (RFC 3986's unreserved);
+/// everything else (`#`, `?`, `%`, spaces, non-ASCII) is percent-encoded.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A relative path (`/`-separated) as a link: each segment percent-encoded, so a notebook named `a#b?.ipynb`
+/// links to its own page and images.
+pub fn url_path(path: &str) -> String {
+    path.split('/')
+        .map(|seg| percent_encoding::utf8_percent_encode(seg, SEGMENT).to_string())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// `prunelab render NOTEBOOK… --out DIR [--to jekyll|html] [--baseurl PREFIX]`.
 pub fn render(args: crate::cli::RenderArgs) -> Result<()> {
     let crate::cli::RenderArgs {
@@ -197,7 +214,7 @@ fn html_page(nb: &Notebook, entry: &Entry, out: &Path) -> Result<String> {
                                 writeln!(
                                     body,
                                     "<p class=\"img\"><img src=\"{}\" alt=\"{}\"></p>",
-                                    escape(&rel),
+                                    escape(&url_path(&rel)),
                                     escape(&alt)
                                 )?;
                             } else if let Some(html) = get(data, "text/html") {
@@ -244,8 +261,8 @@ fn html_index(entries: &[Entry]) -> String {
             .collect();
         let _ = writeln!(
             items,
-            "<li><a href=\"{}.html\">{}</a><p>{}</p><p>{}</p></li>",
-            escape(&e.slug),
+            "<li><a href=\"{}\">{}</a><p>{}</p><p>{}</p></li>",
+            escape(&url_path(&format!("{}.html", e.slug))),
             escape(&e.title),
             escape(&e.excerpt),
             tags.join(" ")
@@ -361,5 +378,18 @@ mod tests {
             "{err}"
         );
         assert!(!out.exists(), "nothing written");
+    }
+
+    #[test]
+    fn links_percent_encode_each_segment() {
+        assert_eq!(
+            url_path("iris_files/iris_1_1.png"),
+            "iris_files/iris_1_1.png"
+        );
+        assert_eq!(
+            url_path("a#b?_files/x y%.png"),
+            "a%23b%3F_files/x%20y%25.png"
+        );
+        assert_eq!(url_path("réseau.html"), "r%C3%A9seau.html");
     }
 }
