@@ -138,17 +138,16 @@ impl GenericSocketBackend {
                     }
                 },
             };
-            let send_result = match self.peers.get_async(&next_peer_id).await {
-                Some(mut peer) => send_to_peer_queue(&mut peer.send_queue, message).await,
-                None => continue,
+            let Some(mut sender) = self.peer_sender(&next_peer_id).await else {
+                continue;
             };
-            return match send_result {
+            return match send_to_peer_queue(&mut sender, message).await {
                 Ok(()) => {
                     self.round_robin.push(next_peer_id);
                     Ok(())
                 }
                 Err(e) => {
-                    self.peer_disconnected(&next_peer_id);
+                    self.sender_failed(&next_peer_id, &sender).await;
                     Err(e.into())
                 }
             };
@@ -168,16 +167,38 @@ impl GenericSocketBackend {
             SendResolution::Miss(message) => message,
         };
 
-        let send_result = match self.peers.get_async(peer_id).await {
-            Some(mut peer) => send_to_peer_queue(&mut peer.send_queue, message).await,
-            None => return Err(ZmqError::Other("Destination client not found by identity")),
+        let Some(mut sender) = self.peer_sender(peer_id).await else {
+            return Err(ZmqError::Other("Destination client not found by identity"));
         };
-        match send_result {
+        match send_to_peer_queue(&mut sender, message).await {
             Ok(()) => Ok(()),
             Err(e) => {
-                self.peer_disconnected(peer_id);
+                self.sender_failed(peer_id, &sender).await;
                 Err(e.into())
             }
+        }
+    }
+
+    /// PATCH(prunelab): the peer's send queue, cloned out of the map. `get_async` returns an entry that
+    /// holds its bucket's lock; held across the await of a full queue, it blocked `peer_disconnected`'s
+    /// `remove_sync` of the same bucket on a runtime thread, and with it every task of that thread (the
+    /// kernel stopped reading its sockets). No entry is held across an await now.
+    async fn peer_sender(&self, peer_id: &PeerIdentity) -> Option<mpsc::Sender<Message>> {
+        self.peers
+            .get_async(peer_id)
+            .await
+            .map(|peer| peer.send_queue.clone())
+    }
+
+    /// PATCH(prunelab): after a failed send through `sender`, drops the peer's registration only while it
+    /// is still the connection `sender` belongs to (a newer connection under the same identity stays).
+    async fn sender_failed(&self, peer_id: &PeerIdentity, sender: &mpsc::Sender<Message>) {
+        let current = match self.peers.get_async(peer_id).await {
+            Some(peer) => peer.send_queue.same_receiver(sender),
+            None => false,
+        };
+        if current {
+            self.peer_disconnected(peer_id);
         }
     }
 
