@@ -28,7 +28,7 @@ fn inference(c: &mut Criterion) {
     for sparsity in [0.5, 0.8, 0.9, 0.95, 0.99] {
         let mut m = dense.clone();
         prune_to_sparsity(&mut m, sparsity, Scope::Layerwise, &[]).unwrap();
-        let sparse = SparseMlp::new(&m, 1.0).unwrap();
+        let sparse = m.to_sparse_with_crossover(1.0, 1.0).unwrap();
         group.bench_with_input(
             BenchmarkId::new("sparse kernels", sparsity),
             &sparse,

@@ -2,7 +2,7 @@
 //! layer dense, over densities (each layer pruned to it by magnitude) and batch sizes, and prints the
 //! densities below which the CSR product wins: the measurement behind `prunelab::prune::CROSSOVER_FEW` and
 //! `CROSSOVER_MANY`, which `Mlp::to_sparse` uses (pass this machine's figures to
-//! `SparseMlp::with_crossover` to use them instead).
+//! `Mlp::to_sparse_with_crossover` to use them instead).
 //!
 //! `cargo run --release -p prunelab --example sparse_crossover [SIZES...]` (default the benchmark network
 //! 784 1000 1000 500 200 10; set `RAYON_NUM_THREADS` for the thread count).
@@ -51,7 +51,10 @@ fn main() -> Result<()> {
     for density in densities {
         let mut model = Mlp::config(&sizes).bias(false).seed(1).build()?;
         WeightPruning::magnitude(1.0 - density).apply(&mut model)?;
-        let (sparse, dense) = (SparseMlp::new(&model, 1.0)?, SparseMlp::new(&model, 0.0)?);
+        let (sparse, dense) = (
+            model.to_sparse_with_crossover(1.0, 1.0)?,
+            model.to_sparse_with_crossover(0.0, 0.0)?,
+        );
         print!("{density:>8.2}");
         let (mut few, mut many) = (true, true);
         for n in batches {

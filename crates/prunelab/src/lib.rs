@@ -26,7 +26,6 @@ mod csv_text;
 pub mod data;
 pub mod display;
 mod error;
-pub mod graph;
 pub mod interrupt;
 pub mod kernels;
 mod linalg;
@@ -42,6 +41,9 @@ pub mod sweep;
 pub mod train;
 
 pub use error::{Error, Result};
+
+/// The network as a graph of nodes and weighted edges (defined in [`nn`]).
+pub use nn::graph;
 
 /// The names most programs need, for `use prunelab::prelude::*`: the one list of the core API, which the
 /// notebook prelude (`prunelab-prelude`) re-exports with the charts and ndarray's types added.

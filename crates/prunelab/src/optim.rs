@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::nn::{Gradients, Mlp};
+use crate::nn::{Gradients, Mlp, ParamUpdate};
 
 /// Stochastic gradient descent, as PyTorch's `torch.optim.SGD`:
 ///
@@ -264,19 +264,6 @@ struct Slot {
     second: Vec<f32>,
 }
 
-impl Slot {
-    /// Pruned parameters stay exactly zero and carry no optimiser state.
-    fn apply_mask(&mut self, params: &mut [f32], mask: &[bool]) {
-        for (i, &keep) in mask.iter().enumerate() {
-            if !keep {
-                params[i] = 0.0;
-                self.first[i] = 0.0;
-                self.second[i] = 0.0;
-            }
-        }
-    }
-}
-
 /// The running state of an optimiser over the parameters of one network.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct OptimizerState {
@@ -303,11 +290,11 @@ impl OptimizerState {
 
     /// Whether the state was built for parameters shaped as `mlp`'s.
     fn fits(&self, mlp: &Mlp) -> bool {
-        self.slots.len() == 2 * mlp.layers.len()
-            && mlp.layers.iter().enumerate().all(|(k, l)| {
-                self.slots[2 * k].first.len() == l.weight.len()
-                    && self.slots[2 * k + 1].first.len() == l.bias.as_ref().map_or(0, |b| b.len())
-            })
+        self.slots.len() == 2 * mlp.n_layers()
+            && mlp
+                .slot_sizes()
+                .zip(&self.slots)
+                .all(|(n, slot)| slot.first.len() == n)
     }
 
     /// One update of every parameter of `mlp` from `grads`. Returns whether every gradient was finite,
@@ -317,9 +304,7 @@ impl OptimizerState {
     pub(crate) fn step(&mut self, mlp: &mut Mlp, grads: &Gradients) -> bool {
         if !self.fits(mlp) {
             self.slots = mlp
-                .layers
-                .iter()
-                .flat_map(|l| [l.weight.len(), l.bias.as_ref().map_or(0, |b| b.len())])
+                .slot_sizes()
                 .map(|n| Slot {
                     first: vec![0.0; n],
                     second: vec![0.0; n],
@@ -328,28 +313,36 @@ impl OptimizerState {
             self.step = 0;
         }
         self.step += 1;
-        let mut finite = true;
-        for (k, layer) in mlp.layers.iter_mut().enumerate() {
-            let w = layer.weight.as_slice_mut().expect("weights are contiguous");
-            let gw = grads.weights[k]
-                .as_slice()
-                .expect("gradients are contiguous");
-            let slot = &mut self.slots[2 * k];
-            finite &= update(&self.config, self.step, slot, w, gw);
-            if let Some(mask) = &layer.mask {
-                slot.apply_mask(w, mask.as_slice().expect("masks are contiguous"));
-            }
-            if let (Some(b), Some(gb)) = (&mut layer.bias, &grads.biases[k]) {
-                let b = b.as_slice_mut().expect("biases are contiguous");
-                let gb = gb.as_slice().expect("gradients are contiguous");
-                let slot = &mut self.slots[2 * k + 1];
-                finite &= update(&self.config, self.step, slot, b, gb);
-                if let Some(mask) = &layer.bias_mask {
-                    slot.apply_mask(b, mask.as_slice().expect("masks are contiguous"));
-                }
-            }
-        }
-        finite
+        mlp.update_params(&mut Step { state: self, grads })
+    }
+}
+
+/// One optimiser step over a network's parameter slots; the network zeroes pruned entries after each.
+struct Step<'a> {
+    state: &'a mut OptimizerState,
+    grads: &'a Gradients,
+}
+
+impl ParamUpdate for Step<'_> {
+    fn update(&mut self, slot: usize, values: &mut [f32]) -> bool {
+        let (k, grads) = (slot / 2, self.grads);
+        let g = if slot.is_multiple_of(2) {
+            grads.weights[k].as_slice()
+        } else {
+            grads.biases[k].as_ref().and_then(|b| b.as_slice())
+        };
+        // A layer without bias has no gradient for its (empty) bias slot.
+        let Some(g) = g else {
+            return true;
+        };
+        let state = &mut *self.state;
+        update(&state.config, state.step, &mut state.slots[slot], values, g)
+    }
+
+    fn pruned(&mut self, slot: usize, index: usize) {
+        let s = &mut self.state.slots[slot];
+        s.first[index] = 0.0;
+        s.second[index] = 0.0;
     }
 }
 
@@ -397,8 +390,11 @@ fn update_chunk(
     second: &mut [f32],
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if crate::kernels::family() != crate::kernels::SimdFamily::Portable {
-        // SAFETY: the AVX2 and AVX-512 families run only on CPUs with AVX2 (`kernels` checked it).
+    if crate::kernels::family() != crate::kernels::SimdFamily::Portable
+        && crate::kernels::has_avx2()
+    {
+        // SAFETY: `has_avx2()` is the one-time CPU detection in `kernels`: the CPU has AVX2. (It always
+        // holds here: the AVX2 and AVX-512 families need AVX2, and `family()` is always a supported one.)
         return unsafe { update_chunk_avx2(config, step, params, grads, first, second) };
     }
     update_chunk_any(config, step, params, grads, first, second)
@@ -488,7 +484,7 @@ mod tests {
     #[test]
     fn the_avx2_loop_gives_the_same_bits_as_the_plain_one() {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if crate::kernels::has_avx2() {
             let n = 1003;
             let wave =
                 |i: usize, f: f32| ((i as f32 * f).sin() * 1.7) * 10f32.powi((i % 7) as i32 - 3);
@@ -510,7 +506,7 @@ mod tests {
                     let (p, m, v) = &mut plain;
                     assert!(update_chunk_any(&config, step, p, &grads, m, v));
                     let (p, m, v) = &mut wide;
-                    // SAFETY: the CPU has AVX2 (checked above).
+                    // SAFETY: inside `if has_avx2()`: the one-time CPU detection found AVX2.
                     assert!(unsafe { update_chunk_avx2(&config, step, p, &grads, m, v) });
                 }
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -520,7 +516,7 @@ mod tests {
                 let mut broken = vec![0.0f32; n];
                 broken[n - 2] = f32::NAN;
                 let (p, m, v) = &mut wide;
-                // SAFETY: as above.
+                // SAFETY: still inside `if has_avx2()`: the one-time CPU detection found AVX2.
                 assert!(!unsafe { update_chunk_avx2(&config, 6, p, &broken, m, v) });
             }
         }

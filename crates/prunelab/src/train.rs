@@ -13,7 +13,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::metrics::Metric;
-use crate::nn::{Dense, Gradients, Mlp, Workspace};
+use crate::nn::{Gradients, Mlp, Workspace};
 use crate::optim::{Optimizer, OptimizerState};
 use crate::prune::scores::{MovementTracker, UtilityTracker};
 use crate::prune::GradualPruning;
@@ -372,7 +372,7 @@ impl Trainer {
                 Array2::zeros((bs, y.ncols())),
             )
         };
-        let mut snapshot: Vec<Dense> = model.layers.clone();
+        let mut snapshot = model.clone();
         let mut order: Vec<usize> = (0..n).collect();
         let mut history = History {
             loss: Vec::with_capacity(p.epochs),
@@ -394,7 +394,7 @@ impl Trainer {
             crate::interrupt::checkpoint("training", || {
                 format!("before epoch {local} of {}", p.epochs)
             })?;
-            copy_params(&mut snapshot, &model.layers);
+            snapshot.copy_params_from(model);
             if p.shuffle && !full_batch {
                 // A fresh permutation per epoch, so continued runs equal one longer run.
                 order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
@@ -459,7 +459,7 @@ impl Trainer {
                 }
                 total += value as f64 * m as f64;
             }
-            if !params_finite(model) {
+            if !model.params_finite() {
                 return Err(self.diverged(model, &snapshot, epoch));
             }
             self.epochs_done += 1;
@@ -505,26 +505,11 @@ impl Trainer {
     }
 
     /// Restores the weights of the start of the epoch, resets the optimiser and builds the error.
-    fn diverged(&mut self, model: &mut Mlp, snapshot: &[Dense], epoch: usize) -> Error {
-        copy_params(&mut model.layers, snapshot);
+    fn diverged(&mut self, model: &mut Mlp, snapshot: &Mlp, epoch: usize) -> Error {
+        model.copy_params_from(snapshot);
         self.state.reset();
         Error::NonFiniteLoss { epoch }
     }
-}
-
-fn copy_params(dst: &mut [Dense], src: &[Dense]) {
-    for (d, s) in dst.iter_mut().zip(src) {
-        d.weight.assign(&s.weight);
-        if let (Some(db), Some(sb)) = (&mut d.bias, &s.bias) {
-            db.assign(sb);
-        }
-    }
-}
-
-fn params_finite(model: &Mlp) -> bool {
-    model.layers.iter().all(|l| {
-        l.weight.iter().all(|v| v.is_finite()) && l.bias.iter().flatten().all(|v| v.is_finite())
-    })
 }
 
 /// One epoch's line: `epoch 12/600  loss 0.123456  val accuracy 0.9500`.

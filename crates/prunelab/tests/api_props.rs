@@ -1,6 +1,7 @@
 //! Random sequences of public calls with random sizes and arguments, valid and invalid alike (NaN, negative
 //! and out-of-range amounts, indices past the end, empty selections): whatever the sequence, every call
-//! returns `Ok` or a typed `Err`, never a panic.
+//! returns `Ok` or a typed `Err`, never a panic, and no call leaves a pruned (masked) weight or bias anything
+//! but exactly zero: the rule every pruning method and report relies on.
 //!
 //! `PRUNELAB_FUZZ_CASES=N` runs N sequences instead of the default.
 
@@ -78,6 +79,38 @@ enum Op {
         accuracy: bool,
     },
     Report,
+    Sgd {
+        epochs: usize,
+        lr: f32,
+        momentum: f32,
+    },
+    Gradual {
+        sparsity: f64,
+        epochs: usize,
+    },
+    SetWeights {
+        layer: usize,
+        fill: f32,
+    },
+    SetBias {
+        layer: usize,
+        fill: f32,
+    },
+    Reinitialize {
+        seed: u64,
+    },
+    RemoveConnections {
+        from: usize,
+        to: usize,
+    },
+    Iterative {
+        rounds: usize,
+        amount: f64,
+    },
+    Lottery {
+        rounds: usize,
+        amount: f64,
+    },
 }
 
 fn float() -> impl Strategy<Value = f32> {
@@ -145,7 +178,35 @@ fn op() -> impl Strategy<Value = Op> {
         fraction().prop_map(|fraction| Op::Split { fraction }),
         any::<bool>().prop_map(|accuracy| Op::Metric { accuracy }),
         Just(Op::Report),
+        (0usize..3, float(), 0.0f32..0.99).prop_map(|(epochs, lr, momentum)| Op::Sgd {
+            epochs,
+            lr,
+            momentum
+        }),
+        (fraction(), 0usize..4).prop_map(|(sparsity, epochs)| Op::Gradual { sparsity, epochs }),
+        (0usize..5, float()).prop_map(|(layer, fill)| Op::SetWeights { layer, fill }),
+        (0usize..5, float()).prop_map(|(layer, fill)| Op::SetBias { layer, fill }),
+        any::<u64>().prop_map(|seed| Op::Reinitialize { seed }),
+        (0usize..30, 0usize..30).prop_map(|(from, to)| Op::RemoveConnections { from, to }),
+        (0usize..3, fraction()).prop_map(|(rounds, amount)| Op::Iterative { rounds, amount }),
+        (0usize..3, fraction()).prop_map(|(rounds, amount)| Op::Lottery { rounds, amount }),
     ]
+}
+
+/// Every masked weight and bias of `model` is exactly zero.
+fn masks_hold(model: &Mlp) -> bool {
+    model.layers().iter().all(|l| {
+        let weights = l.mask().is_none_or(|m| {
+            m.iter()
+                .zip(l.weight().iter())
+                .all(|(&keep, &w)| keep || w == 0.0)
+        });
+        let biases = match (l.bias_mask(), l.bias()) {
+            (Some(m), Some(b)) => m.iter().zip(b.iter()).all(|(&keep, &v)| keep || v == 0.0),
+            _ => true,
+        };
+        weights && biases
+    })
 }
 
 /// A network with random sizes, topology, biases and activations, and a dataset that fits its input width
@@ -253,6 +314,7 @@ fn step(model: &mut Mlp, data: &Dataset, loss: Loss, op: &Op) {
         }
         Op::Compact => {
             if let Ok(c) = model.compact() {
+                assert!(masks_hold(&c), "compaction left a masked weight non-zero");
                 let _ = c.forward(&data.records);
             }
         }
@@ -263,6 +325,10 @@ fn step(model: &mut Mlp, data: &Dataset, loss: Loss, op: &Op) {
         Op::Bytes => {
             if let Ok(b) = model.to_bytes() {
                 let back = Mlp::from_bytes(&b).expect("a written network reads back");
+                assert!(
+                    masks_hold(&back),
+                    "a loaded network has a masked weight non-zero"
+                );
                 assert_eq!(back.to_bytes().unwrap(), b);
             }
         }
@@ -326,7 +392,65 @@ fn step(model: &mut Mlp, data: &Dataset, loss: Loss, op: &Op) {
             let _ = model.sparsity();
             let _ = model.live_units();
         }
+        Op::Sgd {
+            epochs,
+            lr,
+            momentum,
+        } => {
+            let _ = TrainParams::new(loss, Sgd::new(*lr).momentum(*momentum))
+                .epochs(*epochs)
+                .fit(model, data);
+        }
+        Op::Gradual { sparsity, epochs } => {
+            let schedule = GradualPruning::polynomial(0.0, *sparsity, 0, 3, 1);
+            let _ = TrainParams::new(loss, Adam::new(0.05))
+                .epochs(*epochs)
+                .batch_size(BatchSize::Size(4))
+                .gradual(schedule)
+                .fit(model, data);
+        }
+        Op::SetWeights { layer, fill } => {
+            if let Ok(l) = model.layer(*layer) {
+                let w = Array2::from_elem(l.weight().raw_dim(), *fill);
+                let _ = model.set_weights(*layer, w);
+            }
+        }
+        Op::SetBias { layer, fill } => {
+            if let Ok(l) = model.layer(*layer) {
+                let b = Array1::from_elem(l.n_outputs(), *fill);
+                let _ = model.set_bias(*layer, b);
+            }
+        }
+        Op::Reinitialize { seed } => {
+            let _ = model.reinitialize(Init::default(), *seed);
+        }
+        Op::RemoveConnections { from, to } => {
+            let _ = model.remove_connections(&[(*from, *to)]);
+        }
+        Op::Iterative { rounds, amount } => {
+            let _ = IterativePruning {
+                rounds: *rounds,
+                pruning: WeightPruning::magnitude(*amount),
+                retrain: TrainParams::new(loss, Adam::new(0.05)).epochs(1),
+            }
+            .run(model, data, data, Metric::Accuracy);
+        }
+        Op::Lottery { rounds, amount } => {
+            let search = LotteryTicket {
+                rounds: *rounds,
+                amount_per_round: *amount,
+                rewind: Rewind::Init,
+                scope: Scope::Layerwise,
+                skip: Vec::new(),
+                train: TrainParams::new(loss, Adam::new(0.05)).epochs(1),
+            };
+            let _ = search.run(model, data, data, Metric::Accuracy);
+        }
     }
+    assert!(
+        masks_hold(model),
+        "{op:?} left a masked weight or bias non-zero"
+    );
 }
 
 fn cases() -> u32 {
@@ -340,7 +464,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_call_sequences_never_panic(
+    fn random_call_sequences_never_panic_and_keep_pruned_weights_zero(
         sizes in proptest::collection::vec(1usize..7, 1..5),
         dense in any::<bool>(),
         bias in any::<bool>(),

@@ -289,7 +289,7 @@ fn bad_pruning_arguments_are_typed_errors() {
         Err(Error::NonFinite { .. })
     ));
     assert!(matches!(
-        SparseMlp::new(&m, 2.0),
+        m.to_sparse_with_crossover(2.0, 2.0),
         Err(Error::InvalidParam { .. })
     ));
     assert_eq!(m, hand_set(), "failed calls change nothing");
@@ -449,7 +449,7 @@ proptest! {
     #[test]
     fn sparse_kernel_equals_dense_masked_product(seed in 0u64..1_000_000, threshold in 0.0f64..=1.0) {
         let m = random_pruned(seed);
-        let sparse = SparseMlp::new(&m, threshold).unwrap();
+        let sparse = m.to_sparse_with_crossover(threshold, threshold).unwrap();
         let x = random_input(m.n_inputs(), seed);
         assert_close(&m.forward(&x).unwrap(), &sparse.forward(&x).unwrap(), "sparse");
         let compact_sparse = m.compact().unwrap().to_sparse();
@@ -483,7 +483,10 @@ fn sparse_forward_on_a_large_batch_crosses_blocks() {
     let big = ndarray::concatenate(ndarray::Axis(0), &vec![x.view(); 90]).unwrap();
     assert_close(
         &m.forward(&big).unwrap(),
-        &SparseMlp::new(&m, 0.5).unwrap().forward(&big).unwrap(),
+        &m.to_sparse_with_crossover(0.5, 0.5)
+            .unwrap()
+            .forward(&big)
+            .unwrap(),
         "large batch",
     );
 }
@@ -500,7 +503,7 @@ fn each_layer_takes_the_product_its_density_and_batch_call_for() {
             .unwrap();
     }
     // CSR below 50% for up to three samples, below 20% beyond: the middle layer switches with the batch.
-    let net = SparseMlp::with_crossover(&m, 0.5, 0.2).unwrap();
+    let net = m.to_sparse_with_crossover(0.5, 0.2).unwrap();
     let kinds: Vec<&str> = net
         .layers()
         .iter()
@@ -517,7 +520,7 @@ fn each_layer_takes_the_product_its_density_and_batch_call_for() {
     assert_eq!(kinds, ["sparse", "sparse for few", "dense"]);
     assert_eq!((net.sparse_layers(), net.switching_layers()), (1, 1));
     // The other way round: CSR for large blocks only.
-    let other = SparseMlp::with_crossover(&m, 0.2, 0.5).unwrap();
+    let other = m.to_sparse_with_crossover(0.2, 0.5).unwrap();
     assert!(matches!(
         other.layers()[1].kernel,
         Kernel::BySamples {
@@ -540,7 +543,7 @@ fn each_layer_takes_the_product_its_density_and_batch_call_for() {
     assert!(matches!(auto.layers()[0].kernel, Kernel::Sparse(_)));
     assert!(matches!(auto.layers()[2].kernel, Kernel::Dense(_)));
     for bad in [(-0.1, 0.3), (0.3, 1.5), (f64::NAN, 0.3)] {
-        assert!(SparseMlp::with_crossover(&m, bad.0, bad.1).is_err());
+        assert!(m.to_sparse_with_crossover(bad.0, bad.1).is_err());
     }
 }
 
@@ -559,7 +562,7 @@ fn a_sparse_network_whose_layers_all_run_dense_is_the_dense_network_bit_for_bit(
             .unwrap();
         WeightPruning::magnitude(0.5).apply(&mut m).unwrap();
         // No layer is below 0% density: every one keeps the dense product.
-        let net = SparseMlp::with_crossover(&m, 0.0, 0.0).unwrap();
+        let net = m.to_sparse_with_crossover(0.0, 0.0).unwrap();
         assert_eq!(net.sparse_layers(), 0);
         for n in [1, 2, 5, 130, 700] {
             let xb = big.slice(ndarray::s![..n, ..]);
@@ -1023,7 +1026,7 @@ fn sparse_forward_equals_dense_at_every_batch_size() {
     WeightPruning::magnitude(0.85).apply(&mut m).unwrap();
     let all =
         ndarray::concatenate(ndarray::Axis(0), &vec![random_input(37, 3).view(); 40]).unwrap();
-    let sparse = SparseMlp::new(&m, 1.0).unwrap();
+    let sparse = m.to_sparse_with_crossover(1.0, 1.0).unwrap();
     assert_eq!(sparse.sparse_layers(), 3);
     for n in [
         1, 2, 7, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 127, 128, 129, 200,

@@ -1,4 +1,4 @@
-//! Saving and loading networks, masks included, as JSON or as a compact checksummed binary.
+//! The stored form of a network, masks included, shared by the JSON and the compact checksummed binary.
 //!
 //! Pruned layers store only their kept weights, with the mask as a bitmap or as delta-coded indices
 //! (whichever is smaller), so files shrink with sparsity. Loading validates everything (format tag, version, checksum, shapes, indices, finiteness, the
@@ -9,13 +9,13 @@ use std::path::Path;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use super::{Activation, Dense, Mlp, Topology};
-use crate::error::{Error, Result};
+use super::{Activation, Dense, Topology};
+use crate::error::Error;
 
 const FORMAT: &str = "prunelab-mlp";
-const VERSION: u32 = 1;
-const MAGIC: &[u8; 8] = b"PRUNELAB";
-const HEADER: usize = 8 + 4 + 8 + 4;
+pub(super) const VERSION: u32 = 1;
+pub(super) const MAGIC: &[u8; 8] = b"PRUNELAB";
+pub(super) const HEADER: usize = 8 + 4 + 8 + 4;
 
 /// Weights any file may claim, whatever it holds: 4M (16 MB), more than the notebooks' largest network
 /// (2.4M) needs at any sparsity.
@@ -105,10 +105,10 @@ fn ungap(gaps: &[u32], len: usize, what: &str) -> std::result::Result<Vec<usize>
     Ok(out)
 }
 
-impl From<Mlp> for ModelFile {
-    fn from(m: Mlp) -> Self {
-        let layers = m
-            .layers
+impl ModelFile {
+    /// The serialised form of a network of `layers` over `n_inputs` inputs wired by `topology`.
+    pub(super) fn from_parts(n_inputs: usize, topology: Topology, layers: &[Dense]) -> ModelFile {
+        let layers = layers
             .iter()
             .map(|l| {
                 let flat = l.weight.as_slice().expect("contiguous");
@@ -150,17 +150,18 @@ impl From<Mlp> for ModelFile {
         ModelFile {
             format: FORMAT.into(),
             version: VERSION,
-            n_inputs: m.n_inputs,
-            topology: m.topology,
+            n_inputs,
+            topology,
             layers,
         }
     }
 }
 
-impl TryFrom<ModelFile> for Mlp {
-    type Error = String;
-
-    fn try_from(f: ModelFile) -> std::result::Result<Self, String> {
+impl ModelFile {
+    /// The inputs, wiring and layers this form holds, checked (the network's own checks follow in
+    /// [`Mlp::from_layers`]).
+    pub(super) fn into_parts(self) -> std::result::Result<(usize, Topology, Vec<Dense>), String> {
+        let f = self;
         if f.format != FORMAT {
             return Err(format!(
                 "not a prunelab network (format tag {:?})",
@@ -271,118 +272,14 @@ impl TryFrom<ModelFile> for Mlp {
             }
             layers.push(dense);
         }
-        Mlp::from_layers(f.n_inputs, f.topology, layers).map_err(|e| e.to_string())
+        Ok((f.n_inputs, f.topology, layers))
     }
 }
 
-fn format_error(path: &Path, reason: impl Into<String>) -> Error {
+/// A [`Error::Format`] for `path`.
+pub(super) fn format_error(path: &Path, reason: impl Into<String>) -> Error {
     Error::Format {
         path: path.to_path_buf(),
         reason: reason.into(),
     }
-}
-
-impl Mlp {
-    /// The network as JSON.
-    pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string(self).map_err(|e| format_error(Path::new("<json>"), e.to_string()))
-    }
-
-    /// A network from JSON written by [`Mlp::to_json`].
-    pub fn from_json(json: &str) -> Result<Mlp> {
-        serde_json::from_str(json).map_err(|e| format_error(Path::new("<json>"), e.to_string()))
-    }
-
-    /// The network in the compact binary form: a magic tag, version, length and CRC-32, then the body.
-    pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let body = postcard::to_stdvec(&ModelFile::from(self.clone()))
-            .map_err(|e| format_error(Path::new("<bytes>"), e.to_string()))?;
-        let mut out = Vec::with_capacity(HEADER + body.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-        out.extend_from_slice(&body);
-        Ok(out)
-    }
-
-    /// A network from bytes written by [`Mlp::to_bytes`].
-    pub fn from_bytes(bytes: &[u8]) -> Result<Mlp> {
-        Self::parse_bytes(bytes, Path::new("<bytes>"))
-    }
-
-    fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Mlp> {
-        if bytes.len() < HEADER {
-            return Err(format_error(
-                path,
-                format!("truncated: {} bytes, header needs {HEADER}", bytes.len()),
-            ));
-        }
-        if &bytes[..8] != MAGIC {
-            return Err(format_error(
-                path,
-                "not a prunelab binary network (bad magic)",
-            ));
-        }
-        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        if version != VERSION {
-            return Err(format_error(path, format!("unsupported version {version}")));
-        }
-        let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
-        let crc = u32::from_le_bytes(bytes[20..24].try_into().expect("4 bytes"));
-        let body = &bytes[HEADER..];
-        if (body.len() as u64) < len {
-            return Err(format_error(
-                path,
-                format!("truncated: body has {} of {len} bytes", body.len()),
-            ));
-        }
-        if body.len() as u64 != len {
-            return Err(format_error(
-                path,
-                format!("{} trailing bytes", body.len() as u64 - len),
-            ));
-        }
-        if crc32fast::hash(body) != crc {
-            return Err(format_error(path, "checksum mismatch: the file is corrupt"));
-        }
-        let file: ModelFile =
-            postcard::from_bytes(body).map_err(|e| format_error(path, e.to_string()))?;
-        Mlp::try_from(file).map_err(|e| format_error(path, e))
-    }
-
-    /// Saves to `path`: JSON when the extension is `.json`, the binary form otherwise.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        let bytes = if is_json(path) {
-            self.to_json()?.into_bytes()
-        } else {
-            self.to_bytes()?
-        };
-        std::fs::write(path, bytes).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })
-    }
-
-    /// Loads from `path` (JSON when the extension is `.json`, binary otherwise).
-    pub fn load(path: impl AsRef<Path>) -> Result<Mlp> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if is_json(path) {
-            let text =
-                std::str::from_utf8(&bytes).map_err(|e| format_error(path, e.to_string()))?;
-            serde_json::from_str(text).map_err(|e| format_error(path, e.to_string()))
-        } else {
-            Self::parse_bytes(&bytes, path)
-        }
-    }
-}
-
-fn is_json(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }

@@ -20,15 +20,15 @@ use crate::nn::Activation;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Dense {
-    pub(crate) weight: crate::nn::Weights,
-    pub(crate) bias: Option<Array1<f32>>,
-    pub(crate) activation: Activation,
+    pub(in crate::nn) weight: crate::nn::Weights,
+    pub(in crate::nn) bias: Option<Array1<f32>>,
+    pub(in crate::nn) activation: Activation,
     /// `false` where a weight is pruned (and therefore exactly zero); `None` when nothing is pruned.
-    pub(crate) mask: Option<Array2<bool>>,
+    pub(in crate::nn) mask: Option<Array2<bool>>,
     /// `false` where a bias is pruned (a removed unit); `None` when no bias is pruned.
-    pub(crate) bias_mask: Option<Array1<bool>>,
+    pub(in crate::nn) bias_mask: Option<Array1<bool>>,
     /// The value each pruned weight had when it was pruned, for [`Mlp::reset_masks`](crate::nn::Mlp::reset_masks).
-    pub(crate) pruned_values: Option<Array2<f32>>,
+    pub(in crate::nn) pruned_values: Option<Array2<f32>>,
 }
 
 /// Layers are equal when their weights, biases, activation and masks are; the in-memory record of pruned

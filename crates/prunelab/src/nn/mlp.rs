@@ -10,20 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::data::Dataset;
 use crate::error::{check_finite, Error, Result};
 use crate::loss::Loss;
-use crate::nn::{Activation, Dense, Init};
+use crate::nn::{Activation, Dense, Init, Topology};
 
 use super::batch::{check_batch, dense_inference, labels_from_output, LayerView};
-
-/// How layers are wired together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-pub enum Topology {
-    /// Each layer receives the previous layer's output (the usual MLP).
-    #[default]
-    Chain,
-    /// Each layer receives the network input and the outputs of all earlier layers, concatenated in that
-    /// order (a densely connected MLP). Layer `k` has `inputs + Σ_{i<k} width_i` inputs.
-    DenselyConnected,
-}
 
 /// Settings for building an [`Mlp`] from layer sizes.
 ///
@@ -191,12 +180,11 @@ impl MlpConfig {
 /// assert!((y[[0, 0]] - 0.5 * 1.1 - 0.5 * 5.2).abs() < 1e-6);
 /// # Ok::<(), prunelab::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(into = "super::file::ModelFile", try_from = "super::file::ModelFile")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Mlp {
-    pub(crate) n_inputs: usize,
-    pub(crate) topology: Topology,
-    pub(crate) layers: Vec<Dense>,
+    pub(in crate::nn) n_inputs: usize,
+    pub(in crate::nn) topology: Topology,
+    pub(in crate::nn) layers: Vec<Dense>,
 }
 
 /// Gradients of a loss with respect to every weight and bias of an [`Mlp`].

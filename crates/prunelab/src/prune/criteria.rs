@@ -152,13 +152,12 @@ impl WeightPruning {
         let scores = weight_scores(model, &self.score)?;
         // Candidates: (score, layer, flat index) of every remaining weight in scope.
         let candidates = |k: usize| -> Vec<(f32, usize, usize)> {
-            let l = &model.layers[k];
+            let mask = model.layers()[k].mask();
             scores[k]
                 .iter()
                 .enumerate()
                 .filter(|&(i, _)| {
-                    l.mask
-                        .as_ref()
+                    mask.as_ref()
                         .is_none_or(|m| m.as_slice().expect("contiguous")[i])
                 })
                 .map(|(i, &s)| (s, k, i))
@@ -226,9 +225,9 @@ impl ThresholdPruning {
         let chosen: Vec<(usize, usize)> = layers
             .iter()
             .flat_map(|&k| {
-                model.layers[k]
-                    .weight
-                    .iter()
+                model.layers()[k]
+                    .weight()
+                    .into_iter()
                     .enumerate()
                     .filter(move |&(_, &w)| below(w))
                     .map(move |(i, _)| (k, i))
@@ -306,9 +305,8 @@ pub(crate) fn prune_flat(
 ) -> Vec<usize> {
     let mut removed = vec![0; model.n_layers()];
     for (k, i) in entries {
-        let l = &mut model.layers[k];
-        let cols = l.n_inputs();
-        if l.prune_entry(i / cols, i % cols) {
+        let cols = model.layers()[k].n_inputs();
+        if model.prune_weight(k, i / cols, i % cols) {
             removed[k] += 1;
         }
     }
@@ -319,16 +317,16 @@ pub(crate) fn prune_flat(
 fn weight_scores(model: &Mlp, score: &WeightScore) -> Result<Vec<Array2<f32>>> {
     match score {
         WeightScore::Magnitude => Ok(model
-            .layers
+            .layers()
             .iter()
-            .map(|l| l.weight.mapv(f32::abs))
+            .map(|l| l.weight().mapv(f32::abs))
             .collect()),
         WeightScore::Random { seed } => {
             let mut rng = ChaCha8Rng::seed_from_u64(*seed);
             Ok(model
-                .layers
+                .layers()
                 .iter()
-                .map(|l| Array2::from_shape_simple_fn(l.weight.raw_dim(), || rng.gen::<f32>()))
+                .map(|l| Array2::from_shape_simple_fn(l.weight().raw_dim(), || rng.gen::<f32>()))
                 .collect())
         }
         WeightScore::Custom(scores) => {
@@ -339,11 +337,11 @@ fn weight_scores(model: &Mlp, score: &WeightScore) -> Result<Vec<Array2<f32>>> {
                     scores.len(),
                 ));
             }
-            for (k, (s, l)) in scores.iter().zip(&model.layers).enumerate() {
-                if s.dim() != l.weight.dim() {
+            for (k, (s, l)) in scores.iter().zip(model.layers()).enumerate() {
+                if s.dim() != l.weight().dim() {
                     return Err(Error::ShapeMismatch {
                         context: "weight scores",
-                        expected: format!("layer {k}: {:?}", l.weight.dim()),
+                        expected: format!("layer {k}: {:?}", l.weight().dim()),
                         found: format!("{:?}", s.dim()),
                     });
                 }

@@ -24,18 +24,15 @@
 //! # Ok::<(), prunelab::Error>(())
 //! ```
 
-mod compact;
 mod criteria;
-mod mask;
 mod schedule;
 pub(crate) mod scores;
-mod sparse;
 mod structured;
 
+pub use crate::nn::{Csr, Kernel, SparseLayer, SparseMlp, CROSSOVER_FEW, CROSSOVER_MANY};
+pub use crate::nn::{LayerReport, PruneReport};
 pub(crate) use criteria::{check_threshold, chosen_layers};
 pub use criteria::{Amount, Scope, ThresholdPruning, WeightPruning, WeightScore};
-pub use mask::{LayerReport, PruneReport};
 pub use schedule::{prune_to_sparsity, GradualPruning};
 pub use scores::{snip_scores, unit_utility};
-pub use sparse::{Csr, Kernel, SparseLayer, SparseMlp, CROSSOVER_FEW, CROSSOVER_MANY};
 pub use structured::{unit_scores, Norm, UnitPruning, UnitScore};

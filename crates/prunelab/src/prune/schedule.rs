@@ -27,8 +27,8 @@ pub fn prune_to_sparsity(
     }
     let layers = chosen_layers(model, skip)?;
     let need = |model: &Mlp, ks: &[usize]| -> usize {
-        let total: usize = ks.iter().map(|&k| model.layers[k].n_weights()).sum();
-        let remaining: usize = ks.iter().map(|&k| model.layers[k].n_remaining()).sum();
+        let total: usize = ks.iter().map(|&k| model.layers()[k].n_weights()).sum();
+        let remaining: usize = ks.iter().map(|&k| model.layers()[k].n_remaining()).sum();
         let target_pruned = (sparsity * total as f64).round_ties_even() as usize;
         target_pruned.saturating_sub(total - remaining)
     };

@@ -26,11 +26,11 @@ use crate::nn::{Gradients, Mlp, Workspace};
 pub fn snip_scores(model: &Mlp, data: &Dataset, loss: Loss) -> Result<Vec<Array2<f32>>> {
     let (_, grads) = model.loss_and_gradients(data, loss, 0.0)?;
     Ok(model
-        .layers
+        .layers()
         .iter()
         .zip(&grads.weights)
         .map(|(l, g)| {
-            Zip::from(&*l.weight)
+            Zip::from(l.weight())
                 .and(g)
                 .map_collect(|&w, &g| (w * g).abs())
         })
@@ -89,24 +89,24 @@ pub(crate) struct MovementTracker {
 impl MovementTracker {
     pub(crate) fn update(&mut self, model: &Mlp, grads: &Gradients) {
         let fits = self.values.as_ref().is_some_and(|v| {
-            v.len() == model.layers.len()
+            v.len() == model.n_layers()
                 && v.iter()
-                    .zip(&model.layers)
-                    .all(|(s, l)| s.dim() == l.weight.dim())
+                    .zip(model.layers())
+                    .all(|(s, l)| s.dim() == l.weight().dim())
         });
         if !fits {
             self.values = Some(
                 model
-                    .layers
+                    .layers()
                     .iter()
-                    .map(|l| Array2::zeros(l.weight.raw_dim()))
+                    .map(|l| Array2::zeros(l.weight().raw_dim()))
                     .collect(),
             );
         }
         let values = self.values.as_mut().expect("initialised above");
-        for ((s, l), g) in values.iter_mut().zip(&model.layers).zip(&grads.weights) {
+        for ((s, l), g) in values.iter_mut().zip(model.layers()).zip(&grads.weights) {
             Zip::from(s)
-                .and(&*l.weight)
+                .and(l.weight())
                 .and(g)
                 .for_each(|s, &w, &g| *s -= w * g);
         }

@@ -127,8 +127,8 @@ impl UnitPruning {
         }
         let scores = unit_scores(model, &self.score)?;
         let candidates = |k: usize| -> Vec<(f32, usize, usize)> {
-            (0..model.layers[k].n_outputs())
-                .filter(|&u| !model.layers[k].unit_pruned(u))
+            (0..model.layers()[k].n_outputs())
+                .filter(|&u| !model.layers()[k].unit_pruned(u))
                 .map(|u| (scores[k][u], k, u))
                 .collect()
         };
@@ -136,7 +136,7 @@ impl UnitPruning {
         let chosen = select_in_scope(self.scope, self.amount, &layers, candidates)?;
         let mut removed = vec![Vec::new(); hidden];
         for (_, k, u) in chosen {
-            model.layers[k].prune_unit(u);
+            model.prune_unit(k, u);
             removed[k].push(u);
         }
         removed.iter_mut().for_each(|r| r.sort_unstable());
@@ -160,15 +160,15 @@ impl UnitPruning {
 /// ```
 pub fn unit_scores(model: &Mlp, score: &UnitScore) -> Result<Vec<Array1<f32>>> {
     let hidden = model.n_layers() - 1;
-    let layers = &model.layers[..hidden];
+    let layers = &model.layers()[..hidden];
     match score {
         UnitScore::Incoming { norm, with_bias } => Ok(layers
             .iter()
             .map(|l| {
                 (0..l.n_outputs())
                     .map(|u| {
-                        let bias = l.bias.as_ref().filter(|_| *with_bias).map(|b| b[u]);
-                        norm.of(l.weight.row(u).iter().copied().chain(bias))
+                        let bias = l.bias().filter(|_| *with_bias).map(|b| b[u]);
+                        norm.of(l.weight().row(u).iter().copied().chain(bias))
                     })
                     .collect()
             })
@@ -178,7 +178,7 @@ pub fn unit_scores(model: &Mlp, score: &UnitScore) -> Result<Vec<Array1<f32>>> {
                 (0..layers[k].n_outputs())
                     .map(|u| {
                         let outgoing = model.consumers(k).into_iter().flat_map(|(m, start)| {
-                            model.layers[m].weight.column(start + u).to_vec()
+                            model.layers()[m].weight().column(start + u).to_vec()
                         });
                         norm.of(outgoing)
                     })

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::nn::Activation;
 use crate::prune::{Norm, Scope};
-use crate::sweep::SweepMethod;
+use crate::sweep::in_process::SweepMethod;
 
 /// The metric of a study.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,20 +1,16 @@
-//! Running a sweep spec's cells (in one process, or one shard into a results folder), and merging the shards'
-//! records into one table with the mean and spread over seeds.
+//! What a sweep writes and reads: the cell records of a results folder, and the table merged from them with
+//! the mean and spread over seeds.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::progress::{Counter, Progress};
-use crate::sweep::grid::{Cell, CellRow, CellRunner, Shard};
-use crate::sweep::spec::SweepSpec;
+use crate::sweep::cell::{CellRow, Shard};
 
 /// The spec's copy in a results folder.
 pub const SPEC_FILE: &str = "spec.json";
@@ -141,7 +137,7 @@ pub struct ShardReport {
     pub file: PathBuf,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+pub(super) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.into(),
         source,
@@ -161,7 +157,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(io_err(path))
 }
 
-fn host() -> String {
+pub(super) fn host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
@@ -180,7 +176,7 @@ pub fn shard_file(dir: &Path, shard: Shard) -> PathBuf {
 const MAX_RESULTS_FILE: u64 = 1 << 30;
 
 /// Every record in the `*.jsonl` files of `dir`, with the file it came from (files in name order).
-fn read_records(dir: &Path) -> Result<Vec<(PathBuf, CellRecord)>> {
+pub(super) fn read_records(dir: &Path) -> Result<Vec<(PathBuf, CellRecord)>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io_err(dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -218,285 +214,11 @@ fn read_records(dir: &Path) -> Result<Vec<(PathBuf, CellRecord)>> {
     Ok(out)
 }
 
-/// Writes the spec into `dir` (or checks that the one there is the same).
-fn claim_dir(spec: &SweepSpec, dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let path = dir.join(SPEC_FILE);
-    if path.exists() {
-        let there = read_spec(dir)?;
-        if there.digest() != spec.digest() {
-            return Err(Error::Incompatible(format!(
-                "{} holds results of another spec ({:?}, digest {}); this one is {:?}, digest {}: use another folder",
-                dir.display(),
-                there.name,
-                there.digest(),
-                spec.name,
-                spec.digest()
-            )));
-        }
-        return Ok(());
-    }
-    let json = serde_json::to_string_pretty(spec).map_err(|e| Error::Serialize {
-        what: "the sweep spec",
-        format: "JSON",
-        reason: e.to_string(),
-    })?;
-    write_atomic(&path, json.as_bytes())
-}
-
-/// The spec a results folder was made for.
-pub fn read_spec(dir: &Path) -> Result<SweepSpec> {
-    let path = dir.join(SPEC_FILE);
-    let len = std::fs::metadata(&path).map_err(io_err(&path))?.len();
-    if len > 1 << 20 {
-        return Err(Error::Format {
-            path,
-            reason: "too large for a sweep spec".into(),
-        });
-    }
-    let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
-    let spec: SweepSpec = serde_json::from_str(&text).map_err(|e| Error::Format {
-        path: path.clone(),
-        reason: format!("not a sweep spec: {e}"),
-    })?;
-    spec.check()?;
-    Ok(spec)
-}
-
-impl SweepSpec {
-    fn record(
-        &self,
-        cell: &Cell,
-        rows: Vec<CellRow>,
-        metric: &str,
-        wall_s: f64,
-        shard: Shard,
-    ) -> CellRecord {
-        CellRecord {
-            cell: cell.id(),
-            index: cell.index,
-            seed: cell.seed,
-            metric: metric.into(),
-            rows,
-            wall_s,
-            version: env!("CARGO_PKG_VERSION").into(),
-            spec: self.digest(),
-            shard: shard.to_string(),
-            host: host(),
-        }
-    }
-
-    /// Runs every cell in this process (seeds in parallel) and merges them; no files are written.
-    pub fn run_local(&self) -> Result<SweepResults> {
-        self.run_local_with(Progress::Silent)
-    }
-
-    /// [`run_local`](Self::run_local), reporting its progress cell by cell (a bar redrawn in place with
-    /// [`Progress::Bar`]).
-    pub fn run_local_with(&self, progress: Progress) -> Result<SweepResults> {
-        progress.check()?;
-        let cells = self.plan()?;
-        let progress = Counter::new(progress, cells.len(), "cells");
-        let data = self.load_data()?;
-        let metric = self.metric(&data).name();
-        let mut by_seed: Vec<Vec<&Cell>> = Vec::new();
-        for cell in &cells {
-            match by_seed.last_mut() {
-                Some(group) if group[0].seed == cell.seed => group.push(cell),
-                _ => by_seed.push(vec![cell]),
-            }
-        }
-        let records: Vec<CellRecord> = by_seed
-            .par_iter()
-            .map(|group| {
-                let mut runner = CellRunner::new(self, &data);
-                group
-                    .iter()
-                    .map(|cell| {
-                        crate::interrupt::checkpoint("the sweep", || {
-                            format!("before cell {}; finished cells are lost", cell.id())
-                        })?;
-                        let t = Instant::now();
-                        let rows = runner.run(cell)?;
-                        progress.tick();
-                        Ok(self.record(cell, rows, metric, t.elapsed().as_secs_f64(), Shard::ALL))
-                    })
-                    .collect::<Result<Vec<_>>>()
-            })
-            .collect::<Result<Vec<_>>>()?
-            .into_iter()
-            .flatten()
-            .collect();
-        SweepResults::new(self, records)
-    }
-
-    /// Runs one shard's cells into the results folder `dir`: the spec is written there (or checked against
-    /// the one there), cells already recorded by any shard are skipped, and after every cell the shard's
-    /// JSON Lines file is rewritten atomically, so a stopped, preempted or re-queued task resumes where it
-    /// was. `on_cell` hears of each cell computed, with its place in the shard.
-    pub fn run_shard(
-        &self,
-        shard: Shard,
-        dir: &Path,
-        mut on_cell: impl FnMut(&CellRecord, usize, usize),
-    ) -> Result<ShardReport> {
-        let start = Instant::now();
-        let shard = Shard::new(shard.index, shard.count)?;
-        let cells = self.plan()?;
-        claim_dir(self, dir)?;
-        let digest = self.digest();
-        let file = shard_file(dir, shard);
-        let mut done: HashSet<String> = HashSet::new();
-        let mut mine: Vec<CellRecord> = Vec::new();
-        for (path, record) in read_records(dir)? {
-            if record.spec != digest {
-                return Err(Error::Incompatible(format!(
-                    "{} holds a record of another spec (digest {}, this one {digest})",
-                    path.display(),
-                    record.spec
-                )));
-            }
-            done.insert(record.cell.clone());
-            if path == file {
-                mine.push(record);
-            }
-        }
-        let range = shard.range(cells.len());
-        let todo: Vec<&Cell> = cells[range.clone()]
-            .iter()
-            .filter(|c| !done.contains(&c.id()))
-            .collect();
-        let mut report = ShardReport {
-            shard,
-            cells: range.len(),
-            skipped: range.len() - todo.len(),
-            ran: 0,
-            wall_s: 0.0,
-            file: file.clone(),
-        };
-        if !todo.is_empty() {
-            let data = self.load_data()?;
-            let metric = self.metric(&data).name();
-            let mut runner = CellRunner::new(self, &data);
-            for (k, cell) in todo.iter().enumerate() {
-                crate::interrupt::checkpoint("the sweep shard", || {
-                    format!("before cell {}; finished cells are saved", cell.id())
-                })?;
-                let t = Instant::now();
-                let rows = runner.run(cell)?;
-                let record = self.record(cell, rows, metric, t.elapsed().as_secs_f64(), shard);
-                on_cell(&record, k + 1, todo.len());
-                mine.push(record);
-                let mut text = String::new();
-                for r in &mine {
-                    let line = serde_json::to_string(r).map_err(|e| Error::Serialize {
-                        what: "a cell record",
-                        format: "JSON",
-                        reason: e.to_string(),
-                    })?;
-                    text.push_str(&line);
-                    text.push('\n');
-                }
-                write_atomic(&file, text.as_bytes())?;
-                report.ran += 1;
-            }
-        }
-        report.wall_s = start.elapsed().as_secs_f64();
-        Ok(report)
-    }
-}
-
-/// Merges the shards' records in `dir` (the folder [`SweepSpec::run_shard`] wrote): every cell of the spec
-/// must be there exactly once, else [`Error::Merge`] names the missing and duplicated cells.
-pub fn merge_dir(dir: &Path) -> Result<SweepResults> {
-    let spec = read_spec(dir)?;
-    let cells = spec.plan()?;
-    let digest = spec.digest();
-    let records = read_records(dir)?;
-    let mut seen: HashMap<String, Vec<PathBuf>> = HashMap::new();
-    let mut by_id: HashMap<String, CellRecord> = HashMap::new();
-    let mut foreign: Vec<String> = Vec::new();
-    for (path, record) in records {
-        if record.spec != digest {
-            foreign.push(format!("{} ({})", record.cell, path.display()));
-            continue;
-        }
-        seen.entry(record.cell.clone()).or_default().push(path);
-        by_id.insert(record.cell.clone(), record);
-    }
-    if !foreign.is_empty() {
-        return Err(Error::Incompatible(format!(
-            "{} record(s) in {} belong to another spec: {}",
-            foreign.len(),
-            dir.display(),
-            list(&foreign)
-        )));
-    }
-    let planned: HashSet<String> = cells.iter().map(Cell::id).collect();
-    let mut unknown: Vec<String> = seen
-        .keys()
-        .filter(|id| !planned.contains(*id))
-        .cloned()
-        .collect();
-    unknown.sort();
-    let mut duplicated: Vec<String> = cells
-        .iter()
-        .filter_map(|c| {
-            let files = seen.get(&c.id())?;
-            (files.len() > 1).then(|| {
-                let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-                format!("{} (in {})", c.id(), names.join(", "))
-            })
-        })
-        .collect();
-    duplicated.extend(
-        unknown
-            .iter()
-            .map(|id| format!("{id} (not a cell of this spec)")),
-    );
-    let missing: Vec<String> = cells
-        .iter()
-        .map(Cell::id)
-        .filter(|id| !seen.contains_key(id))
-        .collect();
-    if !missing.is_empty() || !duplicated.is_empty() {
-        let mut reason = String::new();
-        if !missing.is_empty() {
-            let _ = write!(
-                reason,
-                "{} of {} cells missing: {}; run their shards again (done cells are skipped)",
-                missing.len(),
-                cells.len(),
-                list(&missing)
-            );
-        }
-        if !duplicated.is_empty() {
-            if !reason.is_empty() {
-                reason.push_str("; ");
-            }
-            let _ = write!(
-                reason,
-                "{} cell(s) recorded more than once or unknown: {}",
-                duplicated.len(),
-                list(&duplicated)
-            );
-        }
-        return Err(Error::Merge {
-            dir: dir.into(),
-            missing,
-            duplicated,
-            reason,
-        });
-    }
-    let records: Vec<CellRecord> = cells.iter().filter_map(|c| by_id.remove(&c.id())).collect();
-    SweepResults::new(&spec, records)
-}
-
 /// One method's values at one x, seed by seed: (x, metrics, weights remaining).
 type Group = (f64, Vec<f64>, Vec<usize>);
 
 /// The first ten items and how many more.
-fn list(items: &[String]) -> String {
+pub(super) fn list(items: &[String]) -> String {
     let mut s = items
         .iter()
         .take(10)
@@ -510,8 +232,14 @@ fn list(items: &[String]) -> String {
 }
 
 impl SweepResults {
-    /// Merges records (in plan order) into the table.
-    fn new(spec: &SweepSpec, records: Vec<CellRecord>) -> Result<SweepResults> {
+    /// Merges the records of a spec named `name` (in plan order) into the table; `x_name` names the x of
+    /// its rows, `seeds` are the spec's seeds.
+    pub(super) fn merge(
+        name: String,
+        x_name: &str,
+        seeds: Vec<u64>,
+        records: Vec<CellRecord>,
+    ) -> Result<SweepResults> {
         let metric = records
             .first()
             .map(|r| r.metric.clone())
@@ -559,10 +287,10 @@ impl SweepResults {
             }
         }
         Ok(SweepResults {
-            name: spec.name.clone(),
+            name,
             metric,
-            x_name: spec.x_name().into(),
-            seeds: spec.seeds.clone(),
+            x_name: x_name.into(),
+            seeds,
             records,
             rows,
         })

@@ -1,8 +1,10 @@
-//! Compaction: physically removing dead units so a pruned network becomes an ordinary smaller one.
+//! Making a pruned network pay: compaction (dead units physically removed, so it becomes an ordinary smaller
+//! network) and the sparse inference form (CSR kernels where layers are sparse enough).
 
 use ndarray::{Array1, Array2};
 
-use crate::error::Result;
+use super::sparse::{SparseLayer, SparseMlp, CROSSOVER_FEW, CROSSOVER_MANY};
+use crate::error::{Error, Result};
 use crate::nn::{Dense, Mlp, Workspace};
 
 impl Mlp {
@@ -152,5 +154,36 @@ impl Mlp {
         let r = self.input_range(k);
         let o = self.output_range(j);
         r.start <= o.start && o.end <= r.end
+    }
+}
+
+impl Mlp {
+    /// A [`SparseMlp`] for fast inference: each layer takes the dense or the CSR product by its density
+    /// and the batch size, at the measured crossovers [`CROSSOVER_FEW`] and [`CROSSOVER_MANY`], so that
+    /// the network is never slower than the dense one at any batch size.
+    pub fn to_sparse(&self) -> SparseMlp {
+        self.to_sparse_with_crossover(CROSSOVER_FEW, CROSSOVER_MANY)
+            .expect("the crossovers lie in [0, 1]")
+    }
+
+    /// A [`SparseMlp`] with other crossovers (in `[0, 1]`, for example this machine's, measured by the
+    /// `sparse_crossover` example): the CSR product below density `few` for blocks of up to three samples,
+    /// and below `many` for larger blocks (a layer between the two keeps both forms). Equal values make
+    /// the choice independent of the batch: `(1.0, 1.0)` makes every pruned layer sparse, `(0.0, 0.0)`
+    /// keeps every layer dense.
+    pub fn to_sparse_with_crossover(&self, few: f64, many: f64) -> Result<SparseMlp> {
+        for (name, v) in [("few", few), ("many", many)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(Error::param(name, format!("must lie in [0, 1], got {v}")));
+            }
+        }
+        Ok(SparseMlp::from_layers(
+            self.n_inputs,
+            self.topology,
+            self.layers
+                .iter()
+                .map(|l| SparseLayer::from_dense(l, few, many))
+                .collect(),
+        ))
     }
 }

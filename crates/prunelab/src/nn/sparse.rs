@@ -5,10 +5,11 @@ use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, AsArray, Axis, Ix2};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
+use super::batch::{check_batch, LayerView};
+use super::{Activation, Dense, Topology};
 use crate::error::{Error, Result};
 use crate::kernels::sparse::{Entries, FewEntries, Operands, Sliced};
 use crate::kernels::AlignedBuf;
-use crate::nn::{check_batch, Activation, LayerView, Mlp, Topology};
 
 /// Samples per block of [`SparseMlp::forward`]: a block's inputs and outputs of a layer stay in L2 cache.
 const SAMPLE_BLOCK: usize = 128;
@@ -296,8 +297,10 @@ impl Csr {
             stride,
         };
         if stride == n && gathers(n) {
-            // SAFETY: the matrix was checked when built (offsets rise within the entries, indices below
-            // `cols`) and the slices' lengths just now, so every access is in bounds.
+            // SAFETY: the matrix was checked when built (`indptr`'s `rows + 1` offsets rise within the
+            // entries, indices below `cols`; `sliced`, if any, made from it by `Sliced::new`); asserted just
+            // now: `rows.end ≤ self.rows`, `n ≤ stride`, `xs` holds `cols · stride` floats and `out`
+            // `rows.len() · stride`, and `out` is a `&mut` slice, so it aliases nothing of `xs`.
             return unsafe { crate::kernels::csr_few(self.few_entries(), io, n, rows) };
         }
         // Samples computed: a whole number of 16-lane tiles, not the padding a stride may have beyond.
@@ -306,8 +309,10 @@ impl Csr {
             stride.is_multiple_of(LANES) && lanes.is_multiple_of(LANES),
             "stride {stride} is not a multiple of {LANES}"
         );
-        // SAFETY: as above; `xs` holds `cols` rows and `out` the computed rows of `lanes ≤ stride`
-        // samples.
+        // SAFETY: the blocked layout (or the plain CSR, one block) was checked when built (`blocks · rows + 1`
+        // offsets rising within the entries, indices below `cols`); asserted above: `rows.end ≤ self.rows`,
+        // `xs` holds `cols · stride` floats and `out` `rows.len() · stride` (a `&mut` slice, aliasing
+        // nothing of `xs`), and `lanes` is a multiple of 16 and at most `stride`.
         unsafe {
             match &self.blocked {
                 Some(b) if stride > LANES => crate::kernels::csr_tiles(
@@ -398,7 +403,7 @@ impl Kernel {
 /// Measured on the 784-1000-1000-500-200-10 network, one thread, AMD EPYC with AVX2, by
 /// `cargo run --release -p prunelab --example sparse_crossover` (which prints the figures for the machine it
 /// runs on): at one sample, 10% density runs in 0.65x the dense time, 20% in 0.64x, 30% in 1.22x.
-/// [`Mlp::to_sparse`] uses it; [`SparseMlp::with_crossover`] takes another.
+/// [`Mlp::to_sparse`] uses it; [`Mlp::to_sparse_with_crossover`] takes another.
 pub const CROSSOVER_FEW: f64 = 0.2;
 
 /// The density below which a layer's CSR product beats its dense one for blocks of more than three
@@ -426,7 +431,7 @@ pub struct SparseLayer {
 /// An inference-only network whose sparse layers skip pruned weights.
 ///
 /// Built from a (masked or compacted) [`Mlp`]: layers whose density is below the threshold use a CSR
-/// kernel, the others a dense product ([`Mlp::to_sparse`] and [`SparseMlp::with_crossover`] choose per
+/// kernel, the others a dense product ([`Mlp::to_sparse`] and [`Mlp::to_sparse_with_crossover`] choose per
 /// batch size). Outputs equal the masked network's to float rounding.
 ///
 /// ```
@@ -435,7 +440,7 @@ pub struct SparseLayer {
 ///
 /// let mut model = Mlp::config(&[4, 32, 32, 3]).seed(2).build()?;
 /// WeightPruning::magnitude(0.9).apply(&mut model)?;
-/// let sparse = SparseMlp::new(&model, 0.5)?;
+/// let sparse = model.to_sparse_with_crossover(0.5, 0.5)?;
 /// assert_eq!(sparse.sparse_layers(), 3);
 /// let x = array![[0.1, 0.2, -0.3, 0.4]];
 /// let d = &model.forward(&x)? - &sparse.forward(&x)?;
@@ -471,61 +476,52 @@ impl TryFrom<SparseMlpParts> for SparseMlp {
     }
 }
 
-impl SparseMlp {
-    /// Converts `model`; layers with density below `density_threshold` (in `[0, 1]`) become sparse, at
-    /// every batch size.
-    pub fn new(model: &Mlp, density_threshold: f64) -> Result<Self> {
-        Self::with_crossover(model, density_threshold, density_threshold)
-    }
-
-    /// Converts `model` choosing each layer's kernel by its density and the batch: the CSR product below
-    /// density `few` for blocks of up to three samples, and below `many` for larger blocks (a layer between
-    /// the two keeps both forms). [`Mlp::to_sparse`] passes the measured [`CROSSOVER_FEW`] and
-    /// [`CROSSOVER_MANY`], so that the network is never slower than the dense one at any batch size.
-    pub fn with_crossover(model: &Mlp, few: f64, many: f64) -> Result<Self> {
-        for (name, v) in [("few", few), ("many", many)] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(Error::param(name, format!("must lie in [0, 1], got {v}")));
+impl SparseLayer {
+    /// `l` in the form its density calls for: the CSR product below density `few` for blocks of up to
+    /// three samples and below `many` for larger blocks (a layer between the two keeps both forms).
+    pub(super) fn from_dense(l: &Dense, few: f64, many: f64) -> SparseLayer {
+        let density = l.n_remaining() as f64 / l.n_weights() as f64;
+        let csr = || Csr::from_masked(l.weight(), l.mask());
+        let dense = || {
+            let mut w = l.weight().to_owned();
+            if let Some(mask) = l.mask() {
+                ndarray::Zip::from(&mut w)
+                    .and(&mask)
+                    .for_each(|w, &keep| *w = if keep { *w } else { 0.0 });
             }
+            w
+        };
+        let kernel = match (density < few, density < many) {
+            (true, true) => Kernel::Sparse(csr()),
+            (false, false) => Kernel::Dense(dense()),
+            (sparse_for_few, _) => Kernel::BySamples {
+                dense: dense(),
+                sparse: csr(),
+                sparse_for_few,
+            },
+        };
+        SparseLayer {
+            packed: Default::default(),
+            kernel,
+            bias: l.bias().map(|b| b.to_owned()),
+            activation: l.activation(),
+            density,
         }
-        let layers = model
-            .layers()
-            .iter()
-            .map(|l| {
-                let density = l.n_remaining() as f64 / l.n_weights() as f64;
-                let csr = || Csr::from_masked(l.weight(), l.mask());
-                let dense = || {
-                    let mut w = l.weight().to_owned();
-                    if let Some(mask) = l.mask() {
-                        ndarray::Zip::from(&mut w)
-                            .and(&mask)
-                            .for_each(|w, &keep| *w = if keep { *w } else { 0.0 });
-                    }
-                    w
-                };
-                let kernel = match (density < few, density < many) {
-                    (true, true) => Kernel::Sparse(csr()),
-                    (false, false) => Kernel::Dense(dense()),
-                    (sparse_for_few, _) => Kernel::BySamples {
-                        dense: dense(),
-                        sparse: csr(),
-                        sparse_for_few,
-                    },
-                };
-                SparseLayer {
-                    packed: Default::default(),
-                    kernel,
-                    bias: l.bias().map(|b| b.to_owned()),
-                    activation: l.activation(),
-                    density,
-                }
-            })
-            .collect();
-        Ok(SparseMlp {
-            n_inputs: model.n_inputs(),
-            topology: model.topology(),
+    }
+}
+
+impl SparseMlp {
+    /// A network of `layers` over `n_inputs` inputs wired by `topology`, as [`Mlp::to_sparse`](super::Mlp::to_sparse) builds it.
+    pub(super) fn from_layers(
+        n_inputs: usize,
+        topology: Topology,
+        layers: Vec<SparseLayer>,
+    ) -> SparseMlp {
+        SparseMlp {
+            n_inputs,
+            topology,
             layers,
-        })
+        }
     }
 
     /// Checks what a stored network could get wrong: at least one layer, each layer's kernel as wide as its
@@ -641,7 +637,7 @@ impl SparseMlp {
         if let Some(layers) = dense {
             // Every layer takes the dense product at this batch size: the dense network's own pass, on rows of
             // samples, as fast as it and with its numbers.
-            return Ok(crate::nn::dense_inference(
+            return Ok(super::batch::dense_inference(
                 self.n_inputs,
                 self.topology,
                 &layers,
@@ -738,15 +734,6 @@ thread_local! {
     /// Each thread's work space for sparse inference, kept between passes: a pass over a small batch
     /// allocates and clears nothing (it holds one block's activations, a few MB for large networks).
     static WORK: std::cell::RefCell<AlignedBuf> = std::cell::RefCell::new(AlignedBuf::new());
-}
-
-impl Mlp {
-    /// A [`SparseMlp`] for fast inference: each layer takes the dense or the CSR product by its density
-    /// and the batch size, at the measured crossovers [`CROSSOVER_FEW`] and [`CROSSOVER_MANY`].
-    pub fn to_sparse(&self) -> SparseMlp {
-        SparseMlp::with_crossover(self, CROSSOVER_FEW, CROSSOVER_MANY)
-            .expect("the crossovers lie in [0, 1]")
-    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! crossover.
 
 use super::*;
+use crate::nn::Mlp;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -59,7 +60,8 @@ fn every_kernel_computes_each_output_as_one_chain_equal_to_the_dense_product() {
                     .collect();
                 // The dense product with this family's kernels.
                 let mut dense = vec![0.0f32; rows * stride];
-                // SAFETY: w is (rows, cols), xs (cols, stride), dense (rows, stride), all row-major.
+                // SAFETY: w is (rows, cols), xs (cols, stride), dense (rows, stride), all row-major, none
+                // empty; dense is its own allocation; `family` comes from `supported_families()`.
                 unsafe {
                     kernels::matmul_with(
                         family,
@@ -105,7 +107,10 @@ fn every_kernel_computes_each_output_as_one_chain_equal_to_the_dense_product() {
                         } else {
                             // The plain CSR's offsets are usize: same kernel, other offset type.
                             let io = io_for(&mut out);
-                            // SAFETY: checked matrix, lengths as above, family supported.
+                            // SAFETY: `csr` was checked when built (its `rows + 1` offsets rise, indices below
+                            // `cols`); `xs` holds `cols · stride` floats and `out` `range.len() · stride`;
+                            // `lanes` (16 or `stride`) is a multiple of 16 and at most `stride`; `family`
+                            // comes from `supported_families()`.
                             unsafe {
                                 kernels::csr_tiles_with(
                                     family,
@@ -135,7 +140,9 @@ fn every_kernel_computes_each_output_as_one_chain_equal_to_the_dense_product() {
                             continue;
                         };
                         let io = io_for(&mut out);
-                        // SAFETY: as above.
+                        // SAFETY: `e` is the blocked layout of the checked matrix (`blocks · rows + 1`
+                        // rising offsets, indices below `cols`); `xs`, `out`, `lanes` and `family` as in
+                        // the plain CSR's call above.
                         unsafe { kernels::csr_tiles_with(family, e, io, lanes, range.clone()) };
                         for r in range.clone() {
                             for j in 0..lanes {
@@ -171,7 +178,9 @@ fn every_kernel_computes_each_output_as_one_chain_equal_to_the_dense_product() {
                         out: out.as_mut_ptr(),
                         stride: n,
                     };
-                    // SAFETY: checked matrix, lengths fit, family supported.
+                    // SAFETY: `entries` are the checked matrix's (its sliced layout from `Sliced::new`, or
+                    // none); `xs` holds `cols · n` floats and `out` `(rows - lo) · n`, stride `n`; `family`
+                    // comes from `supported_families()`.
                     unsafe { kernels::csr_few_with(family, entries, io, n, lo..rows) };
                     for r in lo..rows {
                         for j in 0..n {
@@ -218,7 +227,7 @@ fn a_stored_network_is_checked_when_read() {
     use crate::prune::WeightPruning;
     let mut m = Mlp::config(&[4, 6, 5, 3]).seed(4).build().unwrap();
     WeightPruning::magnitude(0.75).apply(&mut m).unwrap();
-    let net = SparseMlp::with_crossover(&m, 0.5, 0.1).unwrap();
+    let net = m.to_sparse_with_crossover(0.5, 0.1).unwrap();
     assert_eq!(net.switching_layers(), 3);
     let json = serde_json::to_value(&net).unwrap();
     let back: SparseMlp = serde_json::from_value(json.clone()).unwrap();

@@ -1,0 +1,83 @@
+//! The ways code outside `nn` changes a network's parameters, each keeping "a pruned weight is exactly zero".
+
+use super::params::{zero_pruned, ParamUpdate};
+use super::{Dense, Mlp};
+
+impl Mlp {
+    /// Runs `update` over every parameter slot (see [`ParamUpdate`]), then zeroes the pruned entries of
+    /// each. Returns whether every slot's update was finite.
+    pub(crate) fn update_params(&mut self, update: &mut impl ParamUpdate) -> bool {
+        let mut finite = true;
+        for (k, layer) in self.layers.iter_mut().enumerate() {
+            let w = layer.weight.as_slice_mut().expect("weights are contiguous");
+            finite &= update.update(2 * k, w);
+            if let Some(mask) = &layer.mask {
+                zero_pruned(w, mask.as_slice().expect("masks are contiguous"), |i| {
+                    update.pruned(2 * k, i)
+                });
+            }
+            if let Some(b) = &mut layer.bias {
+                let b = b.as_slice_mut().expect("biases are contiguous");
+                finite &= update.update(2 * k + 1, b);
+                if let Some(mask) = &layer.bias_mask {
+                    zero_pruned(b, mask.as_slice().expect("masks are contiguous"), |i| {
+                        update.pruned(2 * k + 1, i)
+                    });
+                }
+            }
+        }
+        finite
+    }
+
+    /// The number of values in each parameter slot of [`Mlp::update_params`] (`0` for a layer without bias).
+    pub(crate) fn slot_sizes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.layers
+            .iter()
+            .flat_map(|l| [l.weight.len(), l.bias.as_ref().map_or(0, |b| b.len())])
+    }
+
+    /// Copies the weights and biases of `src`, a network of the same shape (an earlier snapshot of this
+    /// one), keeping this network's masks: entries pruned here stay zero whatever `src` holds.
+    pub(crate) fn copy_params_from(&mut self, src: &Mlp) {
+        for (d, s) in self.layers.iter_mut().zip(&src.layers) {
+            d.copy_params_from(s);
+        }
+    }
+
+    /// Whether every weight and bias is finite.
+    pub(crate) fn params_finite(&self) -> bool {
+        self.layers.iter().all(|l| {
+            l.weight.iter().all(|v| v.is_finite()) && l.bias.iter().flatten().all(|v| v.is_finite())
+        })
+    }
+
+    /// Prunes weight `(unit, input)` of layer `k` (see [`Dense::prune_entry`]); returns whether it was kept.
+    /// Indices must be in range (callers check them against the network first).
+    pub(crate) fn prune_weight(&mut self, k: usize, unit: usize, input: usize) -> bool {
+        self.layers[k].prune_entry(unit, input)
+    }
+
+    /// Prunes unit `unit` of layer `k` (see [`Dense::prune_unit`]); returns how many weights were newly pruned.
+    pub(crate) fn prune_unit(&mut self, k: usize, unit: usize) -> usize {
+        self.layers[k].prune_unit(unit)
+    }
+}
+
+impl Dense {
+    /// Copies the weights and biases of `s` (same shape), keeping this layer's masks.
+    fn copy_params_from(&mut self, s: &Dense) {
+        let d = self;
+        d.weight.assign(&s.weight);
+        if let Some(mask) = &d.mask {
+            let w = d.weight.as_slice_mut().expect("weights are contiguous");
+            zero_pruned(w, mask.as_slice().expect("masks are contiguous"), |_| {});
+        }
+        if let (Some(db), Some(sb)) = (&mut d.bias, &s.bias) {
+            db.assign(sb);
+            if let Some(mask) = &d.bias_mask {
+                let b = db.as_slice_mut().expect("biases are contiguous");
+                zero_pruned(b, mask.as_slice().expect("masks are contiguous"), |_| {});
+            }
+        }
+    }
+}
