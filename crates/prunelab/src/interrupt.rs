@@ -73,6 +73,8 @@ fn fresh_at(stamp: u64, now: Duration) -> bool {
 
 /// Installs the handler as soon as the library is loaded into a cell process, before any cell can be
 /// interrupted.
+// `unsafe` acknowledges that this runs before `main`: `install` only initialises two `OnceLock`s, reads an
+// environment variable and registers a signal handler, none of which needs the runtime that `main` sets up.
 #[cfg(unix)]
 #[ctor::ctor(unsafe)]
 fn install_on_load() {
@@ -86,7 +88,9 @@ fn install() {
         anchor();
         #[cfg(unix)]
         if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
-            // SAFETY: the action only reads a monotonic clock and stores to an atomic, both async-signal-safe.
+            // SAFETY: `register` needs an async-signal-safe action: `mark_pending` reads `anchor()`, which
+            // was initialised just above (so the handler's `OnceLock` read is an atomic load, never an
+            // initialisation), reads the monotonic clock (`clock_gettime`) and stores to an atomic.
             let registered = unsafe { signal_hook_registry::register(libc::SIGINT, mark_pending) };
             if let Err(e) = registered {
                 eprintln!("prunelab: the stop button will kill this cell (no SIGINT handler: {e})");

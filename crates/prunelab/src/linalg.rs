@@ -104,8 +104,10 @@ pub(crate) fn matmul_packed(
             rs: cr,
             cs: cc,
         };
-        // SAFETY: `a` is (m, k) and `c` this piece's (m, ncols) as their strides say; the piece's panels
-        // start at output j0 (a multiple of 8) and lie inside `packed` (checked above).
+        // SAFETY: asserted above: `1 ≤ m ≤ 4` (`m == 0` returned) and `packed` holds every panel of the
+        // `n` outputs; `a` is (m, k) and `c` this piece's (m, ncols) as their views' strides say, `c`
+        // borrowed mutably (aliasing neither); the piece's panels start at output j0 (a multiple of 8), so
+        // its `ncols.div_ceil(8)` panels from `packed[j0 * k..]` lie inside `packed`.
         unsafe { crate::kernels::gemv_packed(m, c.ncols(), k, am, packed[j0 * k..].as_ptr(), cm) }
     };
     if k * n >= PARALLEL_MIN_VALUES && may_split() {
@@ -197,20 +199,21 @@ pub(crate) fn all_finite(xs: &[f32]) -> bool {
     }
 }
 
-/// One single-threaded product on the views as they are.
+/// One single-threaded product on the views as they are, none of them empty ([`matmul`] handles empty
+/// products).
 fn serial(a: ArrayView2<f32>, b: ArrayView2<f32>, c: &mut ArrayViewMut2<f32>, accumulate: bool) {
     let (m, k) = a.dim();
     let n = b.ncols();
     assert!(
-        b.nrows() == k && c.dim() == (m, n),
+        b.nrows() == k && c.dim() == (m, n) && m > 0 && n > 0 && k > 0,
         "matmul shapes: ({m}, {k}) · {:?} → {:?}",
         b.dim(),
         c.dim()
     );
     let (ast, bst, cst) = (a.strides(), b.strides(), c.strides());
     let (cs0, cs1) = (cst[0], cst[1]);
-    // SAFETY: the pointers and strides describe live ndarray views of the shapes checked above; `c` is
-    // borrowed mutably, so it aliases neither `a` nor `b`.
+    // SAFETY: the pointers and strides describe live ndarray views of the shapes checked just above, none
+    // empty; `c` is borrowed mutably, so it aliases neither `a` nor `b`.
     unsafe {
         crate::kernels::matmul(
             m,

@@ -26,11 +26,16 @@ thread_local! {
 
 const HARD_CAP: usize = 1 << 30;
 
+// SAFETY: every method hands the caller's arguments unchanged to `System`, which meets `GlobalAlloc`'s
+// contract, or refuses a request above `HARD_CAP` with null (a permitted failure); the bookkeeping
+// only touches `const`-initialised thread-locals through `try_with`, so it neither allocates nor panics.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if layout.size() > HARD_CAP {
             return std::ptr::null_mut();
         }
+        // SAFETY: `layout` comes from the caller of `GlobalAlloc::alloc`, which guarantees a non-zero size;
+        // it is passed on unchanged.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
             grow(layout.size());
@@ -41,6 +46,7 @@ unsafe impl GlobalAlloc for Counting {
         if layout.size() > HARD_CAP {
             return std::ptr::null_mut();
         }
+        // SAFETY: as in `alloc`: the caller's non-zero-size `layout`, passed on unchanged.
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
             grow(layout.size());
@@ -48,6 +54,8 @@ unsafe impl GlobalAlloc for Counting {
         p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: every block of this allocator comes from `System` with the same layout (the caller passes
+        // the layout it was allocated with), so `System` may free it.
         unsafe { System.dealloc(ptr, layout) };
         let _ = LIVE.try_with(|l| l.set(l.get().saturating_sub(layout.size())));
     }
@@ -55,6 +63,8 @@ unsafe impl GlobalAlloc for Counting {
         if new_size > HARD_CAP {
             return std::ptr::null_mut();
         }
+        // SAFETY: `ptr` was allocated by `System` with `layout` (see `dealloc`); the caller guarantees a
+        // non-zero `new_size` that does not overflow when rounded to `layout`'s alignment.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             let _ = LIVE.try_with(|l| l.set(l.get().saturating_sub(layout.size())));

@@ -15,6 +15,7 @@
 use std::time::Instant;
 
 use ndarray::Array2;
+use prunelab::kernels::SimdFamily;
 use prunelab::prelude::*;
 
 fn median(mut runs: Vec<f64>) -> f64 {
@@ -229,7 +230,7 @@ fn main() -> Result<()> {
 
 /// FLOPs of one iteration of [`fma_loop`]: 12 independent FMA chains of one vector each.
 fn fma_flops_per_iter() -> f64 {
-    let lanes = if cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx512f") {
+    let lanes = if SimdFamily::Avx512.is_supported() {
         16.0
     } else {
         8.0
@@ -241,13 +242,13 @@ fn fma_flops_per_iter() -> f64 {
 fn fma_loop(iters: u64) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F.
+        if SimdFamily::Avx512.is_supported() {
+            // SAFETY: prunelab's one-time CPU detection found the AVX-512 family's features, AVX-512F
+            // among them.
             return unsafe { fma_avx512(iters) };
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has AVX2 and FMA.
+        if SimdFamily::Avx2.is_supported() {
+            // SAFETY: prunelab's one-time CPU detection found the AVX2 family's features: AVX2 and FMA.
             return unsafe { fma_avx2(iters) };
         }
     }
@@ -260,6 +261,10 @@ fn fma_loop(iters: u64) -> f32 {
     a.iter().sum()
 }
 
+/// [`fma_loop`] in 512-bit vectors.
+///
+/// # Safety
+/// The CPU has AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn fma_avx512(iters: u64) -> f32 {
@@ -278,6 +283,10 @@ unsafe fn fma_avx512(iters: u64) -> f32 {
     _mm512_reduce_add_ps(s)
 }
 
+/// [`fma_loop`] in 256-bit vectors.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn fma_avx2(iters: u64) -> f32 {
@@ -294,6 +303,7 @@ unsafe fn fma_avx2(iters: u64) -> f32 {
         s = _mm256_add_ps(s, v);
     }
     let mut out = [0.0f32; 8];
-    _mm256_storeu_ps(out.as_mut_ptr(), s);
+    // SAFETY: `out` holds the eight floats stored; AVX is enabled here (the caller guarantees AVX2).
+    unsafe { _mm256_storeu_ps(out.as_mut_ptr(), s) };
     out.iter().sum()
 }

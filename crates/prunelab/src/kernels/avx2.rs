@@ -16,27 +16,32 @@ impl Vector for F32x8 {
 
     #[inline(always)]
     unsafe fn zero() -> Self {
-        F32x8(_mm256_setzero_ps())
+        // SAFETY: the caller guarantees this family's features, AVX among them.
+        F32x8(unsafe { _mm256_setzero_ps() })
     }
 
     #[inline(always)]
     unsafe fn splat(x: f32) -> Self {
-        F32x8(_mm256_set1_ps(x))
+        // SAFETY: the caller guarantees this family's features, AVX among them.
+        F32x8(unsafe { _mm256_set1_ps(x) })
     }
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
-        F32x8(_mm256_loadu_ps(p))
+        // SAFETY: the caller guarantees AVX and that `p..p + 8` is readable (unaligned is allowed).
+        F32x8(unsafe { _mm256_loadu_ps(p) })
     }
 
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
-        _mm256_storeu_ps(p, self.0)
+        // SAFETY: the caller guarantees AVX and that `p..p + 8` is writable (unaligned is allowed).
+        unsafe { _mm256_storeu_ps(p, self.0) }
     }
 
     #[inline(always)]
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
-        F32x8(_mm256_fmadd_ps(a.0, b.0, c.0))
+        // SAFETY: the caller guarantees this family's features, FMA among them.
+        F32x8(unsafe { _mm256_fmadd_ps(a.0, b.0, c.0) })
     }
 
     #[inline(always)]
@@ -49,7 +54,9 @@ impl Vector for F32x8 {
         w: usize,
         nr: usize,
     ) {
-        pack_columns(dst, b, pc, j0, kc, w, nr)
+        // SAFETY: the caller guarantees AVX2 (this family's features) and the block and `dst` as
+        // `pack_columns` requires (the same contract as this trait method's).
+        unsafe { pack_columns(dst, b, pc, j0, kc, w, nr) }
     }
 }
 
@@ -69,29 +76,40 @@ pub(super) unsafe fn pack_columns(
 ) {
     let mut t0 = 0;
     while t0 + 8 <= w {
-        let col = b.addr(pc, j0 + t0);
+        // SAFETY: `t0 < w`: `(pc, j0 + t0)` lies inside the block of `b`.
+        let col = unsafe { b.addr(pc, j0 + t0) };
         let mut p = 0;
         while p + 8 <= kc {
-            let mut rows = [_mm256_setzero_ps(); 8];
+            // SAFETY: the caller guarantees AVX.
+            let mut rows = [unsafe { _mm256_setzero_ps() }; 8];
             for (t, r) in rows.iter_mut().enumerate() {
-                *r = _mm256_loadu_ps(col.offset(t as isize * b.cs).add(p));
+                // SAFETY: `b.rs == 1`: rows `pc + p..pc + p + 8` (`p + 8 ≤ kc`) of column `j0 + t0 + t`
+                // (`t0 + t < w`) are eight contiguous floats inside the block; the caller guarantees AVX.
+                *r = unsafe { _mm256_loadu_ps(col.offset(t as isize * b.cs).add(p)) };
             }
-            for (q, y) in transpose8(rows).iter().enumerate() {
-                _mm256_storeu_ps(dst.add((p + q) * nr + t0), *y);
+            // SAFETY: the caller guarantees AVX.
+            let cols = unsafe { transpose8(rows) };
+            for (q, y) in cols.iter().enumerate() {
+                // SAFETY: row `p + q < kc` of `dst`, columns `t0..t0 + 8 ≤ w ≤ nr`: inside `kc · nr`.
+                unsafe { _mm256_storeu_ps(dst.add((p + q) * nr + t0), *y) };
             }
             p += 8;
         }
         for p in p..kc {
             for t in 0..8 {
-                *dst.add(p * nr + t0 + t) = *col.offset(t as isize * b.cs).add(p);
+                // SAFETY: element `(pc + p, j0 + t0 + t)` of the block (`b.rs == 1`, `p < kc`,
+                // `t0 + t < w`); `p · nr + t0 + t < kc · nr` lies inside `dst`.
+                unsafe { *dst.add(p * nr + t0 + t) = *col.offset(t as isize * b.cs).add(p) };
             }
         }
         t0 += 8;
     }
     for t in t0..w {
-        let col = b.addr(pc, j0 + t);
+        // SAFETY: `t < w`: `(pc, j0 + t)` lies inside the block of `b`.
+        let col = unsafe { b.addr(pc, j0 + t) };
         for p in 0..kc {
-            *dst.add(p * nr + t) = *col.add(p);
+            // SAFETY: `b.rs == 1`: `col + p` is element `(pc + p, j0 + t)` (`p < kc`); `p · nr + t < kc · nr`.
+            unsafe { *dst.add(p * nr + t) = *col.add(p) };
         }
     }
 }
@@ -100,7 +118,7 @@ pub(super) unsafe fn pack_columns(
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; `a` is `(m, k)`, `b` `(k, n)`, `c` `(m, n)`, inside live allocations, `c`
-/// aliasing neither.
+/// aliasing neither; `m`, `n` and `k` are at least 1.
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn matmul(
@@ -113,11 +131,17 @@ pub(super) unsafe fn matmul(
     accumulate: bool,
 ) {
     match dense::path(m, n, k, a, b) {
-        Path::Small => small(m, n, k, a, b, c, accumulate),
-        Path::Gemv => gemv(m, n, k, a, b, c, accumulate),
+        // SAFETY: AVX2 and FMA are enabled here (this function's contract); shapes as the caller guarantees.
+        Path::Small => unsafe { small(m, n, k, a, b, c, accumulate) },
+        // SAFETY: `path` picks `Gemv` only for `m ≤ 4` with `b.rs == 1`, and `m · n · k` above
+        // `SMALL_MAX_FLOPS` (so `m ≥ 1`); AVX2 and FMA are enabled here; shapes as the caller guarantees.
+        Path::Gemv => unsafe { gemv(m, n, k, a, b, c, accumulate) },
         // cᵀ = bᵀ·aᵀ, with the factors of each product swapped (the same bits).
-        Path::GemvT => gemv(n, m, k, b.t(), a.t(), c.t(), accumulate),
-        Path::Gemm => dense::gemm::<F32x8, 6, 2>(m, n, k, a, b, c, accumulate),
+        // SAFETY: `path` picks `GemvT` only for `1 ≤ n ≤ 4` with `a.cs == 1`, so `bᵀ` is `(n, k)` and `aᵀ`
+        // is `(k, m)` with contiguous columns (`aᵀ.rs == a.cs == 1`), `cᵀ` `(n, m)`; AVX2 and FMA are enabled.
+        Path::GemvT => unsafe { gemv(n, m, k, b.t(), a.t(), c.t(), accumulate) },
+        // SAFETY: AVX2 and FMA are enabled here (`F32x8`'s family); shapes as the caller guarantees, `k ≥ 1`.
+        Path::Gemm => unsafe { dense::gemm::<F32x8, 6, 2>(m, n, k, a, b, c, accumulate) },
     }
 }
 
@@ -126,7 +150,7 @@ pub(super) unsafe fn matmul(
 /// [`dense::small`]. Each lane is its output's `mul_add` chain over `k`, the same bits as the scalar tiles.
 ///
 /// # Safety
-/// The CPU has AVX2 and FMA; otherwise as [`dense::small`].
+/// The CPU has AVX2 and FMA; otherwise as [`dense::small`], with `m`, `n` and `k` at least 1.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn small(
@@ -139,9 +163,12 @@ pub(super) unsafe fn small(
     accumulate: bool,
 ) {
     if m < 8 && n >= 8 {
-        return small_lanes(n, m, k, b.t(), a.t(), c.t(), accumulate);
+        // SAFETY: `cᵀ = bᵀ·aᵀ` with `bᵀ` `(n, k)`, `aᵀ` `(k, m)` and `cᵀ` `(n, m)`, the same memory as
+        // `b`, `a` and `c`; AVX2 and FMA as the caller guarantees.
+        return unsafe { small_lanes(n, m, k, b.t(), a.t(), c.t(), accumulate) };
     }
-    small_lanes(m, n, k, a, b, c, accumulate)
+    // SAFETY: this function's contract, unchanged.
+    unsafe { small_lanes(m, n, k, a, b, c, accumulate) }
 }
 
 /// [`small`] with the lanes along the rows of `c`.
@@ -156,25 +183,35 @@ unsafe fn small_lanes(m: usize, n: usize, k: usize, a: Mat, b: Mat, c: MatMut, a
         let mut j = 0;
         while j < n {
             let w = (n - j).min(4);
-            match w {
-                4 => lanes_tile::<4>(a, b, c, i, j, k, accumulate),
-                3 => lanes_tile::<3>(a, b, c, i, j, k, accumulate),
-                2 => lanes_tile::<2>(a, b, c, i, j, k, accumulate),
-                _ => lanes_tile::<1>(a, b, c, i, j, k, accumulate),
+            // SAFETY: the match only picks the tile's constant width `W = w`; every arm's tile is rows
+            // `i..i + 8` (`i + 8 ≤ whole ≤ m`) and columns `j..j + w` (`w ≤ n - j`), inside `c`, reading
+            // those rows of `a` and columns of `b`; AVX2 and FMA as the caller guarantees.
+            unsafe {
+                match w {
+                    4 => lanes_tile::<4>(a, b, c, i, j, k, accumulate),
+                    3 => lanes_tile::<3>(a, b, c, i, j, k, accumulate),
+                    2 => lanes_tile::<2>(a, b, c, i, j, k, accumulate),
+                    _ => lanes_tile::<1>(a, b, c, i, j, k, accumulate),
+                }
             }
             j += w;
         }
     }
     if whole < m {
+        // The last `m - whole` rows: row `whole < m` onwards of `a` and `c`.
         let a = Mat {
-            ptr: a.addr(whole, 0),
+            // SAFETY: `whole < m` and `k ≥ 1` (this function's contract): `(whole, 0)` lies inside `a`.
+            ptr: unsafe { a.addr(whole, 0) },
             ..a
         };
         let c = MatMut {
-            ptr: c.addr(whole, 0),
+            // SAFETY: `whole < m` and `n ≥ 1` (this function's contract): `(whole, 0)` lies inside `c`.
+            ptr: unsafe { c.addr(whole, 0) },
             ..c
         };
-        dense::small(m - whole, n, k, a, b, c, accumulate)
+        // SAFETY: `a` and `c` are now the `(m - whole, k)` and `(m - whole, n)` bottoms of the caller's
+        // matrices, `b` is unchanged.
+        unsafe { dense::small(m - whole, n, k, a, b, c, accumulate) }
     }
 }
 
@@ -185,34 +222,45 @@ unsafe fn small_lanes(m: usize, n: usize, k: usize, a: Mat, b: Mat, c: MatMut, a
 #[inline(always)]
 unsafe fn load_strided(p: *const f32, s: isize) -> __m256 {
     if s == 1 {
-        return _mm256_loadu_ps(p);
+        // SAFETY: `s == 1`: the eight readable addresses are `p..p + 8`; the caller guarantees AVX.
+        return unsafe { _mm256_loadu_ps(p) };
     }
-    load8(|t| _mm_load_ss(p.offset(t as isize * s)))
+    let ld = |t: usize| {
+        // SAFETY: `load8` calls this with `t < 8`: `p + t·s` is one of the eight addresses the caller
+        // guarantees readable.
+        unsafe { _mm_load_ss(p.offset(t as isize * s)) }
+    };
+    // SAFETY: the caller guarantees AVX, all `load8` needs.
+    unsafe { load8(ld) }
 }
 
-/// Eight values, lane `t` the one `ld(t)` loads (into its lowest lane), put together with inserts: on Zen 3
-/// faster than a gather instruction.
+/// Eight values, lane `t` the one `ld(t)` loads (into its lowest lane, `t < 8`), put together with inserts:
+/// on Zen 3 faster than a gather instruction.
 ///
 /// # Safety
-/// The CPU has AVX; each `ld(t)` is safe to call.
+/// The CPU has AVX (`ld` itself is a safe closure: its body vouches for its own loads).
 #[inline(always)]
 unsafe fn load8(ld: impl Fn(usize) -> __m128) -> __m256 {
-    let mut lo = ld(0);
-    lo = _mm_insert_ps::<0x10>(lo, ld(1));
-    lo = _mm_insert_ps::<0x20>(lo, ld(2));
-    lo = _mm_insert_ps::<0x30>(lo, ld(3));
-    let mut hi = ld(4);
-    hi = _mm_insert_ps::<0x10>(hi, ld(5));
-    hi = _mm_insert_ps::<0x20>(hi, ld(6));
-    hi = _mm_insert_ps::<0x30>(hi, ld(7));
-    _mm256_set_m128(hi, lo)
+    // SAFETY: the caller guarantees AVX (SSE4.1's `insertps` with it); registers only, no memory access.
+    unsafe {
+        let mut lo = ld(0);
+        lo = _mm_insert_ps::<0x10>(lo, ld(1));
+        lo = _mm_insert_ps::<0x20>(lo, ld(2));
+        lo = _mm_insert_ps::<0x30>(lo, ld(3));
+        let mut hi = ld(4);
+        hi = _mm_insert_ps::<0x10>(hi, ld(5));
+        hi = _mm_insert_ps::<0x20>(hi, ld(6));
+        hi = _mm_insert_ps::<0x30>(hi, ld(7));
+        _mm256_set_m128(hi, lo)
+    }
 }
 
 /// `c[i + t, j + w] (+)= a[i + t, ..] · b[.., j + w]` for `t < 8`, `w < W`: one vector per column of the
 /// tile.
 ///
 /// # Safety
-/// The CPU has AVX2 and FMA; the tile lies inside `a`, `b` and `c`.
+/// The CPU has AVX2 and FMA; the tile lies inside `a`, `b` and `c`: rows `i..i + 8` of `a` and `c`,
+/// columns `j..j + W` of `b` and `c`, steps `0..k` of `a`'s columns and `b`'s rows.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn lanes_tile<const W: usize>(
@@ -224,27 +272,37 @@ unsafe fn lanes_tile<const W: usize>(
     k: usize,
     accumulate: bool,
 ) {
-    let mut s = [_mm256_setzero_ps(); W];
+    // SAFETY: the caller guarantees AVX.
+    let mut s = [unsafe { _mm256_setzero_ps() }; W];
     if accumulate {
         for (w, v) in s.iter_mut().enumerate() {
-            *v = load_strided(c.addr(i, j + w), c.rs);
+            // SAFETY: `w < W`: rows `i..i + 8` of column `j + w`, inside `c`, one row stride apart;
+            // the caller guarantees AVX.
+            *v = unsafe { load_strided(c.addr(i, j + w), c.rs) };
         }
     }
     for p in 0..k {
-        let av = load_strided(a.addr(i, p), a.rs);
+        // SAFETY: `p < k`: rows `i..i + 8` of column `p`, inside `a`, one row stride apart; AVX.
+        let av = unsafe { load_strided(a.addr(i, p), a.rs) };
         for (w, v) in s.iter_mut().enumerate() {
-            *v = _mm256_fmadd_ps(av, _mm256_set1_ps(b.at(p, j + w)), *v);
+            // SAFETY: `p < k` and `w < W`: element `(p, j + w)` inside `b`; the caller guarantees AVX2
+            // and FMA.
+            *v = unsafe { _mm256_fmadd_ps(av, _mm256_set1_ps(b.at(p, j + w)), *v) };
         }
     }
     for (w, v) in s.iter().enumerate() {
-        let out = c.addr(i, j + w);
+        // SAFETY: `w < W`: `(i, j + w)` lies inside `c`.
+        let out = unsafe { c.addr(i, j + w) };
         if c.rs == 1 {
-            _mm256_storeu_ps(out, *v);
+            // SAFETY: `c.rs == 1`: rows `i..i + 8` of column `j + w` are eight contiguous floats of `c`.
+            unsafe { _mm256_storeu_ps(out, *v) };
         } else {
             let mut lanes = [0.0f32; 8];
-            _mm256_storeu_ps(lanes.as_mut_ptr(), *v);
+            // SAFETY: `lanes` holds eight floats; the caller guarantees AVX.
+            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), *v) };
             for (t, &x) in lanes.iter().enumerate() {
-                *out.offset(t as isize * c.rs) = x;
+                // SAFETY: `t < 8`: element `(i + t, j + w)`, inside `c`.
+                unsafe { *out.offset(t as isize * c.rs) = x };
             }
         }
     }
@@ -257,7 +315,7 @@ unsafe fn lanes_tile<const W: usize>(
 /// CPU overlaps consecutive blocks.
 ///
 /// # Safety
-/// As [`matmul`], with `m ≤ 4` and `b.rs == 1`. Also called by the AVX-512 family.
+/// As [`matmul`], with `1 ≤ m ≤ 4` and `b.rs == 1`. Also called by the AVX-512 family.
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn gemv(
     m: usize,
@@ -274,30 +332,37 @@ pub(super) unsafe fn gemv(
         if accumulate {
             for i in 0..m {
                 for j in 0..n8 {
-                    sums[i * n8 + j] = *c.addr(i, j);
+                    // SAFETY: `i < m` and `j < n8 ≤ n`: inside `c`.
+                    sums[i * n8 + j] = unsafe { *c.addr(i, j) };
                 }
             }
         }
         let s = sums.as_mut_ptr();
-        match m {
-            1 => gemv_sweep::<1>(n8, k, a, b, s),
-            2 => gemv_sweep::<2>(n8, k, a, b, s),
-            3 => gemv_sweep::<3>(n8, k, a, b, s),
-            _ => gemv_sweep::<4>(n8, k, a, b, s),
+        // SAFETY: each arm's `M` is `m` (`1 ≤ m ≤ 4`, so `_` is 4): rows `0..m` of `a`; `s` holds the
+        // `m · n8` sums; `b.rs == 1` and columns `0..n8 ≤ n`, steps `0..k` of `b`; AVX2 and FMA are enabled.
+        unsafe {
+            match m {
+                1 => gemv_sweep::<1>(n8, k, a, b, s),
+                2 => gemv_sweep::<2>(n8, k, a, b, s),
+                3 => gemv_sweep::<3>(n8, k, a, b, s),
+                _ => gemv_sweep::<4>(n8, k, a, b, s),
+            }
         }
         for i in 0..m {
             for j in 0..n8 {
-                *c.addr(i, j) = sums[i * n8 + j];
+                // SAFETY: `i < m` and `j < n8 ≤ n`: inside `c`.
+                unsafe { *c.addr(i, j) = sums[i * n8 + j] };
             }
         }
     }
-    dense::gemv_scalar(m, n, k, a, b, c, accumulate, n8);
+    // SAFETY: columns `n8..n` with the same operands: `b.rs == 1`, `k ≥ 1`, `n8 ≤ n`.
+    unsafe { dense::gemv_scalar(m, n, k, a, b, c, accumulate, n8) };
 }
 
 /// [`gemv`]'s sweep for `M` rows over columns `0..n8` (a multiple of eight), sums at `s[i · n8 + j]`.
 ///
 /// # Safety
-/// As [`gemv`]; `s` holds `M · n8` floats.
+/// As [`gemv`] with `M` for `m`, and `n8 ≤ n` a multiple of eight; `s` holds `M · n8` floats.
 #[inline(always)]
 unsafe fn gemv_sweep<const M: usize>(n8: usize, k: usize, a: Mat, b: Mat, s: *mut f32) {
     let cs = b.cs;
@@ -308,27 +373,36 @@ unsafe fn gemv_sweep<const M: usize>(n8: usize, k: usize, a: Mat, b: Mat, s: *mu
         let mut av = [[0.0f32; 16]; M];
         for (i, row) in av.iter_mut().enumerate() {
             for (q, v) in row.iter_mut().enumerate().take(steps) {
-                *v = a.at(i, p + q);
+                // SAFETY: `i < M = m` and `p + q < p + steps ≤ k`: inside `a`.
+                *v = unsafe { a.at(i, p + q) };
             }
         }
         let mut j = 0;
         while j < n8 {
-            let mut acc = [_mm256_setzero_ps(); M];
+            // SAFETY: the caller guarantees AVX.
+            let mut acc = [unsafe { _mm256_setzero_ps() }; M];
             for (i, x) in acc.iter_mut().enumerate() {
-                *x = _mm256_loadu_ps(s.add(i * n8 + j));
+                // SAFETY: `i < M` and `j + 8 ≤ n8`: eight of the `M · n8` sums at `s`.
+                *x = unsafe { _mm256_loadu_ps(s.add(i * n8 + j)) };
             }
             // Column j + t, step p + q at col + t·cs + q.
-            let col = b.addr(p, j);
+            // SAFETY: `p < k` and `j < n8 ≤ n`: inside `b`.
+            let col = unsafe { b.addr(p, j) };
             let mut q0 = 0;
             while q0 + 8 <= steps {
-                let mut rows = [_mm256_setzero_ps(); 8];
+                // SAFETY: the caller guarantees AVX.
+                let mut rows = [unsafe { _mm256_setzero_ps() }; 8];
                 for (t, r) in rows.iter_mut().enumerate() {
-                    *r = _mm256_loadu_ps(col.offset(t as isize * cs).add(q0));
+                    // SAFETY: `b.rs == 1`: steps `p + q0..p + q0 + 8 ≤ k` of column `j + t < n8` are eight
+                    // contiguous floats of `b`.
+                    *r = unsafe { _mm256_loadu_ps(col.offset(t as isize * cs).add(q0)) };
                 }
-                let y = transpose8(rows);
+                // SAFETY: the caller guarantees AVX.
+                let y = unsafe { transpose8(rows) };
                 for (q, y) in y.iter().enumerate() {
                     for (i, x) in acc.iter_mut().enumerate() {
-                        *x = _mm256_fmadd_ps(_mm256_set1_ps(av[i][q0 + q]), *y, *x);
+                        // SAFETY: registers only; the caller guarantees AVX2 and FMA.
+                        *x = unsafe { _mm256_fmadd_ps(_mm256_set1_ps(av[i][q0 + q]), *y, *x) };
                     }
                 }
                 q0 += 8;
@@ -336,16 +410,20 @@ unsafe fn gemv_sweep<const M: usize>(n8: usize, k: usize, a: Mat, b: Mat, s: *mu
             while q0 < steps {
                 let mut v = [0.0f32; 8];
                 for (t, v) in v.iter_mut().enumerate() {
-                    *v = *col.offset(t as isize * cs).add(q0);
+                    // SAFETY: `b.rs == 1`: step `p + q0 < k` of column `j + t < n8`, inside `b`.
+                    *v = unsafe { *col.offset(t as isize * cs).add(q0) };
                 }
-                let y = _mm256_loadu_ps(v.as_ptr());
+                // SAFETY: `v` holds eight floats; the caller guarantees AVX.
+                let y = unsafe { _mm256_loadu_ps(v.as_ptr()) };
                 for (i, x) in acc.iter_mut().enumerate() {
-                    *x = _mm256_fmadd_ps(_mm256_set1_ps(av[i][q0]), y, *x);
+                    // SAFETY: registers only; the caller guarantees AVX2 and FMA.
+                    *x = unsafe { _mm256_fmadd_ps(_mm256_set1_ps(av[i][q0]), y, *x) };
                 }
                 q0 += 1;
             }
             for (i, x) in acc.iter().enumerate() {
-                _mm256_storeu_ps(s.add(i * n8 + j), *x);
+                // SAFETY: `i < M` and `j + 8 ≤ n8`: eight of the `M · n8` sums at `s`.
+                unsafe { _mm256_storeu_ps(s.add(i * n8 + j), *x) };
             }
             j += 8;
         }
@@ -359,32 +437,35 @@ unsafe fn gemv_sweep<const M: usize>(n8: usize, k: usize, a: Mat, b: Mat, s: *mu
 /// The CPU has AVX (true inside this family's kernels).
 #[inline(always)]
 unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
-    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-    let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-    let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-    let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-    let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-    let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-    let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-    let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-    [
-        _mm256_permute2f128_ps::<0x20>(u0, u4),
-        _mm256_permute2f128_ps::<0x20>(u1, u5),
-        _mm256_permute2f128_ps::<0x20>(u2, u6),
-        _mm256_permute2f128_ps::<0x20>(u3, u7),
-        _mm256_permute2f128_ps::<0x31>(u0, u4),
-        _mm256_permute2f128_ps::<0x31>(u1, u5),
-        _mm256_permute2f128_ps::<0x31>(u2, u6),
-        _mm256_permute2f128_ps::<0x31>(u3, u7),
-    ]
+    // SAFETY: the caller guarantees AVX; these intrinsics only shuffle registers (no memory access).
+    unsafe {
+        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        [
+            _mm256_permute2f128_ps::<0x20>(u0, u4),
+            _mm256_permute2f128_ps::<0x20>(u1, u5),
+            _mm256_permute2f128_ps::<0x20>(u2, u6),
+            _mm256_permute2f128_ps::<0x20>(u3, u7),
+            _mm256_permute2f128_ps::<0x31>(u0, u4),
+            _mm256_permute2f128_ps::<0x31>(u1, u5),
+            _mm256_permute2f128_ps::<0x31>(u2, u6),
+            _mm256_permute2f128_ps::<0x31>(u3, u7),
+        ]
+    }
 }
 
 /// `c ← a·Wᵀ` from packed weights (see [`dense::gemv_packed`]).
@@ -400,7 +481,9 @@ pub(super) unsafe fn gemv_packed(
     packed: *const f32,
     c: MatMut,
 ) {
-    dense::gemv_packed::<F32x8>(m, n, k, a, packed, c)
+    // SAFETY: AVX2 and FMA are enabled here (`F32x8`'s family, this function's contract); the operands as
+    // the caller guarantees.
+    unsafe { dense::gemv_packed::<F32x8>(m, n, k, a, packed, c) }
 }
 
 /// The CSR tile kernel: tiles of 32 samples two rows at a time, a last tile of 16 four rows at a time
@@ -415,7 +498,9 @@ pub(super) unsafe fn csr_tiles<P: Offset>(
     lanes: usize,
     rows: Range<usize>,
 ) {
-    sparse::tiles::<F32x8, P, 4, 2, 2, 4>(e, io, lanes, rows)
+    // SAFETY: AVX2 and FMA are enabled here (`F32x8`'s family, this function's contract); the entries and
+    // operands as the caller guarantees.
+    unsafe { sparse::tiles::<F32x8, P, 4, 2, 2, 4>(e, io, lanes, rows) }
 }
 
 /// The per-sample CSR kernel with the FMA unit.
@@ -431,7 +516,9 @@ pub(super) unsafe fn csr_few(
     n: usize,
     rows: Range<usize>,
 ) {
-    sparse::few(indptr, indices, values, io, n, rows)
+    // SAFETY: the entries and operands as the caller guarantees (`few` needs no CPU feature; FMA, enabled
+    // here, only makes its `mul_add` one instruction).
+    unsafe { sparse::few(indptr, indices, values, io, n, rows) }
 }
 
 /// [`sparse::few_sliced`] with the FMA unit, a slice's eight rows in one vector.
@@ -441,10 +528,14 @@ pub(super) unsafe fn csr_few(
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn csr_few_sliced(sl: &Sliced, io: Operands, n: usize, rows: Range<usize>) {
     if n == 1 && io.stride == 1 {
-        few_sliced_lanes::<true>(sl, io, 0, &rows)
+        // SAFETY: sample `0 < n` with stride 1 (`UNIT`); the rest as the caller guarantees, AVX2 and FMA
+        // enabled here.
+        unsafe { few_sliced_lanes::<true>(sl, io, 0, &rows) }
     } else {
         for j in 0..n {
-            few_sliced_lanes::<false>(sl, io, j, &rows)
+            // SAFETY: sample `j < n ≤ io.stride`; the rest as the caller guarantees, AVX2 and FMA enabled
+            // here.
+            unsafe { few_sliced_lanes::<false>(sl, io, j, &rows) }
         }
     }
 }
@@ -455,7 +546,7 @@ pub(super) unsafe fn csr_few_sliced(sl: &Sliced, io: Operands, n: usize, rows: R
 /// [`sparse::few_sliced`], so the sums are the same, bit for bit. `UNIT`: one sample at stride 1.
 ///
 /// # Safety
-/// As [`csr_few_sliced`].
+/// As [`csr_few_sliced`], with `j < n` (and `io.stride == 1` where `UNIT`).
 #[inline(always)]
 unsafe fn few_sliced_lanes<const UNIT: bool>(
     sl: &Sliced,
@@ -468,23 +559,37 @@ unsafe fn few_sliced_lanes<const UNIT: bool>(
     }
     let (ind, val) = (sl.indices.as_ptr(), sl.values.as_ptr());
     let stride = if UNIT { 1 } else { io.stride };
-    let x = io.xs.add(j);
+    // SAFETY: `j < n ≤ io.stride`: sample `j` of input row 0, inside `xs` (which holds every input row).
+    let x = unsafe { io.xs.add(j) };
     let mut lanes = [0.0f32; SLICE];
     for q in sl.slices_for(rows) {
-        let mut acc = _mm256_setzero_ps();
+        // SAFETY: the caller guarantees AVX.
+        let mut acc = unsafe { _mm256_setzero_ps() };
         let mut at = sl.off[q];
         let end = sl.off[q + 1];
         while at < end {
-            let i = ind.add(at);
-            let v = load8(|k| _mm_load_ss(x.add(*i.add(k) as usize * stride)));
-            acc = _mm256_fmadd_ps(_mm256_loadu_ps(val.add(at)), v, acc);
+            // SAFETY: `at < end = off[q + 1] ≤ indices.len()` (a checked layout).
+            let i = unsafe { ind.add(at) };
+            let ld = |k: usize| {
+                // SAFETY: `load8` calls this with `k < 8`, so `at + k < end` (a slice's entries come in
+                // whole steps of eight); the column `i[k]` is below the input rows (a checked layout;
+                // padding uses a column of its row), so `x + column · stride` is sample `j` of an input
+                // row, inside `xs`.
+                unsafe { _mm_load_ss(x.add(*i.add(k) as usize * stride)) }
+            };
+            // SAFETY: the caller guarantees AVX, all `load8` needs.
+            let v = unsafe { load8(ld) };
+            // SAFETY: values `at..at + 8 ≤ end ≤ values.len()`; the caller guarantees AVX2 and FMA.
+            acc = unsafe { _mm256_fmadd_ps(_mm256_loadu_ps(val.add(at)), v, acc) };
             at += SLICE;
         }
-        _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
+        // SAFETY: `lanes` holds eight floats; the caller guarantees AVX.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
         for (g, &a) in lanes.iter().enumerate() {
             let r = sl.perm[q * SLICE + g] as usize;
             if rows.contains(&r) {
-                *io.out.add((r - rows.start) * io.stride + j) = a;
+                // SAFETY: `r` is one of the computed rows and `j < n ≤ io.stride`: inside `out`.
+                unsafe { *io.out.add((r - rows.start) * io.stride + j) = a };
             }
         }
     }

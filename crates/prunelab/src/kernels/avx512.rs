@@ -17,27 +17,32 @@ impl Vector for F32x16 {
 
     #[inline(always)]
     unsafe fn zero() -> Self {
-        F32x16(_mm512_setzero_ps())
+        // SAFETY: the caller guarantees this family's features, AVX-512F among them.
+        F32x16(unsafe { _mm512_setzero_ps() })
     }
 
     #[inline(always)]
     unsafe fn splat(x: f32) -> Self {
-        F32x16(_mm512_set1_ps(x))
+        // SAFETY: the caller guarantees this family's features, AVX-512F among them.
+        F32x16(unsafe { _mm512_set1_ps(x) })
     }
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
-        F32x16(_mm512_loadu_ps(p))
+        // SAFETY: the caller guarantees AVX-512F and that `p..p + 16` is readable (unaligned is allowed).
+        F32x16(unsafe { _mm512_loadu_ps(p) })
     }
 
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
-        _mm512_storeu_ps(p, self.0)
+        // SAFETY: the caller guarantees AVX-512F and that `p..p + 16` is writable (unaligned is allowed).
+        unsafe { _mm512_storeu_ps(p, self.0) }
     }
 
     #[inline(always)]
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
-        F32x16(_mm512_fmadd_ps(a.0, b.0, c.0))
+        // SAFETY: the caller guarantees this family's features, AVX-512F among them.
+        F32x16(unsafe { _mm512_fmadd_ps(a.0, b.0, c.0) })
     }
 
     #[inline(always)]
@@ -50,14 +55,16 @@ impl Vector for F32x16 {
         w: usize,
         nr: usize,
     ) {
-        super::avx2::pack_columns(dst, b, pc, j0, kc, w, nr)
+        // SAFETY: this family's CPUs have AVX2 too (the caller guarantees the family's features), and the
+        // block and `dst` are as `pack_columns` requires (the same contract as this trait method's).
+        unsafe { super::avx2::pack_columns(dst, b, pc, j0, kc, w, nr) }
     }
 }
 
 /// `c (+)= a·b`: 12 × 32 register tiles.
 ///
 /// # Safety
-/// The CPU has AVX-512F, AVX2 and FMA; otherwise as [`super::avx2::matmul`].
+/// The CPU has AVX-512F, AVX2 and FMA; otherwise as [`super::avx2::matmul`] (`m`, `n`, `k` at least 1).
 #[target_feature(enable = "avx512f,avx2,fma")]
 pub(super) unsafe fn matmul(
     m: usize,
@@ -69,10 +76,16 @@ pub(super) unsafe fn matmul(
     accumulate: bool,
 ) {
     match dense::path(m, n, k, a, b) {
-        Path::Small => super::avx2::small(m, n, k, a, b, c, accumulate),
-        Path::Gemv => super::avx2::gemv(m, n, k, a, b, c, accumulate),
-        Path::GemvT => super::avx2::gemv(n, m, k, b.t(), a.t(), c.t(), accumulate),
-        Path::Gemm => dense::gemm::<F32x16, 12, 2>(m, n, k, a, b, c, accumulate),
+        // SAFETY: AVX2 and FMA are enabled here (this function's contract); shapes as the caller guarantees.
+        Path::Small => unsafe { super::avx2::small(m, n, k, a, b, c, accumulate) },
+        // SAFETY: `path` picks `Gemv` only for `m ≤ 4` with `b.rs == 1`, and `m · n · k` above
+        // `SMALL_MAX_FLOPS` (so `m ≥ 1`); AVX2 and FMA are enabled here; shapes as the caller guarantees.
+        Path::Gemv => unsafe { super::avx2::gemv(m, n, k, a, b, c, accumulate) },
+        // SAFETY: `path` picks `GemvT` only for `1 ≤ n ≤ 4` with `a.cs == 1`, so `bᵀ` is `(n, k)` and `aᵀ`
+        // is `(k, m)` with contiguous columns (`aᵀ.rs == a.cs == 1`), `cᵀ` `(n, m)`; AVX2 and FMA are enabled.
+        Path::GemvT => unsafe { super::avx2::gemv(n, m, k, b.t(), a.t(), c.t(), accumulate) },
+        // SAFETY: AVX-512F is enabled here (`F32x16`'s family); shapes as the caller guarantees, `k ≥ 1`.
+        Path::Gemm => unsafe { dense::gemm::<F32x16, 12, 2>(m, n, k, a, b, c, accumulate) },
     }
 }
 
@@ -87,5 +100,7 @@ pub(super) unsafe fn csr_tiles<P: Offset>(
     lanes: usize,
     rows: Range<usize>,
 ) {
-    sparse::tiles::<F32x16, P, 2, 4, 1, 8>(e, io, lanes, rows)
+    // SAFETY: AVX-512F is enabled here (`F32x16`'s family, this function's contract); the entries and
+    // operands as the caller guarantees.
+    unsafe { sparse::tiles::<F32x16, P, 2, 4, 1, 8>(e, io, lanes, rows) }
 }

@@ -18,7 +18,9 @@ impl Mat {
     /// `(r, c)` must lie inside the matrix the pointer and strides came from.
     #[inline(always)]
     pub(crate) unsafe fn at(self, r: usize, c: usize) -> f32 {
-        *self.ptr.offset(r as isize * self.rs + c as isize * self.cs)
+        // SAFETY: the caller guarantees that `(r, c)` lies inside the matrix, so the offset stays inside
+        // its allocation and the element there is an initialised f32.
+        unsafe { *self.ptr.offset(r as isize * self.rs + c as isize * self.cs) }
     }
 
     /// The address of element `(r, c)`.
@@ -27,7 +29,9 @@ impl Mat {
     /// As [`Mat::at`].
     #[inline(always)]
     pub(crate) unsafe fn addr(self, r: usize, c: usize) -> *const f32 {
-        self.ptr.offset(r as isize * self.rs + c as isize * self.cs)
+        // SAFETY: the caller guarantees that `(r, c)` lies inside the matrix, so the offset stays inside
+        // its allocation.
+        unsafe { self.ptr.offset(r as isize * self.rs + c as isize * self.cs) }
     }
 
     /// The transpose (no data moved).
@@ -59,7 +63,9 @@ impl MatMut {
     /// `(r, c)` must lie inside the matrix the pointer and strides came from.
     #[inline(always)]
     pub(crate) unsafe fn addr(self, r: usize, c: usize) -> *mut f32 {
-        self.ptr.offset(r as isize * self.rs + c as isize * self.cs)
+        // SAFETY: the caller guarantees that `(r, c)` lies inside the matrix, so the offset stays inside
+        // its allocation.
+        unsafe { self.ptr.offset(r as isize * self.rs + c as isize * self.cs) }
     }
 
     /// The transpose (no data moved).

@@ -111,9 +111,13 @@ impl fmt::Display for SimdFamily {
     }
 }
 
-/// The CPU's features that the kernels use, read once.
+/// The CPU's features that the kernels use, read once: the crate's only feature detection (`unsafe` calls
+/// to `#[target_feature]` code rely on it through [`SimdFamily::is_supported`], [`has_fma`] and
+/// [`has_avx2`]).
 #[derive(Debug, Clone, Copy)]
 struct Cpu {
+    /// AVX2 (on its own: the optimiser's loop needs no FMA).
+    avx2: bool,
     avx2_fma: bool,
     avx512: bool,
     /// A hardware FMA unit (the portable kernels' `mul_add` then runs on it; the numbers are the same).
@@ -125,8 +129,10 @@ impl Cpu {
         #[cfg(target_arch = "x86_64")]
         {
             let fma = std::arch::is_x86_feature_detected!("fma");
-            let avx2_fma = fma && std::arch::is_x86_feature_detected!("avx2");
+            let avx2 = std::arch::is_x86_feature_detected!("avx2");
+            let avx2_fma = fma && avx2;
             Cpu {
+                avx2,
                 avx2_fma,
                 avx512: avx2_fma && std::arch::is_x86_feature_detected!("avx512f"),
                 fma,
@@ -135,6 +141,7 @@ impl Cpu {
         #[cfg(not(target_arch = "x86_64"))]
         {
             Cpu {
+                avx2: false,
                 avx2_fma: false,
                 avx512: false,
                 fma: false,
@@ -241,6 +248,9 @@ pub fn force_family(family: SimdFamily) -> Result<()> {
 /// The family for a kernel call. The public calls that start work check [`active_family`] first, so an
 /// unusable `PRUNELAB_SIMD` has been reported by then; should one get here anyway, the widest family the
 /// CPU has runs (same numbers).
+///
+/// Always a family this CPU supports (the `unsafe` dispatch relies on it): [`force_family`] and
+/// `PRUNELAB_SIMD` are checked against the one-time detection, and the default is the widest it found.
 #[inline]
 pub(crate) fn family() -> SimdFamily {
     match SimdFamily::from_code(ACTIVE.load(Ordering::Relaxed)) {
@@ -253,6 +263,12 @@ pub(crate) fn family() -> SimdFamily {
 #[inline]
 pub(crate) fn has_fma() -> bool {
     cpu().fma
+}
+
+/// Whether the CPU has AVX2 (from the same one-time detection as the families).
+#[inline]
+pub(crate) fn has_avx2() -> bool {
+    cpu().avx2
 }
 
 /// A one-line account of the CPU's vector units and the family in use, for logs and CI.
@@ -271,7 +287,7 @@ pub fn describe() -> String {
 ///
 /// # Safety
 /// The matrices lie inside live allocations as their pointers and strides describe them; `c` aliases
-/// neither `a` nor `b`.
+/// neither `a` nor `b`; `m`, `n` and `k` are at least 1 (`linalg::matmul` handles empty products).
 pub(crate) unsafe fn matmul(
     m: usize,
     n: usize,
@@ -281,7 +297,9 @@ pub(crate) unsafe fn matmul(
     c: dense::MatMut,
     accumulate: bool,
 ) {
-    matmul_with(family(), m, n, k, a, b, c, accumulate)
+    // SAFETY: `family()` is always a family this CPU supports (see there); the operands as the caller
+    // guarantees.
+    unsafe { matmul_with(family(), m, n, k, a, b, c, accumulate) }
 }
 
 /// [`matmul`] with `f`'s kernels.
@@ -302,10 +320,19 @@ pub(crate) unsafe fn matmul_with(
     debug_assert!(f.is_supported());
     match f {
         #[cfg(target_arch = "x86_64")]
-        SimdFamily::Avx512 => avx512::matmul(m, n, k, a, b, c, accumulate),
+        SimdFamily::Avx512 => {
+            // SAFETY: the caller guarantees that this CPU supports `f`, so the one-time detection found
+            // AVX-512F, AVX2 and FMA; the operands as the caller guarantees.
+            unsafe { avx512::matmul(m, n, k, a, b, c, accumulate) }
+        }
         #[cfg(target_arch = "x86_64")]
-        SimdFamily::Avx2 => avx2::matmul(m, n, k, a, b, c, accumulate),
-        _ => portable::matmul(m, n, k, a, b, c, accumulate),
+        SimdFamily::Avx2 => {
+            // SAFETY: the caller guarantees that this CPU supports `f`, so the one-time detection found
+            // AVX2 and FMA; the operands as the caller guarantees.
+            unsafe { avx2::matmul(m, n, k, a, b, c, accumulate) }
+        }
+        // SAFETY: the portable kernels need no CPU feature; the operands as the caller guarantees.
+        _ => unsafe { portable::matmul(m, n, k, a, b, c, accumulate) },
     }
 }
 
@@ -322,7 +349,9 @@ pub(crate) unsafe fn gemv_packed(
     packed: *const f32,
     c: dense::MatMut,
 ) {
-    gemv_packed_with(family(), m, n, k, a, packed, c)
+    // SAFETY: `family()` is always a family this CPU supports (see there); the operands as the caller
+    // guarantees.
+    unsafe { gemv_packed_with(family(), m, n, k, a, packed, c) }
 }
 
 /// [`gemv_packed`] with `f`'s kernels.
@@ -341,8 +370,13 @@ pub(crate) unsafe fn gemv_packed_with(
     debug_assert!(f.is_supported());
     match f {
         #[cfg(target_arch = "x86_64")]
-        SimdFamily::Avx512 | SimdFamily::Avx2 => avx2::gemv_packed(m, n, k, a, packed, c),
-        _ => portable::gemv_packed(m, n, k, a, packed, c),
+        SimdFamily::Avx512 | SimdFamily::Avx2 => {
+            // SAFETY: the caller guarantees that this CPU supports `f`, and both families need AVX2 and
+            // FMA (found by the one-time detection); the operands as the caller guarantees.
+            unsafe { avx2::gemv_packed(m, n, k, a, packed, c) }
+        }
+        // SAFETY: the portable kernels need no CPU feature; the operands as the caller guarantees.
+        _ => unsafe { portable::gemv_packed(m, n, k, a, packed, c) },
     }
 }
 
@@ -356,7 +390,9 @@ pub(crate) unsafe fn csr_tiles<P: sparse::Offset>(
     lanes: usize,
     rows: std::ops::Range<usize>,
 ) {
-    csr_tiles_with(family(), e, io, lanes, rows)
+    // SAFETY: `family()` is always a family this CPU supports (see there); the entries and operands as
+    // the caller guarantees.
+    unsafe { csr_tiles_with(family(), e, io, lanes, rows) }
 }
 
 /// [`csr_tiles`] with `f`'s kernels.
@@ -373,10 +409,20 @@ pub(crate) unsafe fn csr_tiles_with<P: sparse::Offset>(
     debug_assert!(f.is_supported());
     match f {
         #[cfg(target_arch = "x86_64")]
-        SimdFamily::Avx512 => avx512::csr_tiles(e, io, lanes, rows),
+        SimdFamily::Avx512 => {
+            // SAFETY: the caller guarantees that this CPU supports `f`, so the one-time detection found
+            // AVX-512F, AVX2 and FMA; the entries and operands as the caller guarantees.
+            unsafe { avx512::csr_tiles(e, io, lanes, rows) }
+        }
         #[cfg(target_arch = "x86_64")]
-        SimdFamily::Avx2 => avx2::csr_tiles(e, io, lanes, rows),
-        _ => portable::csr_tiles(e, io, lanes, rows),
+        SimdFamily::Avx2 => {
+            // SAFETY: the caller guarantees that this CPU supports `f`, so the one-time detection found
+            // AVX2 and FMA; the entries and operands as the caller guarantees.
+            unsafe { avx2::csr_tiles(e, io, lanes, rows) }
+        }
+        // SAFETY: the portable kernels need no CPU feature; the entries and operands as the caller
+        // guarantees.
+        _ => unsafe { portable::csr_tiles(e, io, lanes, rows) },
     }
 }
 
@@ -390,7 +436,9 @@ pub(crate) unsafe fn csr_few(
     n: usize,
     rows: std::ops::Range<usize>,
 ) {
-    csr_few_with(family(), csr, io, n, rows)
+    // SAFETY: `family()` is always a family this CPU supports (see there); the entries and operands as
+    // the caller guarantees.
+    unsafe { csr_few_with(family(), csr, io, n, rows) }
 }
 
 /// [`csr_few`] with `f`'s kernels.
@@ -415,12 +463,20 @@ pub(crate) unsafe fn csr_few_with(
     match f {
         #[cfg(target_arch = "x86_64")]
         SimdFamily::Avx512 | SimdFamily::Avx2 => match sliced {
-            Some(sl) => avx2::csr_few_sliced(sl, io, n, rows),
-            _ => avx2::csr_few(indptr, indices, values, io, n, rows),
+            // SAFETY: the caller guarantees that this CPU supports `f`, and both families need AVX2 and
+            // FMA (found by the one-time detection); `sl` is the checked matrix's sliced layout and the
+            // operands as the caller guarantees.
+            Some(sl) => unsafe { avx2::csr_few_sliced(sl, io, n, rows) },
+            // SAFETY: as the arm above, on the plain CSR entries.
+            _ => unsafe { avx2::csr_few(indptr, indices, values, io, n, rows) },
         },
         _ => match sliced {
-            Some(sl) => portable::csr_few_sliced(sl, io, n, rows),
-            None => portable::csr_few(indptr, indices, values, io, n, rows),
+            // SAFETY: the portable kernels need no CPU feature; `sl` is the checked matrix's sliced layout
+            // and the operands as the caller guarantees.
+            Some(sl) => unsafe { portable::csr_few_sliced(sl, io, n, rows) },
+            // SAFETY: the portable kernels need no CPU feature; the plain CSR entries and the operands as
+            // the caller guarantees.
+            None => unsafe { portable::csr_few(indptr, indices, values, io, n, rows) },
         },
     }
 }

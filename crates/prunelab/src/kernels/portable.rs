@@ -27,12 +27,14 @@ impl Vector for F32s {
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
-        F32s(p.cast::<[f32; 8]>().read_unaligned())
+        // SAFETY: the caller guarantees `p..p + 8` readable; `read_unaligned` needs no alignment.
+        F32s(unsafe { p.cast::<[f32; 8]>().read_unaligned() })
     }
 
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
-        p.cast::<[f32; 8]>().write_unaligned(self.0)
+        // SAFETY: the caller guarantees `p..p + 8` writable; `write_unaligned` needs no alignment.
+        unsafe { p.cast::<[f32; 8]>().write_unaligned(self.0) }
     }
 
     #[inline(always)]
@@ -52,10 +54,16 @@ impl Vector for F32s {
 #[inline(always)]
 unsafe fn matmul_any(m: usize, n: usize, k: usize, a: Mat, b: Mat, c: MatMut, accumulate: bool) {
     match dense::path(m, n, k, a, b) {
-        Path::Small => dense::small(m, n, k, a, b, c, accumulate),
-        Path::Gemv => dense::gemv_scalar(m, n, k, a, b, c, accumulate, 0),
-        Path::GemvT => dense::gemv_scalar(n, m, k, b.t(), a.t(), c.t(), accumulate, 0),
-        Path::Gemm => dense::gemm::<F32s, 4, 2>(m, n, k, a, b, c, accumulate),
+        // SAFETY: shapes as the caller guarantees.
+        Path::Small => unsafe { dense::small(m, n, k, a, b, c, accumulate) },
+        // SAFETY: `path` picks `Gemv` only with `b.rs == 1` and `m · n · k` above `SMALL_MAX_FLOPS` (so
+        // `k ≥ 1`); shapes as the caller guarantees; columns from 0.
+        Path::Gemv => unsafe { dense::gemv_scalar(m, n, k, a, b, c, accumulate, 0) },
+        // SAFETY: `path` picks `GemvT` only with `a.cs == 1`, so `aᵀ.rs == 1`; `bᵀ` is `(n, k)`, `aᵀ`
+        // `(k, m)`, `cᵀ` `(n, m)`, the same memory as `b`, `a`, `c`; `k ≥ 1` as above.
+        Path::GemvT => unsafe { dense::gemv_scalar(n, m, k, b.t(), a.t(), c.t(), accumulate, 0) },
+        // SAFETY: `F32s` runs on any CPU; shapes as the caller guarantees, `k ≥ 1`.
+        Path::Gemm => unsafe { dense::gemm::<F32s, 4, 2>(m, n, k, a, b, c, accumulate) },
     }
 }
 
@@ -66,13 +74,16 @@ unsafe fn matmul_any(m: usize, n: usize, k: usize, a: Mat, b: Mat, c: MatMut, ac
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "fma")]
 unsafe fn matmul_fma(m: usize, n: usize, k: usize, a: Mat, b: Mat, c: MatMut, accumulate: bool) {
-    matmul_any(m, n, k, a, b, c, accumulate)
+    // SAFETY: the operands as the caller guarantees (FMA, enabled here, only makes `mul_add` one
+    // instruction).
+    unsafe { matmul_any(m, n, k, a, b, c, accumulate) }
 }
 
 /// `c (+)= a·b`.
 ///
 /// # Safety
-/// `a` is `(m, k)`, `b` `(k, n)`, `c` `(m, n)`, inside live allocations, `c` aliasing neither.
+/// `a` is `(m, k)`, `b` `(k, n)`, `c` `(m, n)`, inside live allocations, `c` aliasing neither; `m`, `n` and
+/// `k` are at least 1.
 pub(super) unsafe fn matmul(
     m: usize,
     n: usize,
@@ -84,9 +95,12 @@ pub(super) unsafe fn matmul(
 ) {
     #[cfg(target_arch = "x86_64")]
     if super::has_fma() {
-        return matmul_fma(m, n, k, a, b, c, accumulate);
+        // SAFETY: `has_fma` is the one-time CPU detection of `kernels` (`cpu()`): the CPU has FMA; the
+        // operands as the caller guarantees.
+        return unsafe { matmul_fma(m, n, k, a, b, c, accumulate) };
     }
-    matmul_any(m, n, k, a, b, c, accumulate)
+    // SAFETY: the operands as the caller guarantees (no CPU feature needed).
+    unsafe { matmul_any(m, n, k, a, b, c, accumulate) }
 }
 
 /// [`gemv_packed`] with the FMA unit.
@@ -96,7 +110,8 @@ pub(super) unsafe fn matmul(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "fma")]
 unsafe fn gemv_packed_fma(m: usize, n: usize, k: usize, a: Mat, packed: *const f32, c: MatMut) {
-    dense::gemv_packed::<F32s>(m, n, k, a, packed, c)
+    // SAFETY: `F32s` runs on any CPU; the operands as the caller guarantees.
+    unsafe { dense::gemv_packed::<F32s>(m, n, k, a, packed, c) }
 }
 
 /// `c ← a·Wᵀ` from packed weights.
@@ -113,9 +128,12 @@ pub(super) unsafe fn gemv_packed(
 ) {
     #[cfg(target_arch = "x86_64")]
     if super::has_fma() {
-        return gemv_packed_fma(m, n, k, a, packed, c);
+        // SAFETY: `has_fma` is the one-time CPU detection of `kernels` (`cpu()`): the CPU has FMA; the
+        // operands as the caller guarantees.
+        return unsafe { gemv_packed_fma(m, n, k, a, packed, c) };
     }
-    dense::gemv_packed::<F32s>(m, n, k, a, packed, c)
+    // SAFETY: `F32s` runs on any CPU; the operands as the caller guarantees.
+    unsafe { dense::gemv_packed::<F32s>(m, n, k, a, packed, c) }
 }
 
 /// [`csr_tiles`] with the FMA unit.
@@ -130,7 +148,8 @@ unsafe fn csr_tiles_fma<P: Offset>(
     lanes: usize,
     rows: Range<usize>,
 ) {
-    sparse::tiles::<F32s, P, 2, 4, 2, 4>(e, io, lanes, rows)
+    // SAFETY: `F32s` runs on any CPU; the entries and operands as the caller guarantees.
+    unsafe { sparse::tiles::<F32s, P, 2, 4, 2, 4>(e, io, lanes, rows) }
 }
 
 /// The CSR tile kernel: tiles of 16 samples, four rows at a time.
@@ -145,9 +164,12 @@ pub(super) unsafe fn csr_tiles<P: Offset>(
 ) {
     #[cfg(target_arch = "x86_64")]
     if super::has_fma() {
-        return csr_tiles_fma(e, io, lanes, rows);
+        // SAFETY: `has_fma` is the one-time CPU detection of `kernels` (`cpu()`): the CPU has FMA; the
+        // entries and operands as the caller guarantees.
+        return unsafe { csr_tiles_fma(e, io, lanes, rows) };
     }
-    sparse::tiles::<F32s, P, 2, 4, 2, 4>(e, io, lanes, rows)
+    // SAFETY: `F32s` runs on any CPU; the entries and operands as the caller guarantees.
+    unsafe { sparse::tiles::<F32s, P, 2, 4, 2, 4>(e, io, lanes, rows) }
 }
 
 /// [`csr_few`] with the FMA unit.
@@ -164,7 +186,8 @@ unsafe fn csr_few_fma(
     n: usize,
     rows: Range<usize>,
 ) {
-    sparse::few(indptr, indices, values, io, n, rows)
+    // SAFETY: the entries and operands as the caller guarantees (no CPU feature needed).
+    unsafe { sparse::few(indptr, indices, values, io, n, rows) }
 }
 
 /// The per-sample CSR kernel.
@@ -181,9 +204,12 @@ pub(super) unsafe fn csr_few(
 ) {
     #[cfg(target_arch = "x86_64")]
     if super::has_fma() {
-        return csr_few_fma(indptr, indices, values, io, n, rows);
+        // SAFETY: `has_fma` is the one-time CPU detection of `kernels` (`cpu()`): the CPU has FMA; the
+        // entries and operands as the caller guarantees.
+        return unsafe { csr_few_fma(indptr, indices, values, io, n, rows) };
     }
-    sparse::few(indptr, indices, values, io, n, rows)
+    // SAFETY: the entries and operands as the caller guarantees (no CPU feature needed).
+    unsafe { sparse::few(indptr, indices, values, io, n, rows) }
 }
 
 /// [`csr_few_sliced`] with the FMA unit.
@@ -193,7 +219,8 @@ pub(super) unsafe fn csr_few(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "fma")]
 unsafe fn csr_few_sliced_fma(sl: &Sliced, io: Operands, n: usize, rows: Range<usize>) {
-    sparse::few_sliced(sl, io, n, rows)
+    // SAFETY: the layout and operands as the caller guarantees (no CPU feature needed).
+    unsafe { sparse::few_sliced(sl, io, n, rows) }
 }
 
 /// The per-sample CSR kernel on the sliced layout.
@@ -203,7 +230,10 @@ unsafe fn csr_few_sliced_fma(sl: &Sliced, io: Operands, n: usize, rows: Range<us
 pub(super) unsafe fn csr_few_sliced(sl: &Sliced, io: Operands, n: usize, rows: Range<usize>) {
     #[cfg(target_arch = "x86_64")]
     if super::has_fma() {
-        return csr_few_sliced_fma(sl, io, n, rows);
+        // SAFETY: `has_fma` is the one-time CPU detection of `kernels` (`cpu()`): the CPU has FMA; the
+        // layout and operands as the caller guarantees.
+        return unsafe { csr_few_sliced_fma(sl, io, n, rows) };
     }
-    sparse::few_sliced(sl, io, n, rows)
+    // SAFETY: the layout and operands as the caller guarantees (no CPU feature needed).
+    unsafe { sparse::few_sliced(sl, io, n, rows) }
 }

@@ -63,8 +63,11 @@ pub(crate) struct Operands {
 /// block's inputs stay in L1 across the rows), each chain parked in `out` between blocks.
 ///
 /// # Safety
-/// The CPU has `V`'s family; the entries were checked (offsets rise, indices below the input rows); `xs`
-/// holds every input row's `lanes` samples and `out` every computed row's.
+/// The CPU has `V`'s family; the entries were checked (`ptr` holds `blocks · rows + 1` offsets that rise
+/// within `indices` and `values`, which are as long as each other; indices below the input rows);
+/// `rows.end ≤ e.rows`; `lanes` is a multiple of 16 and at most `io.stride`; `xs` holds every input row's
+/// `io.stride` samples and `out` the computed rows' (`rows.len() · io.stride` floats), aliasing nothing of
+/// `xs`.
 #[inline(always)]
 pub(crate) unsafe fn tiles<
     V: Vector,
@@ -81,14 +84,20 @@ pub(crate) unsafe fn tiles<
 ) {
     let wide = NV * V::LANES;
     let narrow = NV2 * V::LANES;
+    // A last tile of 16 samples and wide tiles of whole 16s: with `lanes` a multiple of 16, every tile
+    // ends at or before `lanes`.
+    const { assert!(NV2 * V::LANES == 16 && (NV * V::LANES).is_multiple_of(16)) };
     for blk in 0..e.blocks {
         let mut t = 0;
         while t + wide <= lanes {
-            tile::<V, P, NV, R>(e, io, blk, t, rows.clone());
+            // SAFETY: `blk < blocks`; samples `t..t + wide ≤ lanes`; the rest as this function's contract.
+            unsafe { tile::<V, P, NV, R>(e, io, blk, t, rows.clone()) };
             t += wide;
         }
         while t < lanes {
-            tile::<V, P, NV2, R2>(e, io, blk, t, rows.clone());
+            // SAFETY: `blk < blocks`; samples `t..t + 16 ≤ lanes` (`t` and `lanes` multiples of 16); the
+            // rest as this function's contract.
+            unsafe { tile::<V, P, NV2, R2>(e, io, blk, t, rows.clone()) };
             t += narrow;
         }
     }
@@ -97,7 +106,7 @@ pub(crate) unsafe fn tiles<
 /// One tile (samples `t..t + NV · LANES`) of one column block, for every row.
 ///
 /// # Safety
-/// As [`tiles`].
+/// As [`tiles`], with `blk < e.blocks` and `t + NV · LANES ≤ lanes`.
 #[inline(always)]
 unsafe fn tile<V: Vector, P: Offset, const NV: usize, const R: usize>(
     e: Entries<'_, P>,
@@ -108,11 +117,13 @@ unsafe fn tile<V: Vector, P: Offset, const NV: usize, const R: usize>(
 ) {
     let mut r = rows.start;
     while r + R <= rows.end {
-        group::<V, P, NV, R>(e, io, blk, t, r, rows.start);
+        // SAFETY: rows `r..r + R ≤ rows.end` are computed rows; the rest as this function's contract.
+        unsafe { group::<V, P, NV, R>(e, io, blk, t, r, rows.start) };
         r += R;
     }
     while r < rows.end {
-        group::<V, P, NV, 1>(e, io, blk, t, r, rows.start);
+        // SAFETY: row `r < rows.end` is a computed row; the rest as this function's contract.
+        unsafe { group::<V, P, NV, 1>(e, io, blk, t, r, rows.start) };
         r += 1;
     }
 }
@@ -120,7 +131,7 @@ unsafe fn tile<V: Vector, P: Offset, const NV: usize, const R: usize>(
 /// Rows `r0..r0 + R` of one tile and block: `R · NV` vector chains.
 ///
 /// # Safety
-/// As [`tiles`].
+/// As [`tile`], with `base ≤ r0` and `r0 + R ≤ rows.end` of the computed rows starting at `base`.
 #[inline(always)]
 unsafe fn group<V: Vector, P: Offset, const NV: usize, const R: usize>(
     e: Entries<'_, P>,
@@ -137,40 +148,57 @@ unsafe fn group<V: Vector, P: Offset, const NV: usize, const R: usize>(
     let mut common = usize::MAX;
     for g in 0..R {
         let at = blk * e.rows + r0 + g;
-        lo[g] = (*ptr.add(at)).get();
-        hi[g] = (*ptr.add(at + 1)).get();
+        // SAFETY: `blk < blocks` and `r0 + g < e.rows`, so `at + 1 ≤ blocks · rows`: both offsets lie
+        // inside `ptr`, which holds `blocks · rows + 1`.
+        (lo[g], hi[g]) = unsafe { ((*ptr.add(at)).get(), (*ptr.add(at + 1)).get()) };
         common = common.min(hi[g] - lo[g]);
     }
-    let mut acc = [[V::zero(); NV]; R];
+    // SAFETY: the CPU has `V`'s family (this function's contract).
+    let mut acc = [[unsafe { V::zero() }; NV]; R];
     let mut q = [std::ptr::null_mut::<f32>(); R];
     for g in 0..R {
-        q[g] = io.out.add((r0 + g - base) * io.stride + t);
+        // SAFETY: row `r0 + g` is a computed row (`base ≤ r0 + g < rows.end`) and `t < lanes ≤ stride`:
+        // inside `out`.
+        q[g] = unsafe { io.out.add((r0 + g - base) * io.stride + t) };
         if blk > 0 {
             for (v, a) in acc[g].iter_mut().enumerate() {
-                *a = V::load(q[g].add(v * lanes));
+                // SAFETY: samples `t + v · lanes..t + (v + 1) · lanes ≤ t + NV · LANES ≤ lanes ≤ stride`
+                // of the row, inside `out`; the CPU has `V`'s family.
+                *a = unsafe { V::load(q[g].add(v * lanes)) };
             }
         }
     }
     for s in 0..common {
         for g in 0..R {
             let at = lo[g] + s;
-            let w = V::splat(*val.add(at));
-            let x = io.xs.add(*ind.add(at) as usize * io.stride + t);
-            for (v, a) in acc[g].iter_mut().enumerate() {
-                *a = V::fma(w, V::load(x.add(v * lanes)), *a);
+            // SAFETY: `lo[g] ≤ at < hi[g] ≤ values.len() == indices.len()` (rising, checked offsets); the
+            // column `ind[at]` is an input row, so its samples `t..t + NV · LANES ≤ stride` lie inside
+            // `xs`; the CPU has `V`'s family.
+            unsafe {
+                let w = V::splat(*val.add(at));
+                let x = io.xs.add(*ind.add(at) as usize * io.stride + t);
+                for (v, a) in acc[g].iter_mut().enumerate() {
+                    *a = V::fma(w, V::load(x.add(v * lanes)), *a);
+                }
             }
         }
     }
     for g in 0..R {
         for at in lo[g] + common..hi[g] {
-            let w = V::splat(*val.add(at));
-            let x = io.xs.add(*ind.add(at) as usize * io.stride + t);
-            for (v, a) in acc[g].iter_mut().enumerate() {
-                *a = V::fma(w, V::load(x.add(v * lanes)), *a);
+            // SAFETY: `at < hi[g] ≤ values.len() == indices.len()` (rising, checked offsets); the column
+            // `ind[at]` is an input row, so its samples `t..t + NV · LANES ≤ stride` lie inside `xs`; the
+            // CPU has `V`'s family.
+            unsafe {
+                let w = V::splat(*val.add(at));
+                let x = io.xs.add(*ind.add(at) as usize * io.stride + t);
+                for (v, a) in acc[g].iter_mut().enumerate() {
+                    *a = V::fma(w, V::load(x.add(v * lanes)), *a);
+                }
             }
         }
         for (v, a) in acc[g].iter().enumerate() {
-            a.store(q[g].add(v * lanes));
+            // SAFETY: as the loads from `q[g]` above: samples of a computed row inside `out`.
+            unsafe { a.store(q[g].add(v * lanes)) };
         }
     }
 }
@@ -198,7 +226,10 @@ const FEW_ROWS: usize = 4;
 /// lengths keep four chains in flight.
 ///
 /// # Safety
-/// The entries were checked; `xs` holds every input row's `n` samples and `out` every computed row's.
+/// The entries were checked (`indptr` holds `rows.end + 1` or more offsets that rise within `indices` and
+/// `values`, which are as long as each other; indices below the input rows); `n ≤ io.stride`; `xs` holds
+/// every input row's `io.stride` samples and `out` the computed rows' (`rows.len() · io.stride` floats),
+/// aliasing nothing of `xs`.
 #[inline(always)]
 pub(crate) unsafe fn few(
     indptr: &[usize],
@@ -209,10 +240,12 @@ pub(crate) unsafe fn few(
     rows: Range<usize>,
 ) {
     if n == 1 && io.stride == 1 {
-        few_rows::<true>(indptr, indices, values, io, 0, rows)
+        // SAFETY: sample `0 < n` with stride 1 (`UNIT`); the rest as this function's contract.
+        unsafe { few_rows::<true>(indptr, indices, values, io, 0, rows) }
     } else {
         for j in 0..n {
-            few_rows::<false>(indptr, indices, values, io, j, rows.clone())
+            // SAFETY: sample `j < n ≤ io.stride`; the rest as this function's contract.
+            unsafe { few_rows::<false>(indptr, indices, values, io, j, rows.clone()) }
         }
     }
 }
@@ -220,7 +253,7 @@ pub(crate) unsafe fn few(
 /// [`few`] for sample `j`; `UNIT`: one sample at stride 1 (no offset arithmetic per entry).
 ///
 /// # Safety
-/// As [`few`].
+/// As [`few`], with `j < n` (and `io.stride == 1` where `UNIT`).
 #[inline(always)]
 unsafe fn few_rows<const UNIT: bool>(
     indptr: &[usize],
@@ -232,9 +265,16 @@ unsafe fn few_rows<const UNIT: bool>(
 ) {
     let (ind, val) = (indices.as_ptr(), values.as_ptr());
     let stride = if UNIT { 1 } else { io.stride };
-    let x = io.xs.add(j);
+    // SAFETY: `j < n ≤ io.stride`: sample `j` of input row 0, inside `xs`.
+    let x = unsafe { io.xs.add(j) };
     let base = rows.start;
-    let out = |r: usize| io.out.add((r - base) * io.stride + j);
+    // Sample `j` of computed row `r` (`base ≤ r < rows.end`).
+    let out = |r: usize| {
+        // SAFETY: every caller below passes a computed row `r`, and `j < io.stride`: inside `out`.
+        unsafe { io.out.add((r - base) * io.stride + j) }
+    };
+    // (The multiply-adds below are written out, not in a closure: a closure that the compiler did not
+    // inline would not have the caller's FMA unit.)
     // Slot g sums row[g]'s entries pos[g]..end[g] into acc[g].
     let mut row = [0usize; FEW_ROWS];
     let mut pos = [0usize; FEW_ROWS];
@@ -245,17 +285,24 @@ unsafe fn few_rows<const UNIT: bool>(
     if rows.len() < FEW_ROWS {
         for r in rows {
             let mut a = 0.0f32;
-            for at in *indptr.get_unchecked(r)..*indptr.get_unchecked(r + 1) {
-                a = (*val.add(at)).mul_add(*x.add(*ind.add(at) as usize * stride), a);
+            // SAFETY: `r < rows.end`, so `r + 1 < indptr.len()`.
+            let (lo, hi) = unsafe { (*indptr.get_unchecked(r), *indptr.get_unchecked(r + 1)) };
+            for at in lo..hi {
+                // SAFETY: `at < indptr[r + 1] ≤ values.len() == indices.len()` (rising, checked
+                // offsets); the column `ind[at]` is an input row, whose sample `j` is `x + column · stride`.
+                a = unsafe { (*val.add(at)).mul_add(*x.add(*ind.add(at) as usize * stride), a) };
             }
-            *out(r) = a;
+            // SAFETY: `out(r)` is sample `j` of the computed row `r`.
+            unsafe { *out(r) = a };
         }
         return;
     }
     for g in 0..FEW_ROWS {
         row[g] = next;
-        pos[g] = *indptr.get_unchecked(next);
-        end[g] = *indptr.get_unchecked(next + 1);
+        // SAFETY: `next = rows.start + g < rows.end` (at least `FEW_ROWS` rows), so `next + 1 <
+        // indptr.len()`.
+        (pos[g], end[g]) =
+            unsafe { (*indptr.get_unchecked(next), *indptr.get_unchecked(next + 1)) };
         next += 1;
     }
     loop {
@@ -263,7 +310,8 @@ unsafe fn few_rows<const UNIT: bool>(
         // finish one by one.
         for g in 0..FEW_ROWS {
             while pos[g] == end[g] {
-                *out(row[g]) = acc[g];
+                // SAFETY: `row[g]` is a computed row (slots only ever take rows below `rows.end`).
+                unsafe { *out(row[g]) = acc[g] };
                 if next == rows.end {
                     for h in 0..FEW_ROWS {
                         if h == g {
@@ -271,15 +319,22 @@ unsafe fn few_rows<const UNIT: bool>(
                         }
                         let mut a = acc[h];
                         for at in pos[h]..end[h] {
-                            a = (*val.add(at)).mul_add(*x.add(*ind.add(at) as usize * stride), a);
+                            // SAFETY: `at < end[h]`, the end of row `row[h]`'s entries, so below
+                            // `values.len() == indices.len()`; the column `ind[at]` is an input row,
+                            // whose sample `j` is `x + column · stride`.
+                            a = unsafe {
+                                (*val.add(at)).mul_add(*x.add(*ind.add(at) as usize * stride), a)
+                            };
                         }
-                        *out(row[h]) = a;
+                        // SAFETY: `row[h]` is a computed row.
+                        unsafe { *out(row[h]) = a };
                     }
                     return;
                 }
                 row[g] = next;
-                pos[g] = *indptr.get_unchecked(next);
-                end[g] = *indptr.get_unchecked(next + 1);
+                // SAFETY: `next < rows.end` (checked just above), so `next + 1 < indptr.len()`.
+                (pos[g], end[g]) =
+                    unsafe { (*indptr.get_unchecked(next), *indptr.get_unchecked(next + 1)) };
                 acc[g] = 0.0;
                 next += 1;
             }
@@ -291,8 +346,12 @@ unsafe fn few_rows<const UNIT: bool>(
         for s in 0..m {
             for g in 0..FEW_ROWS {
                 let at = pos[g] + s;
-                let v = *x.add(*ind.add(at) as usize * stride);
-                acc[g] = (*val.add(at)).mul_add(v, acc[g]);
+                // SAFETY: `at < pos[g] + m ≤ end[g]`, the end of row `row[g]`'s entries, so below
+                // `values.len() == indices.len()`; the column `ind[at]` is an input row, whose sample
+                // `j` is `x + column · stride`.
+                let v = unsafe { *x.add(*ind.add(at) as usize * stride) };
+                // SAFETY: as just above, `at < values.len()`.
+                acc[g] = unsafe { (*val.add(at)).mul_add(v, acc[g]) };
             }
         }
         for p in pos.iter_mut() {
@@ -412,15 +471,19 @@ impl Sliced {
 /// reading its entries in one sequential stream. Rows `rows` of `n` packed samples (`io.stride == n`).
 ///
 /// # Safety
-/// `sl` is the layout of a checked matrix; `xs` holds every input row's samples and `out` every computed
-/// row's.
+/// `sl` is the layout [`Sliced::new`] made of a checked matrix (so its columns, padding included, are
+/// below the input rows); `rows.end` is at most the matrix's rows; `n ≤ io.stride`; `xs` holds every input
+/// row's `io.stride` samples and `out` the computed rows' (`rows.len() · io.stride` floats), aliasing
+/// nothing of `xs`.
 #[inline(always)]
 pub(crate) unsafe fn few_sliced(sl: &Sliced, io: Operands, n: usize, rows: Range<usize>) {
     if n == 1 && io.stride == 1 {
-        few_sliced_sample::<true>(sl, io, 0, &rows)
+        // SAFETY: sample `0 < n` with stride 1 (`UNIT`); the rest as this function's contract.
+        unsafe { few_sliced_sample::<true>(sl, io, 0, &rows) }
     } else {
         for j in 0..n {
-            few_sliced_sample::<false>(sl, io, j, &rows)
+            // SAFETY: sample `j < n ≤ io.stride`; the rest as this function's contract.
+            unsafe { few_sliced_sample::<false>(sl, io, j, &rows) }
         }
     }
 }
@@ -428,7 +491,7 @@ pub(crate) unsafe fn few_sliced(sl: &Sliced, io: Operands, n: usize, rows: Range
 /// [`few_sliced`] for sample `j`; `UNIT`: one sample at stride 1 (no multiplication per entry).
 ///
 /// # Safety
-/// As [`few_sliced`].
+/// As [`few_sliced`], with `j < n` (and `io.stride == 1` where `UNIT`).
 #[inline(always)]
 unsafe fn few_sliced_sample<const UNIT: bool>(
     sl: &Sliced,
@@ -441,22 +504,28 @@ unsafe fn few_sliced_sample<const UNIT: bool>(
     }
     let (ind, val) = (sl.indices.as_ptr(), sl.values.as_ptr());
     let stride = if UNIT { 1 } else { io.stride };
-    let x = io.xs.add(j);
+    // SAFETY: `j < n ≤ io.stride`: sample `j` of input row 0, inside `xs`.
+    let x = unsafe { io.xs.add(j) };
     for q in sl.slices_for(rows) {
         let mut acc = [0.0f32; SLICE];
         let mut at = sl.off[q];
         let end = sl.off[q + 1];
         while at < end {
             for (g, a) in acc.iter_mut().enumerate() {
-                let v = *x.add(*ind.add(at + g) as usize * stride);
-                *a = (*val.add(at + g)).mul_add(v, *a);
+                // SAFETY: `at + g < end ≤ indices.len()` (a slice's entries come in whole steps of eight);
+                // the column `ind[at + g]` is below the input rows (padding uses a column of its row), so
+                // `x + column · stride` is sample `j` of an input row, inside `xs`.
+                let v = unsafe { *x.add(*ind.add(at + g) as usize * stride) };
+                // SAFETY: `at + g < end ≤ values.len()`, as just above.
+                *a = unsafe { (*val.add(at + g)).mul_add(v, *a) };
             }
             at += SLICE;
         }
         for (g, &a) in acc.iter().enumerate() {
             let r = sl.perm[q * SLICE + g] as usize;
             if rows.contains(&r) {
-                *io.out.add((r - rows.start) * io.stride + j) = a;
+                // SAFETY: `r` is one of the computed rows and `j < n ≤ io.stride`: inside `out`.
+                unsafe { *io.out.add((r - rows.start) * io.stride + j) = a };
             }
         }
     }

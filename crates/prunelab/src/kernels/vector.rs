@@ -42,7 +42,8 @@ pub(crate) trait Vector: Copy {
     /// (`b.rs == 1`), into `dst[p · nr + t]`. A family with a faster transpose overrides this plain copy.
     ///
     /// # Safety
-    /// As [`Vector::zero`]; the block lies inside `b`, and `dst` holds `kc · nr` floats.
+    /// As [`Vector::zero`]; `b.rs == 1`, `w ≤ nr`, the block (rows `pc..pc + kc`, columns `j0..j0 + w`) lies
+    /// inside `b`, and `dst` holds `kc · nr` floats.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     unsafe fn pack_columns(
@@ -55,9 +56,13 @@ pub(crate) trait Vector: Copy {
         nr: usize,
     ) {
         for t in 0..w {
-            let col = b.addr(pc, j0 + t);
+            // SAFETY: `(pc, j0 + t)` with `t < w` is the first element of a column of the block, which the
+            // caller guarantees lies inside `b`.
+            let col = unsafe { b.addr(pc, j0 + t) };
             for p in 0..kc {
-                *dst.add(p * nr + t) = *col.add(p);
+                // SAFETY: `b.rs == 1`, so `col + p` (`p < kc`) is element `(pc + p, j0 + t)` of the block;
+                // `p · nr + t < kc · nr` (`t < w ≤ nr`) lies inside `dst`, which holds `kc · nr` floats.
+                unsafe { *dst.add(p * nr + t) = *col.add(p) };
             }
         }
     }
