@@ -5,7 +5,6 @@
 mod cli;
 mod compare;
 mod highlight;
-mod jekyll;
 mod kernel;
 mod lab;
 mod lockfile;
@@ -30,7 +29,8 @@ fn main() {
     // SIGINT and kills only a cell still running a few seconds later.
     #[cfg(unix)]
     if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
-        // SAFETY: setting a signal's disposition to "ignore" before any other thread exists.
+        // SAFETY: `SIG_IGN` installs no handler code (nothing that must be async-signal-safe), and this runs
+        // first in `main`, before any other thread exists that could race on SIGINT's disposition.
         unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
     }
     evcxr::runtime_hook();

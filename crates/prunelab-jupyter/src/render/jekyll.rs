@@ -10,13 +10,13 @@ use std::sync::OnceLock;
 use anyhow::{bail, Context, Result};
 use regex::Regex;
 
+use super::assets::{alt_text, decode_image, get, url_path, write_file, Entry};
 use crate::highlight::escape;
 use crate::notebook::{Notebook, Output};
-use crate::render::{alt_text, decode_image, get, Entry};
 
 /// Where images are linked from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BaseUrl {
+pub(crate) enum BaseUrl {
     /// `{{ site.baseurl }}`: Jekyll fills in the site's own `baseurl`.
     Site,
     /// A fixed prefix (e.g. `/blog`, or empty), for Markdown read by something other than Jekyll.
@@ -34,7 +34,7 @@ impl BaseUrl {
 
 /// The post's date: `metadata.date` (`YYYY-MM-DD`, optionally followed by a time), else the date of the
 /// notebook file's last commit, else its modification date.
-pub fn post_date(nb: &Notebook, path: &Path) -> Result<String> {
+fn post_date(nb: &Notebook, path: &Path) -> Result<String> {
     if let Some(d) = nb.doc.pointer("/metadata/date").and_then(|v| v.as_str()) {
         let day = d.get(..10).unwrap_or(d);
         // A time may follow the day (`2026-03-04T10:00`, `2026-03-04 10:00`), nothing else.
@@ -129,7 +129,7 @@ fn delimiter_row() -> &'static Regex {
 
 /// Markdown prose made safe for kramdown: a `|` outside code spans, fenced code and real tables becomes
 /// `&#124;`, so `|w|` or `|1| + |-1|` stays text instead of turning into a table.
-pub fn escape_pipes(markdown: &str) -> String {
+fn escape_pipes(markdown: &str) -> String {
     let lines: Vec<&str> = markdown.lines().collect();
     let mut in_table = vec![false; lines.len()];
     for k in 1..lines.len() {
@@ -197,7 +197,7 @@ fn output_pre(text: &str, kind: &str) -> String {
 }
 
 /// Writes the post and its images into `site`; returns the post's path.
-pub fn write_post(
+pub(crate) fn write_post(
     nb: &Notebook,
     entry: &Entry,
     path: &Path,
@@ -264,15 +264,14 @@ pub fn write_post(
                         Output::Data { data, .. } => {
                             if let Some((bytes, ext)) = decode_image(&entry.slug, i, data)? {
                                 let name = format!("{}_{i}_{k}.{ext}", entry.slug);
-                                std::fs::create_dir_all(&assets)?;
-                                std::fs::write(assets.join(&name), &bytes)?;
+                                write_file(&assets.join(&name), &bytes)?;
                                 let alt = alt_text(&bytes, ext);
                                 let alt = alt.replace(['[', ']'], "").replace('|', "&#124;");
                                 writeln!(
                                     md,
                                     "![{alt}]({}/assets/notebooks/{})\n",
                                     base.prefix(),
-                                    crate::render::url_path(&format!("{}/{name}", entry.slug))
+                                    url_path(&format!("{}/{name}", entry.slug))
                                 )?;
                             } else if let Some(html) = get(data, "text/html") {
                                 writeln!(
@@ -296,16 +295,43 @@ pub fn write_post(
             _ => {}
         }
     }
-    let posts = site.join("_posts");
-    std::fs::create_dir_all(&posts)?;
-    let file = posts.join(format!("{date}-{}.md", entry.slug));
-    std::fs::write(&file, md).with_context(|| format!("writing {}", file.display()))?;
+    let file = site
+        .join("_posts")
+        .join(format!("{date}-{}.md", entry.slug));
+    write_file(&file, md)?;
     Ok(file)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::assets::sample_notebook;
+
+    #[test]
+    fn posts_with_front_matter_and_their_images() {
+        let dir = std::env::temp_dir().join(format!("prunelab-render-md-{}", std::process::id()));
+        let mut nb = sample_notebook();
+        nb.doc["metadata"]["date"] = serde_json::json!("2026-03-04");
+        let entry = Entry::of(&nb, Path::new("iris.ipynb"));
+        let post = write_post(&nb, &entry, Path::new("iris.ipynb"), &dir, &BaseUrl::Site).unwrap();
+        assert_eq!(post, dir.join("_posts/2026-03-04-iris.md"));
+        let md = std::fs::read_to_string(&post).unwrap();
+        assert!(md.starts_with("---\nlayout: post\ntitle: \"Iris sweep\"\ndate: 2026-03-04\nexcerpt: \"Thresholds <and> AP.\"\ntags: [\"pruning\", \"iris\"]\n---\n"), "{md}");
+        // The layout prints the title: the body does not repeat it.
+        assert!(!md.contains("# Iris sweep"), "{md}");
+        assert!(
+            md.contains("{% raw %}\n```rust\nlet x = 1;\nx\n```\n{% endraw %}"),
+            "{md}"
+        );
+        assert!(md.contains("<pre class=\"output stream\""), "{md}");
+        assert!(
+            md.contains("![chart]({{ site.baseurl }}/assets/notebooks/iris/iris_1_1.png)"),
+            "{md}"
+        );
+        let png = std::fs::read(dir.join("assets/notebooks/iris/iris_1_1.png")).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     #[test]
     fn pipes_in_prose_are_escaped_but_tables_and_code_are_kept() {
