@@ -59,8 +59,8 @@ pub mod prelude {
     pub use crate::optim::{Adam, Optimizer, Sgd};
     pub use crate::prune::{
         prune_to_sparsity, snip_scores, unit_scores, unit_utility, Amount, GradualPruning, Norm,
-        PruneReport, Scope, SparseMlp, ThresholdPruning, UnitPruning, UnitScore, WeightPruning,
-        WeightScore,
+        PruneReport, RankScope, Scope, SkipLayers, SparseMlp, ThresholdPruning, UnitPruning,
+        UnitScore, WeightPruning, WeightScore,
     };
     pub use crate::study::{IterativePruning, LotteryTicket, PruningHistory, Rewind};
     pub use crate::sweep::{

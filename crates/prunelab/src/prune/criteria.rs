@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::nn::Mlp;
+use crate::prune::impl_selection;
 
 /// How much to prune, relative to what is still unpruned (as PyTorch's iterative pruning).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -108,6 +109,8 @@ pub struct WeightPruning {
     pub skip: Vec<usize>,
 }
 
+impl_selection!(scope and skip: WeightPruning);
+
 impl WeightPruning {
     /// Prunes the `amount` smallest-magnitude weights.
     pub fn magnitude(amount: impl Into<Amount>) -> Self {
@@ -131,18 +134,6 @@ impl WeightPruning {
             scope: Scope::Layerwise,
             skip: Vec::new(),
         }
-    }
-
-    /// Ranks across all chosen layers together.
-    pub fn global(mut self) -> Self {
-        self.scope = Scope::Global;
-        self
-    }
-
-    /// Leaves these layers untouched.
-    pub fn skip(mut self, layers: &[usize]) -> Self {
-        self.skip = layers.to_vec();
-        self
     }
 
     /// Applies the pruning; returns the number of weights newly pruned in each layer.
@@ -194,6 +185,8 @@ pub struct ThresholdPruning {
     pub skip: Vec<usize>,
 }
 
+impl_selection!(skip: ThresholdPruning);
+
 impl ThresholdPruning {
     /// Removes weights with `|w| < threshold`.
     pub fn new(threshold: f32) -> Self {
@@ -207,12 +200,6 @@ impl ThresholdPruning {
     /// Removes weights with `|w| <= threshold` instead.
     pub fn inclusive(mut self) -> Self {
         self.inclusive = true;
-        self
-    }
-
-    /// Leaves these layers untouched.
-    pub fn skip(mut self, layers: &[usize]) -> Self {
-        self.skip = layers.to_vec();
         self
     }
 

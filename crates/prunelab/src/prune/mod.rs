@@ -27,6 +27,7 @@
 mod criteria;
 mod schedule;
 pub(crate) mod scores;
+mod selection;
 mod structured;
 
 pub use crate::nn::{Csr, Kernel, SparseLayer, SparseMlp, CROSSOVER_FEW, CROSSOVER_MANY};
@@ -35,4 +36,6 @@ pub(crate) use criteria::{check_threshold, chosen_layers};
 pub use criteria::{Amount, Scope, ThresholdPruning, WeightPruning, WeightScore};
 pub use schedule::{prune_to_sparsity, GradualPruning};
 pub use scores::{snip_scores, unit_utility};
+pub(crate) use selection::impl_selection;
+pub use selection::{RankScope, SkipLayers};
 pub use structured::{unit_scores, Norm, UnitPruning, UnitScore};

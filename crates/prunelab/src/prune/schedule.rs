@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::nn::Mlp;
 use crate::prune::criteria::chosen_layers;
-use crate::prune::{Amount, Scope, WeightPruning};
+use crate::prune::impl_selection;
+use crate::prune::{Amount, RankScope, Scope, SkipLayers, WeightPruning};
 
 /// Prunes by magnitude until `sparsity` of the weights in scope are pruned (counting weights pruned
 /// before). Layerwise, every chosen layer reaches that sparsity; globally, the chosen layers together do.
@@ -88,6 +89,8 @@ pub struct GradualPruning {
     pub skip: Vec<usize>,
 }
 
+impl_selection!(scope and skip: GradualPruning);
+
 impl GradualPruning {
     /// The polynomial schedule from `initial` to `final_` sparsity, starting at step `start`, with
     /// `n_updates` intervals of `frequency` steps.
@@ -112,18 +115,6 @@ impl GradualPruning {
     /// Constant sparsity from step `start`, enforced every `frequency` steps for `n_updates` intervals.
     pub fn constant(sparsity: f64, start: usize, n_updates: usize, frequency: usize) -> Self {
         Self::polynomial(sparsity, sparsity, start, n_updates, frequency)
-    }
-
-    /// Ranks globally.
-    pub fn global(mut self) -> Self {
-        self.scope = Scope::Global;
-        self
-    }
-
-    /// Leaves these layers untouched.
-    pub fn skip(mut self, layers: &[usize]) -> Self {
-        self.skip = layers.to_vec();
-        self
     }
 
     /// Checks the fields.

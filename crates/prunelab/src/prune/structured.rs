@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::nn::Mlp;
 use crate::prune::criteria::select_in_scope;
+use crate::prune::impl_selection;
 use crate::prune::{Amount, Scope};
 
 /// The norm that measures a unit's weights.
@@ -80,6 +81,8 @@ pub struct UnitPruning {
     pub skip: Vec<usize>,
 }
 
+impl_selection!(scope and skip: UnitPruning);
+
 impl UnitPruning {
     /// Removes units by the L1 norm of their incoming weights plus bias.
     pub fn l1(amount: impl Into<Amount>) -> Self {
@@ -100,18 +103,6 @@ impl UnitPruning {
             scope: Scope::Layerwise,
             skip: Vec::new(),
         }
-    }
-
-    /// Ranks across all chosen hidden layers together.
-    pub fn global(mut self) -> Self {
-        self.scope = Scope::Global;
-        self
-    }
-
-    /// Leaves these hidden layers untouched.
-    pub fn skip(mut self, layers: &[usize]) -> Self {
-        self.skip = layers.to_vec();
-        self
     }
 
     /// Removes the units; returns, per hidden layer, the indices of the units removed now (sorted).

@@ -9,7 +9,7 @@ use crate::interrupt;
 use crate::metrics::Metric;
 use crate::nn::Mlp;
 use crate::progress::{Counter, Progress};
-use crate::prune::{chosen_layers, prune_to_sparsity, Scope, WeightPruning};
+use crate::prune::{chosen_layers, prune_to_sparsity, RankScope, Scope, SkipLayers, WeightPruning};
 use crate::train::TrainParams;
 
 use super::table::{SweepRow, SweepTable};
@@ -140,6 +140,8 @@ pub struct LotteryTicket {
     pub train: TrainParams,
 }
 
+crate::prune::impl_selection!(scope and skip: LotteryTicket);
+
 impl LotteryTicket {
     /// Runs the search from the untrained `model`; on return `model` is the last round's trained ticket.
     /// Round `r` of the history holds the ticket with `(1 − amount)^r` of the weights, trained.
@@ -197,9 +199,9 @@ impl LotteryTicket {
 
     /// One round's pruning: magnitude, `amount_per_round` of what remains, in the search's scope.
     fn round_pruning(&self) -> WeightPruning {
-        let mut pruning = WeightPruning::magnitude(self.amount_per_round).skip(&self.skip);
-        pruning.scope = self.scope;
-        pruning
+        WeightPruning::magnitude(self.amount_per_round)
+            .skip(&self.skip)
+            .ranked(self.scope)
     }
 
     /// The weights survivors are reset to: the initial ones, or those after `k` epochs of training.

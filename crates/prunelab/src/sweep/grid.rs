@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::nn::Mlp;
-use crate::prune::WeightPruning;
+use crate::prune::{RankScope, SkipLayers, WeightPruning};
 use crate::study::{IterativePruning, LotteryTicket, Rewind};
 use crate::sweep::cell::{round_rows, Cell, CellRow, MAX_CELLS};
 use crate::sweep::in_process::ThresholdSweep;
@@ -157,8 +157,9 @@ impl SweepSpec {
                 skip,
             } => {
                 let mut model = self.trained(data, trained, seed)?;
-                let mut pruning = WeightPruning::magnitude(*amount).skip(skip);
-                pruning.scope = scope.scope();
+                let pruning = WeightPruning::magnitude(*amount)
+                    .skip(skip)
+                    .ranked(scope.scope());
                 let schedule = IterativePruning {
                     rounds: *rounds,
                     pruning,

@@ -12,7 +12,8 @@ use crate::metrics::Metric;
 use crate::nn::Mlp;
 use crate::progress::{Counter, Progress};
 use crate::prune::{
-    check_threshold, chosen_layers, prune_to_sparsity, Norm, Scope, UnitPruning, UnitScore,
+    check_threshold, chosen_layers, prune_to_sparsity, Norm, RankScope, Scope, SkipLayers,
+    UnitPruning, UnitScore,
 };
 use crate::study::{SweepRow, SweepTable};
 
@@ -71,6 +72,8 @@ pub struct SweepPoint {
     pub metric: f64,
 }
 
+crate::prune::impl_selection!(skip: ThresholdSweep, SparsitySweep);
+
 impl ThresholdSweep {
     /// A sweep over the given thresholds.
     pub fn new(thresholds: Vec<f32>) -> Self {
@@ -110,12 +113,6 @@ impl ThresholdSweep {
     /// Prunes `|w| <= t` instead of `|w| < t`.
     pub fn inclusive(mut self) -> Self {
         self.inclusive = true;
-        self
-    }
-
-    /// Never prunes these layers.
-    pub fn skip(mut self, layers: &[usize]) -> Self {
-        self.skip = layers.to_vec();
         self
     }
 
@@ -307,16 +304,17 @@ impl SweepMethod {
             SweepMethod::Units { scope, norm } => {
                 let hidden = model.n_layers() - 1;
                 let skip: Vec<usize> = skip.iter().copied().filter(|&k| k < hidden).collect();
-                let mut p = UnitPruning::new(
+                UnitPruning::new(
                     UnitScore::Incoming {
                         norm,
                         with_bias: false,
                     },
                     sparsity,
                 )
-                .skip(&skip);
-                p.scope = scope;
-                p.apply(model).map(|_| ())
+                .skip(&skip)
+                .ranked(scope)
+                .apply(model)
+                .map(|_| ())
             }
         }
     }
@@ -375,12 +373,6 @@ impl SparsitySweep {
     /// Sets the methods.
     pub fn methods(mut self, methods: Vec<SweepMethod>) -> Self {
         self.methods = methods;
-        self
-    }
-
-    /// Never prunes these layers.
-    pub fn skip(mut self, layers: &[usize]) -> Self {
-        self.skip = layers.to_vec();
         self
     }
 
