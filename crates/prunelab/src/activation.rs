@@ -40,8 +40,8 @@ pub(crate) fn sigmoid(z: f32) -> f32 {
 }
 
 impl Activation {
-    /// The activation of a single value. `Softmax` has no scalar form and returns `z` unchanged; use
-    /// [`Activation::apply`] for it.
+    /// The activation of a single value. `Softmax` has no scalar form and returns `z` unchanged: it needs the
+    /// whole row, which the network's passes ([`Mlp::forward`](crate::nn::Mlp::forward)) give it.
     #[inline]
     pub fn scalar(self, z: f32) -> f32 {
         match self {

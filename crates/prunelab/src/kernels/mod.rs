@@ -22,7 +22,7 @@
 //!
 //! The widest family the CPU has is used, detected once. `PRUNELAB_SIMD=avx512|avx2|portable` forces one
 //! (so that one machine can run every path it has); a family the CPU lacks is refused with
-//! [`Error::Simd`](crate::Error::Simd) by the calls that start work (building, training, inference), and
+//! [`Error::Simd`] by the calls that start work (building, training, inference), and
 //! [`force_family`] does the same from code.
 //!
 //! ```

@@ -27,7 +27,7 @@ pub struct LayerReport {
     pub dead: bool,
 }
 
-/// Pruning figures per layer and in total, from [`Mlp::prune_report`].
+/// Pruning figures per layer and in total, from [`Mlp::prune_report`](super::Mlp::prune_report).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PruneReport {
     /// One entry per layer.

@@ -21,7 +21,7 @@ pub struct SweepRow {
     pub metric: f64,
 }
 
-/// The outcome of a [`SparsitySweep`]: one row per method and sparsity.
+/// The outcome of a [`SparsitySweep`](crate::sweep::SparsitySweep): one row per method and sparsity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepTable {
     /// The metric's name.

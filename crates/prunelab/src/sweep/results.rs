@@ -18,7 +18,7 @@ pub const SPEC_FILE: &str = "spec.json";
 /// A finished cell as a shard writes it: one line of the shard's JSON Lines file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellRecord {
-    /// The cell's id ([`Cell::id`]).
+    /// The cell's id ([`Cell::id`](crate::sweep::Cell::id)).
     pub cell: String,
     /// The cell's position in the plan.
     pub index: usize,
@@ -33,7 +33,7 @@ pub struct CellRecord {
     pub wall_s: f64,
     /// The prunelab version that computed it.
     pub version: String,
-    /// The spec's [`digest`](SweepSpec::digest).
+    /// The spec's [`digest`](crate::sweep::SweepSpec::digest).
     pub spec: String,
     /// The shard that ran it (`I/N`).
     pub shard: String,
@@ -120,7 +120,7 @@ pub struct BandPoint {
     pub hi: f64,
 }
 
-/// What [`SweepSpec::run_shard`] did.
+/// What [`SweepSpec::run_shard`](crate::sweep::SweepSpec::run_shard) did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShardReport {
     /// The shard.
