@@ -55,11 +55,27 @@ pub struct SpecLocation {
     pub prefix: Option<PathBuf>,
 }
 
+/// `prunelab kernel install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Where the kernelspec goes.
+    #[command(flatten)]
+    pub at: SpecLocation,
+    /// Also pip-install papermill's Rust parameter translator (python/prunelab-papermill) into the Jupyter
+    /// environment's Python: --python, else PATH/bin/python of --prefix, else the Python of `jupyter` on PATH,
+    /// else python3.
+    #[arg(long)]
+    pub papermill: bool,
+    /// The Python to install the translator with (with --papermill).
+    #[arg(long, value_name = "PYTHON", requires = "papermill")]
+    pub python: Option<PathBuf>,
+}
+
 /// `prunelab kernel ...`.
 #[derive(Debug, Subcommand)]
 pub enum KernelCommand {
     /// Write the "Rust (prunelab)" kernelspec.
-    Install(SpecLocation),
+    Install(InstallArgs),
     /// Remove it.
     Uninstall(SpecLocation),
     /// Write the kernel's evcxr configuration into DIR.

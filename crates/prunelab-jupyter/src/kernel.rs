@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 
-use crate::cli::SpecLocation;
+use crate::cli::{InstallArgs, SpecLocation};
 
 /// The kernelspec name.
 pub const NAME: &str = "prunelab";
@@ -79,9 +79,73 @@ pub fn write_config_with(dir: &Path, root: &Path, cache: bool) -> Result<()> {
     Ok(())
 }
 
-/// `prunelab kernel install [--user | --prefix P]`.
-pub fn install(at: &SpecLocation) -> Result<PathBuf> {
-    install_with(at, None)
+/// `prunelab kernel install [--user | --prefix P] [--papermill [--python PY]]`.
+pub fn install(args: &InstallArgs) -> Result<PathBuf> {
+    let dir = install_with(&args.at, None)?;
+    if args.papermill {
+        install_papermill(&args.at, args.python.as_deref())?;
+    }
+    Ok(dir)
+}
+
+/// The folder of papermill's Rust parameter translator, a Python package (see its pyproject.toml).
+pub fn papermill_package() -> PathBuf {
+    workspace_root().join("python/prunelab-papermill")
+}
+
+/// The Python of the Jupyter environment: `python`, else `PREFIX/bin/python` for `--prefix`, else the
+/// interpreter named by the `#!` line of `jupyter` on PATH, else `python3`.
+pub fn jupyter_python(at: &SpecLocation, python: Option<&Path>) -> PathBuf {
+    if let Some(p) = python {
+        return p.to_path_buf();
+    }
+    if let Some(p) = at.prefix.as_ref().map(|p| p.join("bin/python")) {
+        if p.is_file() {
+            return p;
+        }
+    }
+    let from_jupyter = std::env::var_os("PATH").and_then(|path| {
+        let jupyter = std::env::split_paths(&path)
+            .map(|d| d.join("jupyter"))
+            .find(|j| j.is_file())?;
+        let text = std::fs::read(&jupyter).ok()?;
+        let line = text.split(|&b| b == b'\n').next()?;
+        let interp = std::str::from_utf8(line).ok()?.strip_prefix("#!")?.trim();
+        let interp = PathBuf::from(interp.split_whitespace().next()?);
+        interp.is_file().then_some(interp)
+    });
+    from_jupyter.unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+/// `prunelab kernel install --papermill`: `PYTHON -m pip install python/prunelab-papermill`, so papermill
+/// finds a translator for the kernel (`papermill NB OUT -k prunelab -p NAME VALUE`).
+pub fn install_papermill(at: &SpecLocation, python: Option<&Path>) -> Result<()> {
+    let python = jupyter_python(at, python);
+    let package = papermill_package();
+    println!(
+        "installing papermill's Rust translator ({}) with {}",
+        package.display(),
+        python.display()
+    );
+    let status = std::process::Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--quiet",
+        ])
+        .arg(&package)
+        .status()
+        .with_context(|| format!("running {}", python.display()))?;
+    anyhow::ensure!(
+        status.success(),
+        "`{} -m pip install {}` failed ({status}); --python names another Python",
+        python.display(),
+        package.display()
+    );
+    println!("installed papermill's translator for kernel {NAME:?} and language \"rust\"");
+    Ok(())
 }
 
 /// Writes the kernelspec for `args` (`--user`, `--prefix P`); with `shared`, its kernels fill their build
