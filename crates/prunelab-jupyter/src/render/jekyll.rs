@@ -1,7 +1,7 @@
 //! `render --to jekyll --out SITE`: notebooks as posts of a Jekyll site, laid out as Jekyll expects them:
 //! `SITE/_posts/YYYY-MM-DD-SLUG.md` with front matter, images under `SITE/assets/notebooks/SLUG/` linked by
-//! site-absolute URLs that honour `baseurl`, code and outputs kept away from Liquid, and prose that
-//! kramdown would misread escaped.
+//! site-absolute URLs that honour `baseurl`, every text of the body (prose, code, outputs, alt text) escaped
+//! for Liquid by `liquid_text`, and prose that kramdown would misread escaped.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -27,7 +27,7 @@ impl BaseUrl {
     fn prefix(&self) -> String {
         match self {
             BaseUrl::Site => "{{ site.baseurl }}".into(),
-            BaseUrl::Fixed(p) => p.trim_end_matches('/').to_string(),
+            BaseUrl::Fixed(p) => liquid_text(p.trim_end_matches('/')),
         }
     }
 }
@@ -110,14 +110,58 @@ fn civil_date(t: std::time::SystemTime) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
+/// A YAML double-quoted scalar holding exactly `s`: `"` and `\` escaped, and every character that YAML may
+/// not hold raw (controls, DEL, C1 controls, the BOM, U+FFFE, U+FFFF) or would fold as a line break (`\n`,
+/// NEL, U+2028, U+2029) written as an escape. The result is also a JSON string with the same value. Liquid
+/// never parses front matter (a layout's `{{ page.title }}` prints the value as it is), so no Liquid escaping
+/// belongs here.
 fn yaml_string(s: &str) -> String {
-    serde_json::to_string(s).expect("strings serialise")
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            ' '..='~' | '\u{a0}'..='\u{2027}' | '\u{202a}'..='\u{d7ff}' | '\u{10000}'.. => {
+                out.push(c)
+            }
+            '\u{e000}'..='\u{fffd}' if c != '\u{feff}' => out.push(c),
+            c => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+        }
+    }
+    out.push('"');
+    out
 }
 
-/// Text that Liquid must leave alone: inside `{% raw %}`, with any `{% endraw %}` in it neutralised.
-fn raw(text: &str) -> String {
-    let safe = text.replace("{% endraw %}", "{% endraw %}{{ '{% endraw %}' }}{% raw %}");
-    format!("{{% raw %}}\n{safe}\n{{% endraw %}}\n")
+/// The Liquid output that Liquid renders as a single `{`.
+const LIQUID_BRACE: &str = r#"{{ "{" }}"#;
+
+/// Text that reaches Jekyll (prose, code, outputs, alt text: anything in a post's body) made inert for
+/// Liquid, whatever it holds: every `{` that is followed by `{` or `%`, or that ends the text (and so could
+/// open a tag with whatever follows it), becomes [`LIQUID_BRACE`], which Liquid renders back as `{`.
+///
+/// The result holds no `{{` or `{%` but those that open a `{{ "{" }}`, so Liquid's tokenizer (the source
+/// split on `{%.*?%}|{{.*?}}?|{%|{{`, leftmost first) sees each of those outputs whole and nothing else but
+/// text: no raw block to end early, no tag to run, no variable left unterminated. Liquid runs before
+/// kramdown, so kramdown, Rouge and the browser get the text exactly as it was, in a code fence as in prose
+/// or HTML: one escaping serves every context. (Raw blocks cannot: Liquid ends one at any token that looks
+/// like `{% endraw %}`, and an unterminated `{{` inside one swallows the `{% endraw %}` that follows.)
+fn liquid_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '{' && matches!(chars.peek(), None | Some('{' | '%')) {
+            out.push_str(LIQUID_BRACE);
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn delimiter_row() -> &'static Regex {
@@ -190,7 +234,7 @@ fn output_pre(text: &str, kind: &str) -> String {
     } else {
         "#9aa5b1"
     };
-    raw(&format!(
+    liquid_text(&format!(
         "<pre class=\"output {kind}\" style=\"border-left: 3px solid {colour}; background: #fff;\"><code>{}</code></pre>\n",
         escape(text.trim_end())
     ))
@@ -246,14 +290,18 @@ pub(crate) fn write_post(
                 };
                 first_markdown = false;
                 if !source.trim().is_empty() {
-                    writeln!(md, "{}", raw(escape_pipes(source.trim_end()).trim_end()))?;
+                    writeln!(
+                        md,
+                        "{}\n",
+                        liquid_text(escape_pipes(source.trim_end()).trim_end())
+                    )?;
                 }
             }
             "code" => {
                 writeln!(
                     md,
                     "{}",
-                    raw(&format!("```rust\n{}\n```", cell.source().trim_end()))
+                    liquid_text(&format!("```rust\n{}\n```\n", cell.source().trim_end()))
                 )?;
                 for (k, o) in cell.outputs()?.iter().enumerate() {
                     match o {
@@ -266,7 +314,9 @@ pub(crate) fn write_post(
                                 let name = format!("{}_{i}_{k}.{ext}", entry.slug);
                                 write_file(&assets.join(&name), &bytes)?;
                                 let alt = alt_text(&bytes, ext);
-                                let alt = alt.replace(['[', ']'], "").replace('|', "&#124;");
+                                let alt = liquid_text(
+                                    &alt.replace(['[', ']'], "").replace('|', "&#124;"),
+                                );
                                 writeln!(
                                     md,
                                     "![{alt}]({}/assets/notebooks/{})\n",
@@ -277,8 +327,8 @@ pub(crate) fn write_post(
                                 writeln!(
                                     md,
                                     "{}",
-                                    raw(&format!(
-                                        "<div class=\"output\">\n{}\n</div>",
+                                    liquid_text(&format!(
+                                        "<div class=\"output\">\n{}\n</div>\n",
                                         html.trim()
                                     ))
                                 )?;
@@ -319,10 +369,7 @@ mod tests {
         assert!(md.starts_with("---\nlayout: post\ntitle: \"Iris sweep\"\ndate: 2026-03-04\nexcerpt: \"Thresholds <and> AP.\"\ntags: [\"pruning\", \"iris\"]\n---\n"), "{md}");
         // The layout prints the title: the body does not repeat it.
         assert!(!md.contains("# Iris sweep"), "{md}");
-        assert!(
-            md.contains("{% raw %}\n```rust\nlet x = 1;\nx\n```\n{% endraw %}"),
-            "{md}"
-        );
+        assert!(md.contains("\n```rust\nlet x = 1;\nx\n```\n"), "{md}");
         assert!(md.contains("<pre class=\"output stream\""), "{md}");
         assert!(
             md.contains("![chart]({{ site.baseurl }}/assets/notebooks/iris/iris_1_1.png)"),
@@ -347,13 +394,6 @@ mod tests {
     }
 
     #[test]
-    fn raw_blocks_survive_an_endraw_inside() {
-        let r = raw("a {% endraw %} b {{ x }}");
-        assert!(r.starts_with("{% raw %}\n") && r.ends_with("\n{% endraw %}\n"));
-        assert_eq!(r.matches("{% raw %}").count(), 2);
-    }
-
-    #[test]
     fn dates_are_civil_and_titles_are_not_repeated() {
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_764_460_800); // 2025-11-30
         assert_eq!(civil_date(t), "2025-11-30");
@@ -372,6 +412,289 @@ mod tests {
             "2026-00-10",
         ] {
             assert!(!is_date(bad), "{bad}");
+        }
+    }
+
+    /// A model of what Liquid 5.4 (Debian's Jekyll 4.3 runs it) does with a post's body: `Tokenizer` (the
+    /// source split on `TemplateParser`), `BlockBody`'s checks of tag and output tokens, and `Raw`, which
+    /// ends at the first token that its `FullTokenPossiblyInvalid` matches with `endraw`. Only what a post
+    /// means to hold is accepted: outputs of a quoted string (rendered as the string), `{{ site.baseurl }}`
+    /// (rendered as `BASEURL`) and `{% raw %}` blocks. Any other tag or output is an error, as Jekyll would
+    /// run it or stop on it.
+    fn liquid(src: &str) -> Result<String, String> {
+        static RE: OnceLock<[Regex; 5]> = OnceLock::new();
+        let [template, full_token, variable, raw_end, quoted] = RE.get_or_init(|| {
+            [
+                r"(?s)\{%.*?%\}|\{\{.*?\}\}?|\{%|\{\{",
+                r"(?s)\A\{%-?(\s*)(#\w*|\w+)(\s*)(.*?)-?%\}\z",
+                r"(?s)\A\{\{-?(.*?)-?\}\}\z",
+                r"(?s)\A(.*)\{%\s*(\w+)\s*(.*)?%\}\z",
+                r#"\A(?:"([^"]*)"|'([^']*)')\z"#,
+            ]
+            .map(|r| Regex::new(r).unwrap())
+        });
+        let mut tokens = Vec::new();
+        let mut at = 0;
+        for m in template.find_iter(src) {
+            tokens.push(&src[at..m.start()]);
+            tokens.push(m.as_str());
+            at = m.end();
+        }
+        tokens.push(&src[at..]);
+        let mut tokens = tokens.into_iter();
+        let mut out = String::new();
+        while let Some(t) = tokens.next() {
+            if t.starts_with("{%") {
+                let c = full_token
+                    .captures(t)
+                    .ok_or(format!("Tag '{t}' was not properly terminated"))?;
+                if &c[2] != "raw" || !c[4].trim().is_empty() {
+                    return Err(format!("tag {t:?} would run (Unknown tag '{}')", &c[2]));
+                }
+                loop {
+                    let t = tokens.next().ok_or("'raw' tag was never closed")?;
+                    match raw_end.captures(t) {
+                        Some(c) if &c[2] == "endraw" => {
+                            out.push_str(&c[1]);
+                            break;
+                        }
+                        _ => out.push_str(t),
+                    }
+                }
+            } else if t.starts_with("{{") {
+                let c = variable
+                    .captures(t)
+                    .ok_or(format!("Variable '{t}' was not properly terminated"))?;
+                let inner = c[1].trim();
+                if inner == "site.baseurl" {
+                    out.push_str("BASEURL");
+                } else if let Some(q) = quoted.captures(inner) {
+                    out.push_str(q.get(1).or(q.get(2)).map_or("", |m| m.as_str()));
+                } else {
+                    return Err(format!("output {t:?} would run"));
+                }
+            } else {
+                out.push_str(t);
+            }
+        }
+        Ok(out)
+    }
+
+    /// What Liquid reacts to, and a little else: the pieces random text is made of.
+    const PIECES: &[&str] = &[
+        "{",
+        "}",
+        "%",
+        "{%",
+        "%}",
+        "{{",
+        "}}",
+        "-",
+        "raw",
+        "endraw",
+        " raw ",
+        "{% raw %}",
+        "{% endraw %}",
+        "{%endraw%}",
+        "{%- endraw -%}",
+        "{%  endraw\n%}",
+        "{% endraw x %}",
+        "{%-",
+        "-%}",
+        "{{-",
+        "-}}",
+        "{% include x %}",
+        "{{ site.title }}",
+        "{{ \"{\" }}",
+        "{{ '",
+        " ",
+        "\n",
+        "\t",
+        "'",
+        "\"",
+        "x",
+        "é",
+    ];
+
+    /// Random text from [`PIECES`]: up to `max` of them, drawn by an xorshift stream seeded with `seed`.
+    fn random_text(seed: u64, max: u64) -> String {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let n = next() % (max + 1);
+        (0..n)
+            .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+            .collect()
+    }
+
+    #[test]
+    fn liquid_gives_back_any_escaped_text_and_sees_only_braces() {
+        let mut cases = vec![
+            String::new(),
+            "{".into(),
+            "{{".into(),
+            "{%".into(),
+            "{{{%%}}}".into(),
+        ];
+        cases.extend((0..20_000).map(|seed| random_text(seed, 12)));
+        for (k, text) in cases.iter().enumerate() {
+            let e = liquid_text(text);
+            assert_eq!(liquid(&e).as_ref(), Ok(text), "{text:?} escaped as {e:?}");
+            // No tag or output opener but those of the escapes, none at the end either: so pieces escaped
+            // apart may be put together, as a post does.
+            let bare = e.replace(LIQUID_BRACE, "\u{0}");
+            assert!(
+                !bare.contains("{{") && !bare.contains("{%") && !bare.ends_with('{'),
+                "{e:?}"
+            );
+            let other = &cases[(k * 7 + 3) % cases.len()];
+            let joined = format!("{e}{}", liquid_text(other));
+            assert_eq!(liquid(&joined), Ok(format!("{text}{other}")), "{joined:?}");
+            // Text without `{{` or `{%` (nearly all prose and code) is left as it is.
+            if !text.contains("{{") && !text.contains("{%") && !text.ends_with('{') {
+                assert_eq!(&e, text);
+            }
+        }
+    }
+
+    /// The issue's strings: the `{% raw %}` blocks posts were wrapped in before fail the model on each.
+    #[test]
+    fn raw_blocks_fail_where_the_escape_holds() {
+        fn old_raw(text: &str) -> String {
+            let safe = text.replace("{% endraw %}", "{% endraw %}{{ '{% endraw %}' }}{% raw %}");
+            format!("{{% raw %}}\n{safe}\n{{% endraw %}}\n")
+        }
+        for text in [
+            "{% endraw %}",
+            "{%endraw%}",
+            "{% endraw  %}",
+            "a {{ b",
+            "{{",
+            "{% endraw %}{% include x %}",
+        ] {
+            assert!(
+                liquid(&old_raw(text)) != Ok(format!("\n{text}\n")),
+                "{text:?}"
+            );
+            assert_eq!(liquid(&liquid_text(text)).as_deref(), Ok(text));
+        }
+    }
+
+    fn png_with_title(title: &str) -> String {
+        use base64::Engine as _;
+        let mut bytes = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut bytes, 1, 1);
+            enc.add_itxt_chunk("Title".to_string(), title.to_string())
+                .unwrap();
+            enc.set_color(png::ColorType::Grayscale);
+            enc.set_depth(png::BitDepth::Eight);
+            let mut w = enc.write_header().unwrap();
+            w.write_image_data(&[0]).unwrap();
+        }
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// Random Liquid in every place a post takes text from: prose, code, stream, plain, HTML and error
+    /// outputs, a chart's title (the image's alt text), the post's title. The body passes the Liquid model
+    /// with each text intact; the title is a YAML (and JSON) string of itself.
+    #[test]
+    fn posts_with_random_liquid_everywhere_pass_through_liquid_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        for seed in 0..300u64 {
+            let t = |k: u64| random_text(seed * 16 + k, 10);
+            let (title, prose, code, out, plain, html, err, alt) = (
+                t(0),
+                t(1),
+                t(2),
+                t(3),
+                t(4),
+                t(5),
+                t(6),
+                t(7).replace(['[', ']'], ""),
+            );
+            let md = |text: &str| serde_json::json!({"cell_type": "markdown", "metadata": {}, "source": text});
+            let data = |mime: &str, v: &str| Output::Data {
+                execution_count: None,
+                data: vec![(mime.to_string(), v.to_string())],
+            };
+            let outputs: Vec<_> = [
+                Output::Stream {
+                    name: "stdout".into(),
+                    text: format!("S<{out}>S\n"),
+                },
+                data("text/plain", &format!("R<{plain}>R")),
+                data("text/html", &format!("H<{html}>H")),
+                data("image/png", &png_with_title(&format!("A<{alt}>A"))),
+                Output::Error {
+                    ename: "E".into(),
+                    evalue: format!("E<{err}>E"),
+                    traceback: vec![],
+                },
+            ]
+            .iter()
+            .map(Output::to_json)
+            .collect();
+            let nb = Notebook {
+                doc: serde_json::json!({"nbformat": 4, "nbformat_minor": 5,
+                    "metadata": {"title": title, "date": "2026-03-04"},
+                    "cells": [md(&format!("P<{prose}>P")),
+                        {"cell_type": "code", "metadata": {}, "execution_count": 1,
+                         "source": format!("C<{code}>C"), "outputs": outputs},
+                        md(&format!("{prose}{{"))]}),
+            };
+            let path = Path::new("liquid.ipynb");
+            let entry = Entry::of(&nb, path);
+            let post = write_post(&nb, &entry, path, dir.path(), &BaseUrl::Site).unwrap();
+            let text = std::fs::read_to_string(post).unwrap();
+            let (front, body) = text[4..].split_once("\n---\n").unwrap();
+            let line = front
+                .lines()
+                .find_map(|l| l.strip_prefix("title: "))
+                .unwrap();
+            assert_eq!(
+                serde_json::from_str::<String>(line).unwrap(),
+                title,
+                "{line}"
+            );
+            let shown = liquid(body).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{body}"));
+            for want in [
+                format!("P<{prose}>P"),
+                format!("```rust\nC<{code}>C\n```"),
+                escape(&format!("S<{out}>S")),
+                escape(&format!("R<{plain}>R")),
+                format!("H<{html}>H"),
+                escape(&format!("E: E<{err}>E")),
+                format!("![A<{alt}>A](BASEURL/assets/notebooks/liquid/liquid_1_3.png)"),
+                format!("{prose}{{"),
+            ] {
+                assert!(
+                    shown.contains(&want),
+                    "seed {seed}: {want:?} not in\n{shown}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn yaml_strings_escape_what_yaml_would_not_keep() {
+        for s in [
+            "",
+            "a \"b\" \\ c: #d",
+            "{% include x %}",
+            "x\u{7f}\u{85}\u{2028}\u{feff}\u{1}é\n\t",
+        ] {
+            let y = yaml_string(s);
+            assert_eq!(serde_json::from_str::<String>(&y).unwrap(), s, "{y}");
+            assert!(
+                !y.chars()
+                    .any(|c| c.is_control() || "\u{2028}\u{2029}\u{feff}".contains(c)),
+                "{y}"
+            );
         }
     }
 }
