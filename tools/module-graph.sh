@@ -24,5 +24,5 @@ status=0
 check prunelab --lib || status=1
 check prunelab-plot --lib || status=1
 check prunelab-prelude --lib || status=1
-check prunelab-jupyter --bin prunelab || status=1
+check prunelab-cli --bin prunelab || status=1
 exit $status
