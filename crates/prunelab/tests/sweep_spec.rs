@@ -296,7 +296,7 @@ fn mistakes_name_their_field() {
     let cases: &[(&str, &str, &str)] = &[
         ("epochs = 25", "epochs = -3", "train.epochs"),
         ("epochs = 25", "epochs = \"many\"", "train.epochs"),
-        ("epochs = 25", "epochz = 25", "train"),
+        ("epochs = 25", "epochz = 25", "train.epochz"),
         ("lr = 0.02", "lr = 0.0", "train.lr"),
         ("lr = 0.02", "lr = nan", "train.lr"),
         (
@@ -333,14 +333,18 @@ fn mistakes_name_their_field() {
         (
             "methods = [\"weights\", \"units\", \"random\"]",
             "methods = [\"weights\", \"neurons\"]",
-            "experiment",
+            "experiment.methods[1]",
         ),
         (
             "finetune_epochs = 2",
             "finetune_epochs = 2\nskip = [3]",
             "experiment.skip",
         ),
-        ("kind = \"sparsity\"", "kind = \"pruning\"", "experiment"),
+        (
+            "kind = \"sparsity\"",
+            "kind = \"pruning\"",
+            "experiment.kind",
+        ),
         ("seeds = [0, 1, 2]", "seeds = [0, 1, 1]", "seeds"),
         ("seeds = [0, 1, 2]", "seeds = []", "seeds"),
         ("seeds = [0, 1, 2]", "seeds = [-1]", "seeds[0]"),
@@ -357,7 +361,7 @@ fn mistakes_name_their_field() {
             "data.test_fraction",
         ),
         ("name = \"iris-test\"", "name = \"\"", "name"),
-        ("name = \"iris-test\"\n", "", "(file)"),
+        ("name = \"iris-test\"\n", "", "name"),
         ("[train]", "[train", "(file)"),
     ];
     for (from, to, field) in cases {
@@ -529,4 +533,361 @@ fn the_shipped_specs_parse_and_plan() {
         }
     }
     assert!(n >= 2, "the specs in sweeps/ were not found");
+}
+
+// ---------------------------------------------------------------- every documented field, a wrong type
+
+/// A field `docs/sweep-spec.md` documents: its path (`train.epochs`), its documented type, and the experiment
+/// kind whose table lists it (none outside `[experiment]`).
+#[derive(Debug, Clone)]
+struct DocField {
+    section: &'static str,
+    name: String,
+    ty: String,
+    kind: Option<String>,
+}
+
+impl DocField {
+    fn path(&self) -> String {
+        match self.section {
+            "" => self.name.clone(),
+            s => format!("{s}.{}", self.name),
+        }
+    }
+}
+
+/// Every row of every field table in `docs/sweep-spec.md`, and `kind`, which its prose documents.
+fn documented_fields() -> Vec<DocField> {
+    let doc = include_str!("../../../docs/sweep-spec.md");
+    let mut fields = Vec::new();
+    let (mut section, mut kind): (Option<&'static str>, Option<String>) = (None, None);
+    for line in doc.lines() {
+        if let Some(h) = line.strip_prefix("## ") {
+            kind = None;
+            section = match h.trim() {
+                "Top level" => Some(""),
+                "`[data]`" => Some("data"),
+                "`[network]`" => Some("network"),
+                "`[train]`" => Some("train"),
+                "`[experiment]`" => Some("experiment"),
+                _ => None,
+            };
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("**`kind = \"") {
+            kind = rest.split_once('"').map(|(k, _)| k.to_string());
+            continue;
+        }
+        let (Some(section), Some(row)) = (section, line.strip_prefix("| `")) else {
+            continue;
+        };
+        let mut cells = row.split(" | ");
+        let name = cells.next().unwrap().trim_end_matches('`').to_string();
+        let ty = cells.next().unwrap_or_default().to_string();
+        if section == "experiment" {
+            assert!(
+                kind.is_some(),
+                "experiment field `{name}` outside a kind's table"
+            );
+        }
+        fields.push(DocField {
+            section,
+            name,
+            ty,
+            kind: kind.clone(),
+        });
+    }
+    for k in ["sparsity", "threshold", "iterative", "lottery"] {
+        fields.push(DocField {
+            section: "experiment",
+            name: "kind".into(),
+            ty: "string".into(),
+            kind: Some(k.into()),
+        });
+    }
+    fields
+}
+
+/// A valid spec of experiment `kind` (default `sparsity`) with `path` set to the TOML value `value`.
+fn spec_with(kind: Option<&str>, path: Option<(&str, &str)>, value: &str) -> String {
+    let kind = kind.unwrap_or("sparsity");
+    let experiment: &[(&str, &str)] = match kind {
+        "sparsity" => &[("methods", "[\"weights\"]"), ("sparsities", "[0.5]")],
+        "threshold" => &[("thresholds", "{ start = 0.0, stop = 0.1, count = 2 }")],
+        "iterative" | "lottery" => &[("rounds", "1"), ("amount", "0.5")],
+        k => panic!("no kind {k}"),
+    };
+    let pairs = |kv: &[(&str, &str)]| -> Vec<(String, String)> {
+        kv.iter()
+            .map(|&(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let mut exp = vec![("kind".to_string(), format!("\"{kind}\""))];
+    exp.extend(pairs(experiment));
+    let mut sections: Vec<(&str, Vec<(String, String)>)> = vec![
+        ("", pairs(&[("name", "\"t\""), ("seeds", "[0]")])),
+        ("data", pairs(&[("dataset", "\"iris\"")])),
+        ("network", pairs(&[("hidden", "[4]")])),
+        ("train", pairs(&[("lr", "0.01"), ("epochs", "1")])),
+        ("experiment", exp),
+    ];
+    if let Some((section, name)) = path {
+        let kv = &mut sections.iter_mut().find(|(s, _)| *s == section).unwrap().1;
+        match kv.iter_mut().find(|(k, _)| k == name) {
+            Some(slot) => slot.1 = value.to_string(),
+            None => kv.push((name.to_string(), value.to_string())),
+        }
+    }
+    let mut text = String::new();
+    for (s, kv) in &sections {
+        if !s.is_empty() {
+            text += &format!("\n[{s}]\n");
+        }
+        for (k, v) in kv {
+            text += &format!("{k} = {v}\n");
+        }
+    }
+    text
+}
+
+/// Valid inline tables for the documented `{ a = A, b = B }` fields, by name.
+fn valid_table(name: &str) -> &'static str {
+    match name {
+        "normalize" => "{ mean = 0.5, std = 0.5 }",
+        "thresholds" => "{ start = 0.0, stop = 0.1, count = 2 }",
+        n => panic!("no valid value for table `{n}`"),
+    }
+}
+
+/// Values of the wrong type for a field documented as `ty`, each with the path its error must name (the
+/// field's, or an element's or a member's inside it).
+fn wrong_values(f: &DocField) -> Vec<(String, String)> {
+    let path = f.path();
+    let ty = f.ty.to_lowercase();
+    let mut v = vec![(
+        if ty.contains("bool") {
+            "\"yes\""
+        } else {
+            "true"
+        }
+        .to_string(),
+        path.clone(),
+    )];
+    v.push(("{ a = 1 }".into(), path.clone()));
+    if ty.contains("bool") {
+        v.push(("2".into(), path.clone()));
+    }
+    if ty.starts_with("list") {
+        // A string where a list belongs, and a wrong element.
+        v.push(("\"x\"".into(), path.clone()));
+        v.push(("[true]".into(), format!("{path}[0]")));
+    } else if ty.contains("integer") {
+        // A negative count, a fraction, a string.
+        v.push(("-1".into(), path.clone()));
+        v.push(("1.5".into(), path.clone()));
+        v.push(("[1]".into(), path.clone()));
+    } else if ty.contains("number") {
+        v.push(("\"x\"".into(), path.clone()));
+        v.push(("[0.5]".into(), path.clone()));
+    }
+    if ty.starts_with("`{") {
+        v.push(("\"x\"".into(), path.clone()));
+        // Each member of the inline table given a wrong type.
+        let valid = valid_table(&f.name);
+        for member in ty
+            .trim_matches(|c| c == '`' || c == '{' || c == '}' || c == ' ')
+            .split(',')
+            .map(|m| m.split('=').next().unwrap().trim().to_string())
+        {
+            let at = valid.find(&format!("{member} = ")).unwrap() + member.len() + 3;
+            let end = at + valid[at..].find([',', ' ']).unwrap();
+            let mut t = valid.to_string();
+            t.replace_range(at..end, "\"x\"");
+            v.push((t, format!("{path}.{member}")));
+        }
+    }
+    v
+}
+
+#[test]
+fn every_documented_field_given_a_wrong_type_names_that_field() {
+    let fields = documented_fields();
+    // The doc's tables: 3 top-level, 7 data, 6 network, 7 train and 4 + 3 + 5 + 6 experiment fields, plus
+    // `kind` per kind.
+    assert_eq!(fields.len(), 3 + 7 + 6 + 7 + 18 + 4, "{fields:#?}");
+    for kind in ["sparsity", "threshold", "iterative", "lottery"] {
+        SweepSpec::from_toml(&spec_with(Some(kind), None, ""))
+            .unwrap_or_else(|e| panic!("the base {kind} spec: {e}"));
+    }
+    let mut failures = Vec::new();
+    for f in &fields {
+        for (value, expected) in wrong_values(f) {
+            let text = spec_with(f.kind.as_deref(), Some((f.section, &f.name)), &value);
+            match SweepSpec::from_toml(&text) {
+                Err(Error::Spec { field, reason }) => {
+                    let names = field == expected
+                        || field.starts_with(&format!("{expected}."))
+                        || field.starts_with(&format!("{expected}["));
+                    if !names || reason.is_empty() {
+                        failures.push(format!(
+                            "{} = {value}: blamed {field:?} ({reason}), expected {expected:?}",
+                            f.path()
+                        ));
+                    }
+                }
+                Err(e) => failures.push(format!("{} = {value}: not a spec error: {e}", f.path())),
+                Ok(_) => failures.push(format!("{} = {value}: accepted", f.path())),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_field_a_spec_writes_is_documented() {
+    // Specs of every kind with every optional field set: each key `to_toml` writes is in the doc's tables.
+    let documented: Vec<String> = documented_fields().iter().map(DocField::path).collect();
+    let full = |kind: &str, extra: &[(&str, &str)]| {
+        let mut text = spec_with(Some(kind), Some(("", "metric")), "\"accuracy\"");
+        for (path, value) in [
+            ("data.test_fraction", "0.2"),
+            ("data.split_seed", "3"),
+            ("data.normalize", "{ mean = 0.5, std = 0.5 }"),
+            ("data.train_limit", "10"),
+            ("network.activation", "\"tanh\""),
+            ("network.output", "\"softmax\""),
+            ("network.bias", "false"),
+            ("network.init", "\"kaiming_uniform\""),
+            ("network.topology", "\"chain\""),
+            ("train.optimizer", "\"sgd\""),
+            ("train.momentum", "0.5"),
+            ("train.weight_decay", "0.1"),
+            ("train.batch_size", "8"),
+            ("train.loss", "\"cross_entropy\""),
+        ]
+        .iter()
+        .chain(extra)
+        {
+            let (section, name) = path.split_once('.').unwrap();
+            text = text.replacen(
+                &format!("[{section}]\n"),
+                &format!("[{section}]\n{name} = {value}\n"),
+                1,
+            );
+        }
+        SweepSpec::from_toml(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    };
+    let specs = [
+        full(
+            "sparsity",
+            &[
+                ("experiment.skip", "[0]"),
+                ("experiment.finetune_epochs", "1"),
+            ],
+        ),
+        full(
+            "threshold",
+            &[("experiment.inclusive", "true"), ("experiment.skip", "[0]")],
+        ),
+        full(
+            "iterative",
+            &[
+                ("experiment.retrain_epochs", "1"),
+                ("experiment.scope", "\"global\""),
+                ("experiment.skip", "[0]"),
+            ],
+        ),
+        full(
+            "lottery",
+            &[
+                ("experiment.rewind_epoch", "1"),
+                ("experiment.scope", "\"global\""),
+                ("experiment.skip", "[0]"),
+                ("experiment.controls", "false"),
+            ],
+        ),
+    ];
+    for spec in specs {
+        let value: toml::Table = toml::from_str(&spec.to_toml().unwrap()).unwrap();
+        for (key, v) in &value {
+            let paths: Vec<String> = match v.as_table() {
+                Some(t) => t.keys().map(|k| format!("{key}.{k}")).collect(),
+                None => vec![key.clone()],
+            };
+            for p in paths {
+                assert!(
+                    documented.contains(&p),
+                    "`{p}` is not in docs/sweep-spec.md"
+                );
+            }
+        }
+        // And what is written reads back equal (the experiment included).
+        assert_eq!(
+            SweepSpec::from_toml(&spec.to_toml().unwrap()).unwrap(),
+            spec
+        );
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(serde_json::from_str::<SweepSpec>(&json).unwrap(), spec);
+    }
+}
+
+#[test]
+fn misplaced_missing_and_unknown_fields_name_the_field() {
+    let cases = [
+        (
+            spec_with(Some("sparsity"), Some(("experiment", "rounds")), "3"),
+            "experiment.rounds",
+        ),
+        (
+            spec_with(
+                Some("threshold"),
+                Some(("experiment", "methods")),
+                "[\"weights\"]",
+            ),
+            "experiment.methods",
+        ),
+        (
+            spec_with(
+                Some("lottery"),
+                Some(("experiment", "finetune_epochs")),
+                "1",
+            ),
+            "experiment.finetune_epochs",
+        ),
+        (
+            spec_with(Some("sparsity"), Some(("experiment", "typo")), "1"),
+            "experiment.typo",
+        ),
+        (
+            spec_with(Some("sparsity"), Some(("data", "typo")), "1"),
+            "data.typo",
+        ),
+        (
+            spec_with(Some("iterative"), None, "").replace("rounds = 1\n", ""),
+            "experiment.rounds",
+        ),
+        (
+            spec_with(Some("threshold"), None, "").replace("kind = \"threshold\"\n", ""),
+            "experiment.kind",
+        ),
+        (
+            spec_with(
+                Some("sparsity"),
+                Some(("experiment", "kind")),
+                "\"pruning\"",
+            ),
+            "experiment.kind",
+        ),
+        (
+            spec_with(None, None, "").replace("lr = 0.01\n", ""),
+            "train.lr",
+        ),
+        (
+            spec_with(None, None, "").replace("name = \"t\"\n", ""),
+            "name",
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(field_of(&text), expected, "{text}");
+    }
 }

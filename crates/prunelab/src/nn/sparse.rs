@@ -127,7 +127,24 @@ struct CsrParts {
 
 impl TryFrom<CsrParts> for Csr {
     type Error = Error;
+    /// As [`Csr::new`], and the claimed shape must be backed by what was read, by the model files' rule
+    /// ([`FREE_WEIGHTS`](super::FREE_WEIGHTS) plus [`WEIGHTS_PER_VALUE`](super::WEIGHTS_PER_VALUE) per stored
+    /// offset or entry): a few bytes claiming a billion-column matrix are an error, not an allocation.
     fn try_from(p: CsrParts) -> Result<Csr> {
+        let claimed = p.rows.checked_mul(p.cols);
+        let held = p.indptr.len().saturating_add(p.values.len());
+        let allowed =
+            super::FREE_WEIGHTS.saturating_add(held.saturating_mul(super::WEIGHTS_PER_VALUE));
+        if claimed.is_none_or(|c| c > allowed) {
+            return Err(Error::param(
+                "csr",
+                format!(
+                    "a {} x {} matrix is more than the {held} stored offsets and entries can back \
+                     (at most {allowed} weights)",
+                    p.rows, p.cols
+                ),
+            ));
+        }
         Csr::new(p.rows, p.cols, p.indptr, p.indices, p.values)
     }
 }
@@ -135,7 +152,9 @@ impl TryFrom<CsrParts> for Csr {
 impl Csr {
     /// A CSR matrix from its parts: row `r`'s entries are `indptr[r]..indptr[r + 1]`, at columns `indices`
     /// with values `values`. Fails unless `indptr` has `rows + 1` non-decreasing offsets from 0 to the number
-    /// of entries and every column index is below `cols` (at most 2^32).
+    /// of entries and every column index is below `cols` (at most 2^32), or with [`Error::TooLarge`] when the
+    /// column-blocked copy the kernels stream (four bytes per row and block of 256 columns) would not fit in
+    /// memory.
     pub fn new(
         rows: usize,
         cols: usize,
@@ -147,7 +166,7 @@ impl Csr {
         if cols > u32::MAX as usize {
             return bad(format!("{cols} columns; at most 2^32"));
         }
-        if indptr.len() != rows + 1 {
+        if rows.checked_add(1) != Some(indptr.len()) {
             return bad(format!("{} row offsets for {rows} rows", indptr.len()));
         }
         if indices.len() != values.len() {
@@ -172,6 +191,16 @@ impl Csr {
             return bad("each row's column indices must rise".into());
         }
         crate::error::check_finite(&values, "csr values")?;
+        // The blocked copy's row pointers, sized by the shape rather than the entries.
+        let pointers = cols
+            .div_ceil(COL_BLOCK)
+            .max(1)
+            .checked_mul(rows)
+            .and_then(|n| n.checked_add(1));
+        crate::mem::ensure(
+            "a CSR matrix's column blocks",
+            pointers.map_or(u64::MAX, |n| crate::mem::bytes(n, 4)),
+        )?;
         let blocked = Blocked::new(rows, cols, &indptr, &indices, &values);
         let sliced = Sliced::new(rows, &indptr, &indices, &values);
         Ok(Csr {
@@ -403,7 +432,8 @@ impl Kernel {
 /// Measured on the 784-1000-1000-500-200-10 network, one thread, AMD EPYC with AVX2, by
 /// `cargo run --release -p prunelab --example sparse_crossover` (which prints the figures for the machine it
 /// runs on): at one sample, 10% density runs in 0.65x the dense time, 20% in 0.64x, 30% in 1.22x.
-/// [`Mlp::to_sparse`] uses it; [`Mlp::to_sparse_with_crossover`] takes another.
+/// [`Mlp::to_sparse`](super::Mlp::to_sparse) uses it;
+/// [`Mlp::to_sparse_with_crossover`](super::Mlp::to_sparse_with_crossover) takes another.
 pub const CROSSOVER_FEW: f64 = 0.2;
 
 /// The density below which a layer's CSR product beats its dense one for blocks of more than three
@@ -430,8 +460,9 @@ pub struct SparseLayer {
 
 /// An inference-only network whose sparse layers skip pruned weights.
 ///
-/// Built from a (masked or compacted) [`Mlp`]: layers whose density is below the threshold use a CSR
-/// kernel, the others a dense product ([`Mlp::to_sparse`] and [`Mlp::to_sparse_with_crossover`] choose per
+/// Built from a (masked or compacted) [`Mlp`](super::Mlp): layers whose density is below the threshold use a CSR
+/// kernel, the others a dense product ([`Mlp::to_sparse`](super::Mlp::to_sparse) and
+/// [`Mlp::to_sparse_with_crossover`](super::Mlp::to_sparse_with_crossover) choose per
 /// batch size). Outputs equal the masked network's to float rounding.
 ///
 /// ```
@@ -607,9 +638,9 @@ impl SparseMlp {
     }
 
     /// The network output for a batch `x` of shape `(samples, inputs)`. Samples go through the network in
-    /// blocks of [`SAMPLE_BLOCK`], each carried through every layer while its activations sit in cache;
+    /// blocks of 128 samples, each carried through every layer while its activations sit in cache;
     /// blocks run in parallel on rayon's threads. Where every layer takes the dense product at this batch
-    /// size, the pass is [`Mlp::forward`]'s, and so are the numbers.
+    /// size, the pass is [`Mlp::forward`](super::Mlp::forward)'s, and so are the numbers.
     pub fn forward<'a>(&self, x: impl AsArray<'a, f32, Ix2>) -> Result<Array2<f32>> {
         let x: ArrayView2<f32> = x.into();
         check_batch(&x, self.n_inputs)?;

@@ -7,7 +7,8 @@ use crate::study::{IterativePruning, LotteryTicket, Rewind};
 use crate::sweep::cell::{round_rows, Cell, CellRow, MAX_CELLS};
 use crate::sweep::in_process::ThresholdSweep;
 use crate::sweep::names::MethodName;
-use crate::sweep::spec::{ExperimentSpec, StudyData, SweepSpec};
+use crate::sweep::sections::ExperimentSpec;
+use crate::sweep::spec::{StudyData, SweepSpec};
 
 impl SweepSpec {
     /// The grid's cells in a fixed order (seed by seed; within a seed, method by method, then sparsity), after

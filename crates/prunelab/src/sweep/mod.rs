@@ -11,6 +11,7 @@ mod merge;
 mod names;
 mod results;
 mod run;
+mod sections;
 mod spec;
 
 pub use cell::{Cell, CellRow, Shard, MAX_CELLS};
@@ -25,7 +26,7 @@ pub use names::{
 pub use results::{
     shard_file, BandPoint, CellRecord, MergedRow, ShardReport, SweepResults, SPEC_FILE,
 };
-pub use spec::{
-    BatchSpec, DataSpec, ExperimentSpec, NetworkSpec, Normalize, StudyData, SweepSpec,
-    ThresholdRange, TrainSpec,
+pub use sections::{
+    BatchSpec, DataSpec, ExperimentSpec, NetworkSpec, Normalize, ThresholdRange, TrainSpec,
 };
+pub use spec::{StudyData, SweepSpec};

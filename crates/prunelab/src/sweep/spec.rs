@@ -1,7 +1,7 @@
 //! The sweep spec: a pruning study written down in TOML (data, network, training, experiment, seeds, metric),
 //! checked before anything runs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,14 +13,14 @@ use crate::nn::{Init, Mlp, Topology};
 use crate::optim::{Adam, Optimizer, Sgd};
 
 use super::names::{
-    ActivationName, DatasetName, InitName, LossName, MethodName, MetricName, OptimizerName,
-    ScopeName, TopologyName,
+    ActivationName, DatasetName, InitName, LossName, MetricName, OptimizerName, TopologyName,
 };
+use super::sections::{bad, BatchSpec, DataSpec, ExperimentSpec, NetworkSpec, TrainSpec};
 use crate::train::{BatchSize, TrainParams};
 
 /// A pruning study: one experiment repeated over seeds, as a grid of cells that can run in one process or as
 /// the shards of a cluster job (see [`plan`](SweepSpec::plan), [`run_local`](SweepSpec::run_local) and
-/// [`run_shard`](crate::sweep::run_shard)).
+/// [`run_shard`](SweepSpec::run_shard)).
 ///
 /// ```
 /// use prunelab::sweep::SweepSpec;
@@ -75,194 +75,6 @@ pub struct SweepSpec {
     pub experiment: ExperimentSpec,
 }
 
-/// The data of a study.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DataSpec {
-    /// A built-in dataset: `iris`, `iris_binary`, `digits`, `xor`, `cos_sin` or `mnist`.
-    pub dataset: DatasetName,
-    /// For `mnist`: a folder holding the four IDX files (default: `data::mnist()`'s lookup, i.e.
-    /// `PRUNELAB_MNIST_DIR`, then the cache, then a download).
-    #[serde(default)]
-    pub dir: Option<PathBuf>,
-    /// Fraction of the samples held out for testing, for datasets without a test split of their own
-    /// (default 0.3; `xor` is evaluated on its four points and `mnist` has its own test set).
-    #[serde(default)]
-    pub test_fraction: Option<f64>,
-    /// Seed of that split; the split is the same for every seed of the study (default 0).
-    #[serde(default)]
-    pub split_seed: u64,
-    /// Samples drawn for `cos_sin` (default 200).
-    #[serde(default)]
-    pub samples: Option<usize>,
-    /// Inputs rescaled as `(x − mean) / std`, as torchvision's `Normalize` (default: as loaded).
-    #[serde(default)]
-    pub normalize: Option<Normalize>,
-    /// Train on the first this many training samples only (quick runs on MNIST; default all).
-    #[serde(default)]
-    pub train_limit: Option<usize>,
-}
-
-/// Input normalisation `(x − mean) / std`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Normalize {
-    /// Subtracted from every input.
-    pub mean: f32,
-    /// Every input is divided by it after the subtraction.
-    pub std: f32,
-}
-
-/// The network of a study; its inputs and outputs follow from the data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetworkSpec {
-    /// Widths of the hidden layers, e.g. `[300, 100]`.
-    pub hidden: Vec<usize>,
-    /// Activation of the hidden layers (default `relu`).
-    #[serde(default = "relu")]
-    pub activation: ActivationName,
-    /// Activation of the output layer (default: `softmax` for classification, `identity` for regression; a
-    /// two-class problem with `sigmoid` gets one output).
-    #[serde(default)]
-    pub output: Option<ActivationName>,
-    /// Whether layers have biases (default true).
-    #[serde(default = "yes")]
-    pub bias: bool,
-    /// Initialisation (default `glorot_uniform`).
-    #[serde(default)]
-    pub init: InitName,
-    /// `chain` (default) or `densely_connected` (every layer sees the inputs and all earlier layers).
-    #[serde(default)]
-    pub topology: TopologyName,
-}
-
-/// How every network of a study is trained.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrainSpec {
-    /// `adam` (default) or `sgd`.
-    #[serde(default)]
-    pub optimizer: OptimizerName,
-    /// Learning rate.
-    pub lr: f32,
-    /// SGD momentum (default 0; `sgd` only).
-    #[serde(default)]
-    pub momentum: Option<f32>,
-    /// L2 weight decay added to the gradient (default 0).
-    #[serde(default)]
-    pub weight_decay: f32,
-    /// Passes over the training data.
-    pub epochs: usize,
-    /// Samples per step: a number, or `"full"` for full-batch training (default 100).
-    #[serde(default)]
-    pub batch_size: Option<BatchSpec>,
-    /// The loss (default: `cross_entropy` for softmax, `binary_cross_entropy` for sigmoid, `mse` else).
-    #[serde(default)]
-    pub loss: Option<LossName>,
-}
-
-/// A batch size: a number of samples, or `"full"`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum BatchSpec {
-    /// This many samples per step.
-    Size(usize),
-    /// `"full"`: the whole training set per step.
-    Word(String),
-}
-
-/// What a study does with its networks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ExperimentSpec {
-    /// Train, then prune copies to each sparsity with each method (optionally fine-tuning each), and evaluate.
-    /// A cell is one seed x one method x one sparsity.
-    Sparsity {
-        /// Methods: `weights` / `weights_global` (magnitude), `random` (random weights, layerwise), `units` /
-        /// `units_global` (hidden units by the L2 norm of their incoming weights), `units_l1` /
-        /// `units_l1_global` (L1 norm).
-        methods: Vec<MethodName>,
-        /// Target sparsities in [0, 1]: the fraction of weights (or of hidden units) removed.
-        sparsities: Vec<f64>,
-        /// Layers never pruned, e.g. `[2]` for the output layer of a two-hidden-layer net (default none).
-        #[serde(default)]
-        skip: Vec<usize>,
-        /// Epochs of training after pruning, with the mask kept (default 0: evaluate right after pruning).
-        #[serde(default)]
-        finetune_epochs: usize,
-    },
-    /// Train, then prune at each magnitude threshold and evaluate. A cell is one seed.
-    Threshold {
-        /// The thresholds: `count` values evenly spaced from `start` to `stop`, both included.
-        thresholds: ThresholdRange,
-        /// Prune `|w| <= t` rather than `|w| < t` (default false).
-        #[serde(default)]
-        inclusive: bool,
-        /// Layers never pruned (default none).
-        #[serde(default)]
-        skip: Vec<usize>,
-    },
-    /// Train, then `rounds` times prune `amount` of the remaining weights by magnitude and retrain. A cell
-    /// is one seed.
-    Iterative {
-        /// Prune-and-retrain rounds.
-        rounds: usize,
-        /// Fraction of the remaining weights pruned each round, in [0, 1).
-        amount: f64,
-        /// Epochs of retraining per round (default: `train.epochs`).
-        #[serde(default)]
-        retrain_epochs: Option<usize>,
-        /// `layerwise` (default) or `global` ranking.
-        #[serde(default)]
-        scope: ScopeName,
-        /// Layers never pruned (default none).
-        #[serde(default)]
-        skip: Vec<usize>,
-    },
-    /// The lottery ticket: iterative magnitude pruning with rewinding, and (by default) its two controls at
-    /// every round's sparsity: the same masks with fresh random weights, and one-shot pruning. A cell is one
-    /// seed.
-    Lottery {
-        /// Pruning rounds.
-        rounds: usize,
-        /// Fraction of the remaining weights pruned each round, in [0, 1) (0.2 in Frankle & Carbin).
-        amount: f64,
-        /// Rewind the survivors to their values after this many epochs (default 0: the initial weights).
-        #[serde(default)]
-        rewind_epoch: usize,
-        /// `layerwise` (default) or `global` ranking.
-        #[serde(default)]
-        scope: ScopeName,
-        /// Layers never pruned (default none).
-        #[serde(default)]
-        skip: Vec<usize>,
-        /// Also run the random-reinit and one-shot controls (default true).
-        #[serde(default = "yes")]
-        controls: bool,
-    },
-}
-
-/// Evenly spaced thresholds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ThresholdRange {
-    /// The first threshold (≥ 0).
-    pub start: f32,
-    /// The last threshold (≥ start).
-    pub stop: f32,
-    /// How many (≥ 1; at most 100,000).
-    pub count: usize,
-}
-
-fn relu() -> ActivationName {
-    ActivationName::Relu
-}
-
-fn yes() -> bool {
-    true
-}
-
 /// The loaded data of a study: the training and the test set.
 #[derive(Debug, Clone)]
 pub struct StudyData {
@@ -272,10 +84,28 @@ pub struct StudyData {
     pub test: Dataset,
 }
 
-fn bad(field: impl Into<String>, reason: impl Into<String>) -> Error {
-    Error::Spec {
-        field: field.into(),
-        reason: reason.into(),
+/// The field a deserialisation error at `path` blames: the path itself, or for a missing or unknown field
+/// (whose error serde raises at the enclosing table, in these words) the field inside it.
+fn field_of(path: &str, reason: &str) -> String {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|p| reason.strip_prefix(p))
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name)
+        .filter(|name| {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        });
+    match (path, named) {
+        (".", None) => "(file)".into(),
+        (".", Some(name)) => name.into(),
+        // An unknown key is already on the path.
+        (path, Some(name)) if path != name && !path.ends_with(&format!(".{name}")) => {
+            format!("{path}.{name}")
+        }
+        (path, _) => path.into(),
     }
 }
 
@@ -284,13 +114,9 @@ impl SweepSpec {
     pub fn from_toml(text: &str) -> Result<SweepSpec> {
         let de = toml::Deserializer::parse(text).map_err(|e| bad("(file)", e.to_string()))?;
         let spec: SweepSpec = serde_path_to_error::deserialize(de).map_err(|e| {
-            let field = e.path().to_string();
-            let reason = e.inner().to_string();
-            // toml's message starts with its own position line; keep the reason after it.
-            bad(
-                if field == "." { "(file)".into() } else { field },
-                reason.trim().to_string(),
-            )
+            let path = e.path().to_string();
+            let reason = e.inner().message().trim().to_string();
+            bad(field_of(&path, &reason), reason)
         })?;
         spec.check()?;
         Ok(spec)
