@@ -99,10 +99,10 @@ pub enum Error {
     },
     /// A request would allocate more memory than this process may still use (see
     /// [`mem::available`](crate::mem::available)); nothing was allocated.
-    #[error("{what} needs {} GB, {}", gigabytes(*bytes), match available {
+    #[error("{what} needs {} GB, {}{}", gigabytes(*bytes), match available {
         Some(a) => format!("more than the {} GB this process can still allocate", gigabytes(*a)),
         None => "more than any machine has".to_string(),
-    })]
+    }, bound.map(|b| format!(" (limited by {b})")).unwrap_or_default())]
     TooLarge {
         /// What was to be allocated.
         what: &'static str,
@@ -110,6 +110,9 @@ pub enum Error {
         bytes: u64,
         /// How many bytes were available, where the platform says.
         available: Option<u64>,
+        /// The limit that set `available`, e.g. `RLIMIT_AS (ulimit -v)` (see
+        /// [`mem::Bound`](crate::mem::Bound)); `None` where the platform says nothing.
+        bound: Option<&'static str>,
     },
     /// A file could not be downloaded from any of its mirrors (offline, refused, or wrong bytes); the
     /// reason lists each attempt and where to put the file by hand.

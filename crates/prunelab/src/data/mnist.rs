@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -31,6 +31,13 @@ pub const MNIST_MIRRORS: [&str; 3] = [
 /// The most bytes a file of the dataset may have, compressed or not (MNIST's largest file is 47 MB
 /// decompressed); a server that sends more, or a gzip stream that inflates to more, is refused.
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// The shortest overall deadline a download gets by default (see [`MnistSource::deadline`]).
+const MIN_DEADLINE: Duration = Duration::from_secs(120);
+
+/// The slowest transfer rate, in bytes per second, that the default deadline allows for: a file of `n`
+/// bytes gets `max(MIN_DEADLINE, n / MIN_RATE)` seconds (11 minutes for a file of unknown size).
+const MIN_RATE: u64 = 100_000;
 
 /// One file of a dataset: its canonical name (without `.gz`) and the SHA-256 of its decompressed bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +125,12 @@ pub struct MnistSource {
     pub progress: bool,
     /// Longest wait for a connection or for the next bytes of a response.
     pub timeout: Duration,
+    /// Longest time one download of one file from one mirror may take, from the request to the last byte,
+    /// however steadily a slow server trickles bytes; checked between reads, so it can overrun by at most
+    /// `timeout`. `None` (the default): two minutes, or the time the file takes at 100 kB/s where that is
+    /// longer (for the size the server announces, else [`MAX_FILE_BYTES`]: 11 minutes); two minutes for
+    /// each MNIST file.
+    pub deadline: Option<Duration>,
 }
 
 impl Default for MnistSource {
@@ -127,8 +140,8 @@ impl Default for MnistSource {
 }
 
 impl MnistSource {
-    /// MNIST's files, mirrors (or `$PRUNELAB_MNIST_MIRRORS`), the default cache folder, progress shown, and a
-    /// 30-second timeout.
+    /// MNIST's files, mirrors (or `$PRUNELAB_MNIST_MIRRORS`), the default cache folder, progress shown, a
+    /// 30-second timeout, and the default deadline proportional to each file's size.
     pub fn new() -> Self {
         let mirrors = match std::env::var(MIRRORS_VAR) {
             Ok(list) if !list.trim().is_empty() => list
@@ -145,6 +158,7 @@ impl MnistSource {
             files: mnist_files(),
             progress: true,
             timeout: Duration::from_secs(30),
+            deadline: None,
         }
     }
 
@@ -170,6 +184,21 @@ impl MnistSource {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
+    }
+
+    /// Sets the overall deadline for downloading one file from one mirror (instead of the default,
+    /// proportional to the file's size).
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The deadline for a download whose server announced `size` bytes (if any).
+    fn deadline_for(&self, size: Option<u64>) -> Duration {
+        self.deadline.unwrap_or_else(|| {
+            let bytes = size.unwrap_or(MAX_FILE_BYTES).min(MAX_FILE_BYTES);
+            MIN_DEADLINE.max(Duration::from_secs(bytes / MIN_RATE))
+        })
     }
 
     /// The cache folder this source uses.
@@ -243,6 +272,9 @@ impl MnistSource {
         }
         if self.timeout.is_zero() {
             return Err(Error::param("timeout", "must be positive"));
+        }
+        if self.deadline.is_some_and(|d| d.is_zero()) {
+            return Err(Error::param("deadline", "must be positive"));
         }
         Ok(())
     }
@@ -340,6 +372,7 @@ impl MnistSource {
         part: &Path,
         file: &RemoteFile,
     ) -> std::result::Result<(), Attempt> {
+        let start = Instant::now();
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_connect(Some(self.timeout))
             .timeout_recv_response(Some(self.timeout))
@@ -372,7 +405,19 @@ impl MnistSource {
         let mut progress = Progress::new(self.progress, &file.name, url, expected);
         let mut buf = vec![0u8; 64 << 10];
         let mut received = 0u64;
+        // Each read waits at most `timeout`; checked between reads, this bounds the whole download.
+        let deadline = self.deadline_for(expected);
         loop {
+            if start.elapsed() > deadline {
+                progress.abandon();
+                return Err(Attempt::Failed(format!(
+                    "{}: not complete within its deadline of {:.1} s: {received} of {} bytes received \
+                     (MnistSource::deadline sets a longer one for a slow connection)",
+                    file.name,
+                    deadline.as_secs_f64(),
+                    expected.map_or_else(|| "an unknown number of".into(), |n| n.to_string()),
+                )));
+            }
             crate::interrupt::checkpoint("the download", || {
                 format!("at {received} bytes of {url}")
             })

@@ -4,6 +4,8 @@ use rand::distributions::{Distribution, Uniform};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Result;
+
 /// How a freshly built network draws its weights and biases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Init {
@@ -29,9 +31,18 @@ impl Init {
         }
     }
 
-    /// Draws `n` values from `U(-bound, bound)`.
-    pub(crate) fn draw(bound: f32, n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    /// Draws `n` values from `U(-bound, bound)` into a vector reserved fallibly: a size beyond what this
+    /// process may still allocate is [`Error::TooLarge`](crate::Error::TooLarge) (`what` says what it
+    /// was for), not an abort.
+    pub(crate) fn draw(
+        what: &'static str,
+        bound: f32,
+        n: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Vec<f32>> {
         let dist = Uniform::new_inclusive(-bound, bound);
-        (0..n).map(|_| dist.sample(rng)).collect()
+        let mut values = crate::mem::try_with_capacity(what, n)?;
+        values.extend((0..n).map(|_| dist.sample(rng)));
+        Ok(values)
     }
 }

@@ -63,7 +63,13 @@ impl Dense {
             }
             check_finite(b.iter(), "bias")?;
         }
-        let weight = weight.as_standard_layout().into_owned();
+        // Row-major as the kernels read it; a matrix already in that layout is kept, not copied (a copy
+        // would briefly double the largest layer of a network near the memory limit).
+        let weight = if weight.is_standard_layout() {
+            weight
+        } else {
+            weight.as_standard_layout().into_owned()
+        };
         Ok(Dense {
             weight: weight.into(),
             bias,

@@ -143,12 +143,15 @@ impl MlpConfig {
             let bound = self.init.bound(fan_in, fan_out, sigmoid_hidden);
             let weight = Array2::from_shape_vec(
                 (fan_out, fan_in),
-                Init::draw(bound, fan_out * fan_in, &mut rng),
+                Init::draw("a layer's weights", bound, fan_out * fan_in, &mut rng)?,
             )
             .expect("shape matches the drawn length");
-            let bias = self
-                .bias
-                .then(|| Array1::from(Init::draw(bound, fan_out, &mut rng)));
+            let bias = if self.bias {
+                let values = Init::draw("a layer's biases", bound, fan_out, &mut rng)?;
+                Some(Array1::from(values))
+            } else {
+                None
+            };
             let activation = if k + 1 == n_layers {
                 self.output_activation
             } else {
