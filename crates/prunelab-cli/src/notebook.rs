@@ -294,8 +294,8 @@ impl Notebook {
             "codemirror_mode": "rust",
             "file_extension": ".rs",
             "mimetype": "text/rust",
-            "name": "Rust",
-            "pygment_lexer": "rust",
+            "name": "rust",
+            "pygments_lexer": "rust",
             "version": "",
         });
     }

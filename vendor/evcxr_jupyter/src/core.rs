@@ -1050,13 +1050,16 @@ fn kernel_info() -> Value {
         "implementation" => env!("CARGO_PKG_NAME"),
         "implementation_version" => env!("CARGO_PKG_VERSION"),
         "language_info" => object!{
-            "name" => "Rust",
+            // PATCH(prunelab): the names nbformat and Jupyter's own kernels use: `name` lower-case (it
+            // becomes the language of Markdown code fences) and the key `pygments_lexer` (was
+            // `pygment_lexer`, which no tool reads).
+            "name" => "rust",
             "version" => "",
             "mimetype" => "text/rust",
             "file_extension" => ".rs",
             // Pygments lexer, for highlighting Only needed if it differs from the 'name' field.
             // see http://pygments.org/docs/lexers/#lexers-for-the-rust-language
-            "pygment_lexer" => "rust",
+            "pygments_lexer" => "rust",
             // Codemirror mode, for for highlighting in the notebook. Only needed if it differs from the 'name' field.
             // codemirror use text/x-rustsrc as mimetypes
             // see https://codemirror.net/mode/rust/
