@@ -201,17 +201,7 @@ impl Csr {
             "a CSR matrix's column blocks",
             pointers.map_or(u64::MAX, |n| crate::mem::bytes(n, 4)),
         )?;
-        let blocked = Blocked::new(rows, cols, &indptr, &indices, &values);
-        let sliced = Sliced::new(rows, &indptr, &indices, &values);
-        Ok(Csr {
-            rows,
-            cols,
-            indptr,
-            indices,
-            values,
-            blocked,
-            sliced,
-        })
+        Ok(Csr::from_checked_parts(rows, cols, indptr, indices, values))
     }
 
     /// The kept entries of `weight` (where `mask` is true, or every entry when there is no mask).
@@ -229,6 +219,17 @@ impl Csr {
             }
             indptr.push(indices.len());
         }
+        Csr::from_checked_parts(rows, cols, indptr, indices, values)
+    }
+
+    /// A matrix from parts that hold its invariants, with the kernels' column-blocked and sliced forms.
+    fn from_checked_parts(
+        rows: usize,
+        cols: usize,
+        indptr: Vec<usize>,
+        indices: Vec<u32>,
+        values: Vec<f32>,
+    ) -> Csr {
         let blocked = Blocked::new(rows, cols, &indptr, &indices, &values);
         let sliced = Sliced::new(rows, &indptr, &indices, &values);
         Csr {
