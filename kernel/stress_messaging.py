@@ -19,7 +19,10 @@ check after it. Liveness, not speed: WAIT is generous and the times are printed,
 
 Usage: stress_messaging.py [ROUNDS]   (the kernelspec must be findable, e.g. through JUPYTER_PATH)
 """
+import os
+import shutil
 import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -29,6 +32,19 @@ from jupyter_client.manager import start_new_kernel
 from jupyter_client.session import Session
 
 WAIT = 20.0
+KERNEL_PID = None
+
+
+def fail(message):
+    """Ends the run with `message`; first prints every thread's stack of the kernel process (through gdb,
+    where it is installed), which is what tells a hang's cause."""
+    print(message, flush=True)
+    if KERNEL_PID and shutil.which("gdb"):
+        print(f"threads of the kernel process {KERNEL_PID}:", flush=True)
+        subprocess.run(["gdb", "-p", str(KERNEL_PID), "-batch", "-nx", "-ex", "set pagination off",
+                        "-ex", "thread apply all bt 40"], stdout=sys.stdout, stderr=subprocess.DEVNULL,
+                       timeout=300, check=False)
+    sys.exit(1)
 
 
 def dealer(ctx, url, identity):
@@ -73,7 +89,7 @@ def fresh_client_answers(ctx, session, info, what):
     finally:
         sock.close()
     if took is None:
-        sys.exit(f"FAIL the kernel did not answer kernel_info within {WAIT:.0f} s after {what}")
+        fail(f"FAIL the kernel did not answer kernel_info within {WAIT:.0f} s after {what}")
     return took
 
 
@@ -106,7 +122,7 @@ def nudge(ctx, session, info, identity):
             ask_info(session, control)
             if sub.poll(200):
                 return time.monotonic() - start
-        sys.exit(f"FAIL nudge: iopub said nothing within {WAIT:.0f} s")
+        fail(f"FAIL nudge: iopub said nothing within {WAIT:.0f} s")
     finally:
         for sock in (sub, shell, control):
             sock.close()
@@ -134,11 +150,11 @@ def slow_cell_then_reconnect(ctx, session, info, identity):
                                                 "stop_on_error": False})
         session.send(again, after)
         if wait_reply(session, again, after["header"]["msg_id"], 60) is None:
-            sys.exit("FAIL a cell sent after the slow one got no reply within 60 s")
+            fail("FAIL a cell sent after the slow one got no reply within 60 s")
     finally:
         again.close()
     if took is None:
-        sys.exit(f"FAIL no kernel_info reply within {WAIT:.0f} s while a cell ran")
+        fail(f"FAIL no kernel_info reply within {WAIT:.0f} s while a cell ran")
     return took
 
 
@@ -178,12 +194,14 @@ def handover(ctx, session, info, identity):
     finally:
         new.close()
     if took is None or answered is None:
-        sys.exit(f"FAIL handover of identity {identity!r}: no kernel_info reply within {WAIT:.0f} s")
+        fail(f"FAIL handover of identity {identity!r}: no kernel_info reply within {WAIT:.0f} s")
     return answered
 
 
 def main(rounds):
+    global KERNEL_PID
     manager, client = start_new_kernel(kernel_name="prunelab", startup_timeout=600)
+    KERNEL_PID = getattr(getattr(manager.provisioner, "process", None), "pid", None)
     info = manager.get_connection_info()
     session = Session(key=info["key"], signature_scheme=info["signature_scheme"])
     ctx = zmq.Context()
@@ -207,7 +225,7 @@ def main(rounds):
                                            output_hook=lambda m: outputs.append(m))
         text = "".join(m["content"].get("data", {}).get("text/plain", "") for m in outputs)
         if reply["content"]["status"] != "ok" or text.strip() != "42":
-            sys.exit(f"FAIL the last cell did not print 42 (status {reply['content']['status']}, {text!r})")
+            fail(f"FAIL the last cell did not print 42 (status {reply['content']['status']}, {text!r})")
         for what, seconds in worst.items():
             print(f"slowest kernel_info reply, {what:<18} {seconds:6.3f} s")
         print(f"ok   {rounds} rounds of connect, nudge, disconnect mid-request and reconnect; "

@@ -95,8 +95,12 @@ impl Server {
             .build()
             .unwrap();
         let handle = runtime.handle().clone();
-        runtime.block_on(Self::run_async(config, handle))?;
-        Ok(())
+        let result = runtime.block_on(Self::run_async(config, handle));
+        // PATCH(prunelab): the output pass-through thread blocks in a channel select that only a
+        // shutdown request ends; dropping the runtime waited for it forever, so a kernel whose control
+        // loop ended with an error hung instead of exiting (and never printed the error).
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        result
     }
 
     async fn run_async(
@@ -641,18 +645,26 @@ impl Server {
             Some(Startup::Ready { context, .. }) => Some(context),
             _ => None,
         };
+        // PATCH(prunelab): a reply whose client has gone is logged and the `idle` below still sent: a
+        // `busy` without its `idle` left every other client showing a busy kernel.
         if message.message_type() == "kernel_info_request" {
-            message
+            if let Err(error) = message
                 .new_reply()
                 .with_content(kernel_info())
                 .send(connection)
-                .await?;
+                .await
+            {
+                eprintln!("Error sending `kernel_info_reply`: {error:#}");
+            }
         } else if message.message_type() == "is_complete_request" {
-            message
+            if let Err(error) = message
                 .new_reply()
                 .with_content(object! {"status" => "complete"})
                 .send(connection)
-                .await?;
+                .await
+            {
+                eprintln!("Error sending `is_complete_reply`: {error:#}");
+            }
         } else if is_execute {
             // The execution task sends the reply and the idle status.
             execution_channel.send(message)?;
@@ -733,11 +745,17 @@ impl Server {
             bad_in_a_row = 0;
             match message.message_type() {
                 "kernel_info_request" => {
-                    message
+                    // PATCH(prunelab): a reply that cannot be sent (its client closed the connection
+                    // before it came: a page that reloaded, a client that timed out) is logged, as the
+                    // shell channel does; it used to end this loop, and with it the kernel.
+                    if let Err(error) = message
                         .new_reply()
                         .with_content(kernel_info())
                         .send(&mut connection)
-                        .await?
+                        .await
+                    {
+                        eprintln!("Error sending `kernel_info_reply` on the control channel: {error:#}");
+                    }
                 }
                 "shutdown_request" => {
                     let is_restart = message.get_content()["restart"].as_bool().unwrap_or(false);
@@ -788,11 +806,15 @@ impl Server {
                         });
                     }
 
-                    message
+                    // PATCH(prunelab): as for `kernel_info_request` above.
+                    if let Err(error) = message
                         .new_reply()
                         .with_content(object! {"status": "ok"})
                         .send(&mut connection)
-                        .await?;
+                        .await
+                    {
+                        eprintln!("Error sending `interrupt_reply`: {error:#}");
+                    }
                 }
                 _ => {
                     eprintln!(
