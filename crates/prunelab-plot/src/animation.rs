@@ -184,10 +184,11 @@ impl<'a> PruningAnimation<'a> {
         }
         let steps = thresholds
             .iter()
-            .map(|&t| {
+            .zip(threshold_labels(thresholds))
+            .map(|(&t, label)| {
                 let mut m = model.clone();
                 ThresholdPruning::new(t).apply(&mut m)?;
-                Ok((format!("t = {t}"), m))
+                Ok((format!("t = {label}"), m))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self::models(steps))
@@ -231,5 +232,61 @@ impl<'a> PruningAnimation<'a> {
             })
             .collect::<Result<Vec<_>>>()?;
         Animation::from_charts(&frames, self.delay_ms)
+    }
+}
+
+/// The thresholds as captions show them: with the fewest decimals (at most 7) that keep distinct thresholds
+/// apart and put each within a twentieth of the smallest gap between them (a single threshold: three
+/// significant digits), so `0.24681084` in steps of about 0.012 reads `0.247`.
+fn threshold_labels(thresholds: &[f32]) -> Vec<String> {
+    let mut sorted: Vec<f64> = thresholds
+        .iter()
+        .map(|&t| f64::from(t))
+        .filter(|t| t.is_finite())
+        .collect();
+    sorted.sort_by(f64::total_cmp);
+    sorted.dedup();
+    let min_gap = sorted
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(f64::INFINITY, f64::min);
+    let tolerance = if min_gap.is_finite() {
+        min_gap / 20.0
+    } else {
+        // One distinct value: three significant digits.
+        sorted.first().map_or(0.0, |t| t.abs() * 5e-3)
+    };
+    let decimals = (0..=7usize)
+        .find(|&d| {
+            let scale = 10f64.powi(d as i32);
+            let rounded: Vec<f64> = sorted.iter().map(|t| (t * scale).round() / scale).collect();
+            rounded.windows(2).all(|w| w[0] != w[1])
+                && sorted
+                    .iter()
+                    .zip(&rounded)
+                    .all(|(t, r)| (t - r).abs() <= tolerance)
+        })
+        .unwrap_or(7);
+    thresholds
+        .iter()
+        .map(|&t| format!("{:.*}", decimals, f64::from(t)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threshold_labels;
+
+    #[test]
+    fn threshold_captions_show_the_decimals_that_tell_frames_apart() {
+        let steps: Vec<f32> = (0..11).map(|k| k as f32 * 0.05).collect();
+        assert_eq!(threshold_labels(&steps)[..3], ["0.00", "0.05", "0.10"]);
+        let fine: Vec<f32> = (0..5).map(|k| 0.2221 + k as f32 * 0.01234).collect();
+        assert_eq!(threshold_labels(&fine)[2], "0.247");
+        assert_eq!(threshold_labels(&[0.24681084]), ["0.247"]);
+        assert_eq!(threshold_labels(&[0.0, 1.0, 2.0]), ["0", "1", "2"]);
+        // Close thresholds stay distinct.
+        let labels = threshold_labels(&[0.1, 0.1000001, 0.2]);
+        assert_ne!(labels[0], labels[1]);
     }
 }

@@ -132,6 +132,11 @@ impl FontData for FontDataInternal {
             draw(base_x + x, base_y + y, c)
         };
         let mut x_shift = 0f32;
+        // PATCH(prunelab): one baseline for every glyph of the text, a whole pixel. The offset was rounded
+        // (before: truncated) per glyph after adding the glyph's own top, and halves round away from zero
+        // on both sides: a glyph that sits on the baseline (a period, a comma, a minus sign) landed a pixel
+        // lower than one that rises above it ("0.8" read as "0,8").
+        let baseline = ((size as f32) / 2.0).floor() as i32;
         let mut prev = None;
         for c in text.chars() {
             if let Some(pc) = prev {
@@ -145,7 +150,7 @@ impl FontData for FontDataInternal {
             glyph.position = ab_glyph::point(x_shift.fract(), 0.0);
             if let Some(q) = font.outline_glyph(glyph) {
                 let rect = q.px_bounds();
-                let y_shift = ((size as f32) / 2.0 + rect.min.y).round() as i32;
+                let y_shift = baseline + rect.min.y as i32;
                 let x_shift = x_shift.trunc() as i32 + rect.min.x as i32;
                 let mut buf = vec![];
                 q.draw(|x, y, c| buf.push((x, y, c)));
