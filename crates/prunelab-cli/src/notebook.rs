@@ -28,6 +28,8 @@ pub enum Output {
         execution_count: Option<u64>,
         /// MIME type to content.
         data: Vec<(String, String)>,
+        /// MIME type to that content's metadata (an image's `alt` text, say), as nbformat stores it.
+        metadata: Map<String, Value>,
     },
     /// A failed cell.
     Error {
@@ -95,6 +97,7 @@ impl Output {
             Output::Data {
                 execution_count,
                 data,
+                metadata,
             } => {
                 let mut map = Map::new();
                 for (mime, content) in data {
@@ -107,8 +110,10 @@ impl Output {
                 }
                 match execution_count {
                     Some(n) => json!({"output_type": "execute_result", "execution_count": n,
-                        "data": map, "metadata": {}}),
-                    None => json!({"output_type": "display_data", "data": map, "metadata": {}}),
+                        "data": map, "metadata": metadata}),
+                    None => {
+                        json!({"output_type": "display_data", "data": map, "metadata": metadata})
+                    }
                 }
             }
             Output::Error {
@@ -146,6 +151,11 @@ impl Output {
                         None
                     },
                     data,
+                    metadata: v
+                        .get("metadata")
+                        .and_then(Value::as_object)
+                        .cloned()
+                        .unwrap_or_default(),
                 }
             }
             "error" => Output::Error {
@@ -180,7 +190,9 @@ impl Output {
             Output::Stream { name, text } => Some(format!("[{name}] {text}")),
             Output::Data { data, .. } => {
                 let get = |m: &str| data.iter().find(|(k, _)| k == m).map(|(_, v)| v.clone());
-                get("text/html")
+                // An image's HTML form embeds its pixels: what a reader compares is its text (the title).
+                let image = data.iter().any(|(k, _)| k.starts_with("image/"));
+                if image { None } else { get("text/html") }
                     .or_else(|| get("text/plain"))
                     .map(|t| format!("[value] {t}"))
             }
@@ -408,10 +420,15 @@ mod tests {
             Output::Data {
                 execution_count: Some(3),
                 data: vec![("text/plain".into(), "42".into())],
+                metadata: Map::new(),
             },
             Output::Data {
                 execution_count: None,
                 data: vec![("image/png".into(), "iVBO\nRw0K".into())],
+                metadata: json!({"image/png": {"alt": "a chart"}})
+                    .as_object()
+                    .cloned()
+                    .unwrap(),
             },
             Output::Error {
                 ename: "CompilationError".into(),

@@ -317,6 +317,7 @@ mod tests {
         let img = |b: &str| Output::Data {
             execution_count: Some(1),
             data: vec![("image/png".into(), b.into())],
+            metadata: Default::default(),
         };
         let tol = Tolerance::default();
         let same = compare(

@@ -190,9 +190,18 @@ impl Session {
                     eval.content_by_mime_type.into_iter().collect();
                 data.sort();
                 if !data.is_empty() {
+                    let metadata = eval
+                        .metadata_by_mime_type
+                        .into_iter()
+                        .filter_map(|(mime, raw)| match serde_json::from_str(&raw) {
+                            Ok(value @ serde_json::Value::Object(_)) => Some((mime, value)),
+                            _ => None,
+                        })
+                        .collect();
                     outputs.push(Output::Data {
                         execution_count: Some(self.count),
                         data,
+                        metadata,
                     });
                 }
             }

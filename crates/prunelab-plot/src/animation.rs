@@ -33,6 +33,10 @@ pub struct Animation {
     height: u32,
     frames: usize,
     gif: Vec<u8>,
+    /// The last frame, shown by converters that cannot show a GIF.
+    last: Chart,
+    /// What the frames show, from the first frame's title to the last's.
+    description: String,
 }
 
 impl std::fmt::Debug for Animation {
@@ -95,11 +99,24 @@ impl Animation {
                     .map_err(|e| PlotError::Encode(e.to_string()))?;
             }
         }
+        let last = frames[frames.len() - 1].clone();
+        let description = if frames.len() == 1 {
+            format!("Animation of 1 frame: {}", first.title())
+        } else {
+            format!(
+                "Animation of {} frames, from \u{201c}{}\u{201d} to \u{201c}{}\u{201d}",
+                frames.len(),
+                first.title(),
+                last.title()
+            )
+        };
         Ok(Animation {
             width: w,
             height: h,
             frames: frames.len(),
             gif: out,
+            last,
+            description,
         })
     }
 
@@ -127,12 +144,43 @@ impl Animation {
         })
     }
 
-    /// Shows the animation inline in evcxr (an `image/gif` output).
+    /// The last frame as a chart (what converters that cannot show a GIF show).
+    pub fn last_frame(&self) -> &Chart {
+        &self.last
+    }
+
+    /// What the animation shows, for alt text: its frame count and its first and last frames' titles.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The blocks evcxr reads from a cell's output: the `image/gif`, the last frame as `image/png` (both
+    /// with [`description`](Self::description) as alt text in the output's metadata), the GIF as
+    /// `text/html` (an `<img>` with `alt`, which JupyterLab and nbconvert's HTML show animated) and the
+    /// description as `text/plain`.
+    pub fn evcxr_block(&self) -> String {
+        let gif = base64::engine::general_purpose::STANDARD.encode(&self.gif);
+        let png = self.last.to_base64();
+        crate::output::image_blocks(
+            &[
+                crate::output::Image {
+                    mime: "image/gif",
+                    base64: &gif,
+                },
+                crate::output::Image {
+                    mime: "image/png",
+                    base64: &png,
+                },
+            ],
+            &self.description,
+            "animation",
+        )
+    }
+
+    /// Shows the animation inline in evcxr (an animated `image/gif` output, with the fallbacks of
+    /// [`evcxr_block`](Self::evcxr_block)).
     pub fn evcxr_display(&self) {
-        println!(
-            "EVCXR_BEGIN_CONTENT image/gif\n{}\nEVCXR_END_CONTENT",
-            base64::engine::general_purpose::STANDARD.encode(&self.gif)
-        );
+        println!("{}", self.evcxr_block());
     }
 }
 

@@ -167,15 +167,23 @@ impl Chart {
         base64::engine::general_purpose::STANDARD.encode(&self.png)
     }
 
-    /// The block evcxr reads from a cell's output to show an `image/png`.
+    /// The blocks evcxr reads from a cell's output: the `image/png` with the title as its alt text (in the
+    /// output's metadata), the same image as `text/html` (an `<img>` with `alt`) and the title as
+    /// `text/plain`, so converters and consoles that cannot show a PNG still say what the chart is.
     pub fn evcxr_block(&self) -> String {
-        format!(
-            "EVCXR_BEGIN_CONTENT image/png\n{}\nEVCXR_END_CONTENT",
-            self.to_base64()
+        let base64 = self.to_base64();
+        crate::output::image_blocks(
+            &[crate::output::Image {
+                mime: "image/png",
+                base64: &base64,
+            }],
+            &self.title,
+            "chart",
         )
     }
 
-    /// Shows the chart inline in evcxr (an `image/png` output).
+    /// Shows the chart inline in evcxr (an `image/png` output, with the fallbacks of
+    /// [`evcxr_block`](Self::evcxr_block)).
     pub fn evcxr_display(&self) {
         println!("{}", self.evcxr_block());
     }

@@ -23,6 +23,7 @@ mod error;
 mod images;
 mod line;
 mod network;
+mod output;
 
 pub use animation::{Animation, PruningAnimation, MAX_FRAMES};
 pub use chart::{pixel_ratio, set_pixel_ratio, Chart};
@@ -30,4 +31,4 @@ pub use charts::{Plot, ScatterMatrix, ThresholdSweepPlot, WeightHistogram};
 pub use error::{PlotError, Result};
 pub use images::ImageGrid;
 pub use line::{LineChart, Mark, Series};
-pub use network::{NetworkPlot, PrunedEdges};
+pub use network::{format_weight, EdgeLabel, EdgeLabelLayout, LabelRect, NetworkPlot, PrunedEdges};

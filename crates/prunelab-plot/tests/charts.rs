@@ -107,12 +107,32 @@ fn charts_display_inline_and_save() {
     let chart = LineChart::new("x").values("a", &[1.0, 2.0]).draw().unwrap();
     let block = chart.evcxr_block();
     let mut lines = block.lines();
-    assert_eq!(lines.next(), Some("EVCXR_BEGIN_CONTENT image/png"));
+    assert_eq!(
+        lines.next(),
+        Some(r#"EVCXR_BEGIN_CONTENT image/png {"alt": "x"}"#)
+    );
     let payload = base64::engine::general_purpose::STANDARD
         .decode(lines.next().unwrap())
         .unwrap();
     assert_eq!(payload, chart.png());
     assert_eq!(lines.next(), Some("EVCXR_END_CONTENT"));
+    // The fallbacks: the same image as HTML with its alt text, and the title as plain text.
+    assert_eq!(lines.next(), Some("EVCXR_BEGIN_CONTENT text/html"));
+    assert_eq!(
+        lines.next(),
+        Some(
+            format!(
+                "<img src=\"data:image/png;base64,{}\" alt=\"x\">",
+                chart.to_base64()
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(lines.next(), Some("EVCXR_END_CONTENT"));
+    assert_eq!(
+        lines.collect::<Vec<_>>(),
+        ["EVCXR_BEGIN_CONTENT text/plain", "x", "EVCXR_END_CONTENT"]
+    );
     let path = std::env::temp_dir().join(format!("prunelab-chart-{}.png", std::process::id()));
     chart.save(&path).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), chart.png());

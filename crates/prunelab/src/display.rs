@@ -45,8 +45,34 @@ fn score(v: f32) -> String {
     }
 }
 
+/// Prints a table as evcxr's `text/html` block, with its caption as the `text/plain` fallback (what
+/// consoles and converters without HTML show).
 fn show_html(html: &str) {
-    println!("EVCXR_BEGIN_CONTENT text/html\n{html}\nEVCXR_END_CONTENT");
+    println!(
+        "EVCXR_BEGIN_CONTENT text/html\n{html}\nEVCXR_END_CONTENT\n\
+         EVCXR_BEGIN_CONTENT text/plain\n{}\nEVCXR_END_CONTENT",
+        plain_caption(html)
+    );
+}
+
+/// The caption of a table made by [`table`], as plain text on one line ("table" when it has none).
+fn plain_caption(html: &str) -> String {
+    let caption = html
+        .split_once("<caption>")
+        .and_then(|(_, rest)| rest.split_once("</caption>"))
+        .map(|(caption, _)| {
+            caption
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
+        .unwrap_or_default();
+    let caption = caption.split(['\n', '\r']).collect::<Vec<_>>().join(" ");
+    if caption.trim().is_empty() {
+        "table".to_string()
+    } else {
+        caption
+    }
 }
 
 impl PruneReport {
@@ -307,5 +333,18 @@ impl ScoreTable {
     /// Shows the table in evcxr.
     pub fn evcxr_display(&self) {
         show_html(&self.to_html());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{plain_caption, table};
+
+    #[test]
+    fn a_table_s_plain_text_is_its_caption_unescaped() {
+        let html = table("AP <by> sparsity & seed", &["a".to_string()], &[]);
+        assert_eq!(plain_caption(&html), "AP <by> sparsity & seed");
+        assert_eq!(plain_caption(&table("", &["a".to_string()], &[])), "table");
+        assert_eq!(plain_caption(&table("two\nlines", &[], &[])), "two lines");
     }
 }

@@ -995,8 +995,10 @@ impl EvalContext {
 
         let mut got_panic = false;
         let mut lost_variables = Vec::new();
+        // PATCH(prunelab): an optional JSON object after the MIME type is that MIME type's output
+        // metadata (`EVCXR_BEGIN_CONTENT image/png {"alt": "Training loss"}`), as nbformat stores it.
         static MIME_OUTPUT: Lazy<Regex> =
-            Lazy::new(|| Regex::new("EVCXR_BEGIN_CONTENT ([^ ]+)").unwrap());
+            Lazy::new(|| Regex::new("EVCXR_BEGIN_CONTENT ([^ ]+)(?: +(\\{.*\\}))?").unwrap());
         loop {
             let line = self.child_process.recv_line()?;
             if line == runtime::EVCXR_EXECUTION_COMPLETE {
@@ -1047,6 +1049,11 @@ impl EvalContext {
                 lost_variables.push(variable_name.to_owned());
             } else if let Some(captures) = MIME_OUTPUT.captures(&line) {
                 let mime_type = captures[1].to_owned();
+                if let Some(metadata) = captures.get(2) {
+                    output
+                        .metadata_by_mime_type
+                        .insert(mime_type.clone(), metadata.as_str().to_owned());
+                }
                 let mut content = String::new();
                 loop {
                     let line = self.child_process.recv_line()?;
@@ -1516,6 +1523,9 @@ impl PhaseDetailsBuilder {
 #[derive(Default, Debug)]
 pub struct EvalOutputs {
     pub content_by_mime_type: HashMap<String, String>,
+    /// PATCH(prunelab): per MIME type, the output metadata the code gave after it on its
+    /// `EVCXR_BEGIN_CONTENT` line: a JSON object as text (for example `{"alt": "..."}` for an image).
+    pub metadata_by_mime_type: HashMap<String, String>,
     pub timing: Option<Duration>,
     pub phases: Vec<PhaseDetails>,
 }
@@ -1524,6 +1534,7 @@ impl EvalOutputs {
     pub fn new() -> EvalOutputs {
         EvalOutputs {
             content_by_mime_type: HashMap::new(),
+            metadata_by_mime_type: HashMap::new(),
             timing: None,
             phases: Vec::new(),
         }
@@ -1553,6 +1564,8 @@ impl EvalOutputs {
                 .or_default()
                 .push_str(&content);
         }
+        self.metadata_by_mime_type
+            .extend(other.metadata_by_mime_type);
         self.timing = match (self.timing.take(), other.timing) {
             (Some(t1), Some(t2)) => Some(t1 + t2),
             (t1, t2) => t1.or(t2),

@@ -446,6 +446,14 @@ impl Server {
                         // less hacky alternative would be to add a print statement, then block
                         // waiting for it.
                         tokio::time::sleep(Duration::from_millis(1)).await;
+                        // PATCH(prunelab): the metadata the code gave for each MIME type (alt
+                        // text for an image, say), where it is a JSON object.
+                        let mut metadata = serde_json::Map::new();
+                        for (k, v) in output.metadata_by_mime_type {
+                            if let Ok(value @ Value::Object(_)) = serde_json::from_str(&v) {
+                                metadata.insert(k, value);
+                            }
+                        }
                         let mut data = HashMap::new();
                         for (k, v) in output.content_by_mime_type {
                             if k.contains("json") {
@@ -462,7 +470,7 @@ impl Server {
                             .with_content(object! {
                                 "execution_count" => execution_count,
                                 "data" => data,
-                                "metadata" => object!(),
+                                "metadata" => Value::Object(metadata),
                             })
                             .send(&mut *self.iopub.lock().await)
                             .await?;

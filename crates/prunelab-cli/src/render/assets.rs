@@ -50,16 +50,15 @@ pub(crate) fn url_path(path: &str) -> String {
         .join("/")
 }
 
-/// An output's image, if it holds one: its bytes and file extension (`png`, or `gif` for an animation).
+/// An output's image, if it holds one: its bytes and file extension (`gif` for an animation, which also
+/// carries its final frame as a PNG for converters that cannot show a GIF, else `png`).
 pub(crate) fn decode_image(
     slug: &str,
     cell: usize,
     data: &[(String, String)],
 ) -> Result<Option<(Vec<u8>, &'static str)>> {
-    let Some((mime, b64)) = data
-        .iter()
-        .find(|(m, _)| m == "image/png" || m == "image/gif")
-    else {
+    let find = |mime: &str| data.iter().find(|(m, _)| m == mime);
+    let Some((mime, b64)) = find("image/gif").or_else(|| find("image/png")) else {
         return Ok(None);
     };
     let ext = if mime == "image/gif" { "gif" } else { "png" };

@@ -621,6 +621,7 @@ mod tests {
             let data = |mime: &str, v: &str| Output::Data {
                 execution_count: None,
                 data: vec![(mime.to_string(), v.to_string())],
+                metadata: Default::default(),
             };
             let outputs: Vec<_> = [
                 Output::Stream {
