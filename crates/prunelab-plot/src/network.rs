@@ -1,10 +1,19 @@
 //! The network graph: a layered layout, labelled nodes, edges with width by |w| and colour by sign, pruned
-//! edges hidden or faint.
+//! edges hidden or faint, and for small graphs each kept edge's weight printed on it.
+//!
+//! Weight labels are placed greedily, edge by edge in the graph's order (layer by layer, then by target unit,
+//! then by source): each label is tried centred on its edge at a fixed series of positions along it (t = 0.5,
+//! 0.35, 0.65, 0.25, 0.75, ...) and goes to the first position where its box stays inside the drawing area
+//! and clear of every label placed before it, every node circle and node name, and every point where two drawn
+//! edges cross. A position where the box also touches no other edge is preferred; one that only keeps clear of
+//! the crossings is taken when no such position exists. A label with no free position is left out rather than
+//! drawn over something ([`EdgeLabelLayout::skipped`] lists them).
 
 use plotters::prelude::*;
+use prunelab::graph::{Edge, NetworkGraph, Node};
 use prunelab::nn::Mlp;
 
-use crate::chart::{font_px, pixel_ratio, px, render, Chart, FAMILY};
+use crate::chart::{ensure_font, font_px, pixel_ratio, px, render, Chart, FAMILY};
 use crate::error::{PlotError, Result};
 
 /// How pruned connections are drawn.
@@ -45,6 +54,9 @@ pub struct NetworkPlot<'a> {
     pub width: u32,
     /// Height in pixels (default 460).
     pub height: u32,
+    /// Whether each kept edge's weight is printed on it; `None` (the default) prints them when at most
+    /// [`NetworkPlot::MAX_LABELLED_EDGES`] edges are drawn.
+    pub weight_labels: Option<bool>,
 }
 
 const BLUE: RGBColor = RGBColor(31, 119, 180);
@@ -68,8 +80,13 @@ impl<'a> NetworkPlot<'a> {
             labels: true,
             width: 560,
             height: 460,
+            weight_labels: None,
         }
     }
+
+    /// The most drawn edges (kept ones, plus pruned ones when they are drawn faint) for which weight labels are
+    /// on by default: faint edges count because they crowd the picture and cross other edges all the same.
+    pub const MAX_LABELLED_EDGES: usize = 40;
 
     /// Sets the title.
     pub fn title(mut self, title: impl Into<String>) -> Self {
@@ -90,10 +107,20 @@ impl<'a> NetworkPlot<'a> {
         self
     }
 
-    /// Two networks side by side, titled "before" and "after", pruned edges faint on the right.
+    /// Sets whether each kept edge's weight is printed on it (by default: when at most
+    /// [`NetworkPlot::MAX_LABELLED_EDGES`] edges are drawn). Pruned edges get no label.
+    pub fn weight_labels(mut self, on: bool) -> Self {
+        self.weight_labels = Some(on);
+        self
+    }
+
+    /// Two networks side by side, titled "before" and "after", pruned edges faint on the right. The panels
+    /// compare structure, so they carry no weight labels.
     pub fn before_after(before: &Mlp, after: &Mlp) -> Result<Chart> {
-        let a = NetworkPlot::new(before);
-        let b = NetworkPlot::new(after).pruned(PrunedEdges::Faint);
+        let a = NetworkPlot::new(before).weight_labels(false);
+        let b = NetworkPlot::new(after)
+            .pruned(PrunedEdges::Faint)
+            .weight_labels(false);
         let (ta, tb) = (
             format!("before: {}", a.title),
             format!("after: {}", b.title),
@@ -101,8 +128,26 @@ impl<'a> NetworkPlot<'a> {
         Chart::grid(&[a.title(ta).draw()?, b.title(tb).draw()?], 2)
     }
 
-    /// Draws the graph.
-    pub fn draw(&self) -> Result<Chart> {
+    /// Where the weight labels go (in device pixels), and the node boxes and edge crossings they keep clear of;
+    /// no labels when they are off (see [`NetworkPlot::weight_labels`]).
+    ///
+    /// ```
+    /// use prunelab::prelude::*;
+    /// use prunelab_plot::NetworkPlot;
+    ///
+    /// let model = Mlp::config(&[2, 2, 4, 2]).seed(0).build()?;
+    /// let layout = NetworkPlot::new(&model).edge_labels()?;
+    /// assert_eq!(layout.labels.len(), 20); // 2*2 + 2*4 + 4*2 edges
+    /// assert!(layout.labels.iter().all(|l| layout.nodes.iter().all(|n| !l.rect.intersects(n))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn edge_labels(&self) -> Result<EdgeLabelLayout> {
+        ensure_font()?;
+        Ok(self.layout().labels)
+    }
+
+    /// Node positions, removed units, the drawn edges and the weight labels.
+    fn layout(&self) -> Layout {
         let graph = self.model.graph();
         let sizes = &graph.layer_sizes;
         let (w, h) = (self.width as f64, self.height as f64);
@@ -111,7 +156,7 @@ impl<'a> NetworkPlot<'a> {
         let columns = sizes.len();
         let max_nodes = sizes.iter().copied().max().unwrap_or(1);
         let radius = ((h - top - bottom) / (2.5 * max_nodes as f64)).clamp(1.5, 14.0);
-        let labels = self.labels && radius >= 8.0;
+        let names = self.labels && radius >= 8.0;
         // Node positions, by node id.
         let mut pos = Vec::with_capacity(graph.nodes.len());
         for node in &graph.nodes {
@@ -132,6 +177,189 @@ impl<'a> NetworkPlot<'a> {
                 id += 1;
             }
         }
+        // In the graph's order; `draw` sorts them for painting.
+        let edges: Vec<Edge> = graph
+            .edges
+            .iter()
+            .filter(|e| !(e.pruned && self.pruned == PrunedEdges::Hidden))
+            .copied()
+            .collect();
+        let mut layout = Layout {
+            pos,
+            removed,
+            radius,
+            names,
+            columns,
+            edges,
+            labels: EdgeLabelLayout::default(),
+        };
+        layout.labels = self.place_labels(&graph, &layout);
+        layout
+    }
+
+    /// The node name's text and its box (the white ground drawn under it), in device pixels.
+    fn node_name(node: &Node, layout: &Layout) -> (String, LabelRect) {
+        let text = if node.layer == 0 {
+            format!("x{}", node.index)
+        } else if node.layer + 1 == layout.columns {
+            format!("y{}", node.index)
+        } else {
+            format!("h{}.{}", node.layer, node.index)
+        };
+        let (tw, th) = text_size(&text, font_px(12));
+        let (x, y) = layout.pos[node.id];
+        let (tx, ty) = (x - tw / 2, y + px(layout.radius as i32) + px(3));
+        let rect = LabelRect {
+            x0: (tx - px(2)) as f64,
+            y0: (ty - px(1)) as f64,
+            x1: (tx + tw + px(2)) as f64,
+            y1: (ty + th + px(1)) as f64,
+        };
+        (text, rect)
+    }
+
+    /// Places the weight labels (see the module's documentation for the algorithm).
+    fn place_labels(&self, graph: &NetworkGraph, layout: &Layout) -> EdgeLabelLayout {
+        let on = self
+            .weight_labels
+            .unwrap_or(layout.edges.len() <= Self::MAX_LABELLED_EDGES);
+        if !on {
+            return EdgeLabelLayout::default();
+        }
+        let point = |id: usize| (layout.pos[id].0 as f64, layout.pos[id].1 as f64);
+        let node_margin = px(3) as f64;
+        let r = px(layout.radius as i32) as f64 + px(1) as f64 + node_margin;
+        let nodes: Vec<LabelRect> = graph
+            .nodes
+            .iter()
+            .map(|n| {
+                let (x, y) = point(n.id);
+                LabelRect {
+                    x0: x - r,
+                    y0: y - r,
+                    x1: x + r,
+                    y1: y + r,
+                }
+            })
+            .collect();
+        let node_names: Vec<LabelRect> = if layout.names {
+            graph
+                .nodes
+                .iter()
+                .map(|n| Self::node_name(n, layout).1.grow(px(1) as f64))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        // Every point where two drawn edges cross (edges that only share an end node meet inside its circle).
+        let margin = px(4) as f64;
+        let segments: Vec<((f64, f64), (f64, f64))> = layout
+            .edges
+            .iter()
+            .map(|e| (point(e.from), point(e.to)))
+            .collect();
+        let mut crossings = Vec::new();
+        for (i, a) in segments.iter().enumerate() {
+            for b in &segments[i + 1..] {
+                if let Some((x, y)) = crossing(*a, *b) {
+                    crossings.push(LabelRect {
+                        x0: x - margin,
+                        y0: y - margin,
+                        x1: x + margin,
+                        y1: y + margin,
+                    });
+                }
+            }
+        }
+        // Labels stay below the title and above the legend.
+        let area = LabelRect {
+            x0: 0.0,
+            y0: px(38) as f64,
+            x1: px(self.width as i32) as f64,
+            y1: px(self.height as i32 - 36) as f64,
+        };
+        let (pad_x, pad_y) = (px(LABEL_PAD.0) as f64, px(LABEL_PAD.1) as f64);
+        let gap = px(1) as f64;
+        let mut labels: Vec<EdgeLabel> = Vec::new();
+        let mut skipped = Vec::new();
+        for (k, e) in layout.edges.iter().enumerate() {
+            if e.pruned {
+                continue;
+            }
+            let text = format_weight(e.weight);
+            let (tw, th) = text_size(&text, font_px(LABEL_FONT));
+            let (bw, bh) = (tw as f64 + 2.0 * pad_x, th as f64 + 2.0 * pad_y);
+            let (p, q) = segments[k];
+            let rect_at = |t: f64| {
+                let (x, y) = (p.0 + t * (q.0 - p.0), p.1 + t * (q.1 - p.1));
+                let (x0, y0) = ((x - bw / 2.0).round(), (y - bh / 2.0).round());
+                LabelRect {
+                    x0,
+                    y0,
+                    x1: x0 + bw,
+                    y1: y0 + bh,
+                }
+            };
+            let free = |rect: &LabelRect| {
+                rect.inside(&area)
+                    && labels.iter().all(|l| !l.rect.grow(gap).intersects(rect))
+                    && nodes.iter().all(|n| !n.intersects(rect))
+                    && node_names.iter().all(|n| !n.intersects(rect))
+                    && crossings.iter().all(|c| !c.intersects(rect))
+            };
+            let clear_of_edges = |rect: &LabelRect| {
+                segments
+                    .iter()
+                    .enumerate()
+                    .all(|(j, s)| j == k || !segment_hits(*s, &rect.grow(gap)))
+            };
+            let choice = CANDIDATES
+                .iter()
+                .map(|&t| (t, rect_at(t)))
+                .find(|(_, rect)| free(rect) && clear_of_edges(rect))
+                .or_else(|| {
+                    CANDIDATES
+                        .iter()
+                        .map(|&t| (t, rect_at(t)))
+                        .find(|(_, rect)| free(rect))
+                });
+            match choice {
+                Some((t, rect)) => labels.push(EdgeLabel {
+                    from: e.from,
+                    to: e.to,
+                    weight: e.weight,
+                    text,
+                    t,
+                    rect,
+                }),
+                None => skipped.push((e.from, e.to)),
+            }
+        }
+        EdgeLabelLayout {
+            labels,
+            skipped,
+            nodes,
+            node_names,
+            crossings,
+        }
+    }
+
+    /// Draws the graph.
+    pub fn draw(&self) -> Result<Chart> {
+        ensure_font()?;
+        let layout = self.layout();
+        let Layout {
+            pos,
+            removed,
+            radius,
+            names,
+            labels: weight_labels,
+            ..
+        } = &layout;
+        let (radius, names) = (*radius, *names);
+        let mut edges = layout.edges.clone();
+        let graph = self.model.graph();
+        let h = self.height as f64;
         let max_w = graph
             .edges
             .iter()
@@ -139,11 +367,6 @@ impl<'a> NetworkPlot<'a> {
             .map(|e| e.weight.abs())
             .fold(0.0f32, f32::max)
             .max(1e-12);
-        let mut edges: Vec<_> = graph
-            .edges
-            .iter()
-            .filter(|e| !(e.pruned && self.pruned == PrunedEdges::Hidden))
-            .collect();
         edges.sort_by(|a, b| {
             (!a.pruned, a.weight.abs())
                 .partial_cmp(&(!b.pruned, b.weight.abs()))
@@ -180,29 +403,38 @@ impl<'a> NetworkPlot<'a> {
                     outline.stroke_width(px(2) as u32),
                 ))
                 .map_err(PlotError::draw)?;
-                if labels {
-                    let text = if node.layer == 0 {
-                        format!("x{}", node.index)
-                    } else if node.layer + 1 == columns {
-                        format!("y{}", node.index)
-                    } else {
-                        format!("h{}.{}", node.layer, node.index)
-                    };
+                if names {
                     // Centred under the node on a white ground, so no edge runs through the label.
-                    let (x, y) = pos[node.id];
+                    let (text, b) = Self::node_name(node, &layout);
                     let style = TextStyle::from((FAMILY, font_px(12)).into_font()).color(&NODE);
-                    let (tw, th) = root
-                        .estimate_text_size(&text, &style)
-                        .map_or((0, 0), |d| (d.0 as i32, d.1 as i32));
-                    let (tx, ty) = (x - tw / 2, y + radius_px + px(3));
                     root.draw(&Rectangle::new(
-                        [(tx - px(2), ty - px(1)), (tx + tw + px(2), ty + th + px(1))],
+                        [(b.x0 as i32, b.y0 as i32), (b.x1 as i32, b.y1 as i32)],
                         WHITE.filled(),
                     ))
                     .map_err(PlotError::draw)?;
-                    root.draw(&Text::new(text, (tx, ty), style))
-                        .map_err(PlotError::draw)?;
+                    root.draw(&Text::new(
+                        text,
+                        (b.x0 as i32 + px(2), b.y0 as i32 + px(1)),
+                        style,
+                    ))
+                    .map_err(PlotError::draw)?;
                 }
+            }
+            // Weight labels, dark on a white box, over everything else.
+            let style = TextStyle::from((FAMILY, font_px(LABEL_FONT)).into_font()).color(&NODE);
+            for l in &weight_labels.labels {
+                let b = l.rect;
+                root.draw(&Rectangle::new(
+                    [(b.x0 as i32, b.y0 as i32), (b.x1 as i32, b.y1 as i32)],
+                    WHITE.filled(),
+                ))
+                .map_err(PlotError::draw)?;
+                root.draw(&Text::new(
+                    l.text.clone(),
+                    (b.x0 as i32 + px(LABEL_PAD.0), b.y0 as i32 + px(LABEL_PAD.1)),
+                    style.clone(),
+                ))
+                .map_err(PlotError::draw)?;
             }
             // The legend: what colour and width mean.
             let y = px(h as i32 - 22);
@@ -233,4 +465,168 @@ impl<'a> NetworkPlot<'a> {
             Ok(())
         })
     }
+}
+
+/// The weight labels' font size in chart pixels.
+const LABEL_FONT: u32 = 11;
+
+/// White space around a weight label's text, across and down, in chart pixels: enough that the thickest edge
+/// is cut cleanly by the box.
+const LABEL_PAD: (i32, i32) = (3, 3);
+
+/// Positions along an edge (0 at its source, 1 at its target) tried for its label, in order.
+const CANDIDATES: [f64; 17] = [
+    0.5, 0.35, 0.65, 0.25, 0.75, 0.2, 0.8, 0.42, 0.58, 0.3, 0.7, 0.15, 0.85, 0.1, 0.9, 0.05, 0.95,
+];
+
+/// What `draw` and `edge_labels` share.
+struct Layout {
+    pos: Vec<(i32, i32)>,
+    removed: Vec<bool>,
+    radius: f64,
+    names: bool,
+    columns: usize,
+    edges: Vec<Edge>,
+    labels: EdgeLabelLayout,
+}
+
+/// A weight as its label shows it: two significant digits, at most two decimals (`0.42`, `-1.3`, `0.05`,
+/// `12`), ASCII minus.
+pub fn format_weight(w: f32) -> String {
+    let a = w.abs();
+    let decimals = if a < 0.995 {
+        2
+    } else if a < 9.95 {
+        1
+    } else {
+        0
+    };
+    format!("{w:.decimals$}")
+}
+
+/// Width and height of `text` in the crate's font at `size` device pixels, as plotters lays it out.
+fn text_size(text: &str, size: f64) -> (i32, i32) {
+    (FAMILY, size)
+        .into_font()
+        .box_size(text)
+        .map_or((0, 0), |(w, h)| (w as i32, h as i32))
+}
+
+/// Where two segments cross, strictly inside both (not at an end, not along a common line).
+fn crossing(a: ((f64, f64), (f64, f64)), b: ((f64, f64), (f64, f64))) -> Option<(f64, f64)> {
+    let cross = |u: (f64, f64), v: (f64, f64)| u.0 * v.1 - u.1 * v.0;
+    let d1 = (a.1 .0 - a.0 .0, a.1 .1 - a.0 .1);
+    let d2 = (b.1 .0 - b.0 .0, b.1 .1 - b.0 .1);
+    let den = cross(d1, d2);
+    if den.abs() < 1e-9 {
+        return None;
+    }
+    let r = (b.0 .0 - a.0 .0, b.0 .1 - a.0 .1);
+    let (t, u) = (cross(r, d2) / den, cross(r, d1) / den);
+    let eps = 1e-6;
+    (t > eps && t < 1.0 - eps && u > eps && u < 1.0 - eps)
+        .then_some((a.0 .0 + t * d1.0, a.0 .1 + t * d1.1))
+}
+
+/// Whether the segment touches the rectangle (Liang-Barsky clipping).
+fn segment_hits(s: ((f64, f64), (f64, f64)), r: &LabelRect) -> bool {
+    let (p, q) = s;
+    let (dx, dy) = (q.0 - p.0, q.1 - p.1);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    for (den, num) in [
+        (-dx, p.0 - r.x0),
+        (dx, r.x1 - p.0),
+        (-dy, p.1 - r.y0),
+        (dy, r.y1 - p.1),
+    ] {
+        if den == 0.0 {
+            if num < 0.0 {
+                return false;
+            }
+        } else {
+            let t = num / den;
+            if den < 0.0 {
+                t0 = t0.max(t);
+            } else {
+                t1 = t1.min(t);
+            }
+            if t0 > t1 {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// An axis-aligned rectangle in device pixels (the PNG's pixels: chart pixels times the pixel ratio), `x`
+/// rightwards and `y` downwards.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LabelRect {
+    /// Left edge.
+    pub x0: f64,
+    /// Top edge.
+    pub y0: f64,
+    /// Right edge.
+    pub x1: f64,
+    /// Bottom edge.
+    pub y1: f64,
+}
+
+impl LabelRect {
+    /// Whether the two rectangles share a point (touching borders count).
+    pub fn intersects(&self, other: &LabelRect) -> bool {
+        self.x0 <= other.x1 && other.x0 <= self.x1 && self.y0 <= other.y1 && other.y0 <= self.y1
+    }
+
+    /// Whether `(x, y)` lies in the rectangle, its border included.
+    pub fn contains(&self, (x, y): (f64, f64)) -> bool {
+        (self.x0..=self.x1).contains(&x) && (self.y0..=self.y1).contains(&y)
+    }
+
+    /// The rectangle grown by `m` on every side.
+    pub fn grow(&self, m: f64) -> LabelRect {
+        LabelRect {
+            x0: self.x0 - m,
+            y0: self.y0 - m,
+            x1: self.x1 + m,
+            y1: self.y1 + m,
+        }
+    }
+
+    /// Whether the rectangle lies within `outer`.
+    pub fn inside(&self, outer: &LabelRect) -> bool {
+        self.x0 >= outer.x0 && self.y0 >= outer.y0 && self.x1 <= outer.x1 && self.y1 <= outer.y1
+    }
+}
+
+/// One edge's weight label as placed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeLabel {
+    /// Source node id.
+    pub from: usize,
+    /// Target node id.
+    pub to: usize,
+    /// The weight.
+    pub weight: f32,
+    /// The text shown ([`format_weight`] of the weight).
+    pub text: String,
+    /// Where along the edge the label's centre sits (0 at the source, 1 at the target).
+    pub t: f64,
+    /// The label's box (the white ground under the text), in device pixels.
+    pub rect: LabelRect,
+}
+
+/// The weight labels of a [`NetworkPlot`] and what they keep clear of, all in device pixels.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EdgeLabelLayout {
+    /// The placed labels, in the graph's edge order.
+    pub labels: Vec<EdgeLabel>,
+    /// The kept edges (source, target) whose label found no free position and was left out.
+    pub skipped: Vec<(usize, usize)>,
+    /// Each node circle's bounding box with its margin, by node id (empty when labels are off).
+    pub nodes: Vec<LabelRect>,
+    /// Each node name's box with its margin, by node id (empty when names or labels are off).
+    pub node_names: Vec<LabelRect>,
+    /// Each point where two drawn edges cross, as a small box around it (empty when labels are off).
+    pub crossings: Vec<LabelRect>,
 }

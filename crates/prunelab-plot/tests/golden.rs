@@ -198,7 +198,20 @@ fn charts() -> Vec<(&'static str, Chart)> {
             "histogram_log",
             WeightHistogram::new(&wide).log_counts(true).draw().unwrap(),
         ),
-        ("network", NetworkPlot::new(&hand_set()).draw().unwrap()),
+        (
+            "network",
+            NetworkPlot::new(&hand_set())
+                .weight_labels(false)
+                .draw()
+                .unwrap(),
+        ),
+        (
+            "network_labels",
+            NetworkPlot::new(&Mlp::config(&[2, 2, 4, 2]).seed(0).build().unwrap())
+                .title("2-2-4-2, weights on the edges")
+                .draw()
+                .unwrap(),
+        ),
         (
             "network_before_after",
             NetworkPlot::before_after(&hand_set(), &pruned).unwrap(),
