@@ -5,6 +5,7 @@ overflow, a failed allocation, a network too large) and checks the messages and 
 
 Usage: smoke_test.py NOTEBOOK  (the kernelspec must be findable, e.g. through JUPYTER_PATH)
 """
+import subprocess
 import sys
 import time
 
@@ -54,10 +55,20 @@ def main(path):
     expect(text.strip() == "10.0", f"array sum prints 10.0 (got {text.strip()!r})")
     mimes, text = outputs_of(by_tag["weights"])
     expect(text.strip() == "12", f"n_weights prints 12 (got {text.strip()!r})")
-    mimes, _ = outputs_of(by_tag["chart"])
-    expect("image/png" in mimes, f"chart cell has an image/png output (got {sorted(mimes)})")
+    mimes, text = outputs_of(by_tag["chart"])
+    expect({"image/png", "text/html", "text/plain"} <= mimes,
+           f"chart cell has image/png with text/html and text/plain fallbacks (got {sorted(mimes)})")
+    chart_out = next(o for o in by_tag["chart"].outputs if "image/png" in o.get("data", {}))
+    alt = chart_out.get("metadata", {}).get("image/png", {}).get("alt")
+    expect(alt and alt == text.strip() and f'alt="{alt}"' in chart_out["data"]["text/html"],
+           f"the chart's title is its alt text in the output's metadata and its HTML (got {alt!r}, {text!r})")
     mimes, _ = outputs_of(by_tag["report"])
-    expect("text/html" in mimes, f"report cell has a text/html output (got {sorted(mimes)})")
+    expect({"text/html", "text/plain"} <= mimes, f"report cell has text/html and text/plain (got {sorted(mimes)})")
+    info = nb.metadata.get("language_info")  # nbclient copies it from the kernel's kernel_info reply
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.split()
+    expect(info is not None and info.get("name") == "rust" and info.get("pygments_lexer") == "rust"
+           and info.get("version") == (rustc[1] if len(rustc) > 1 else None),
+           f"kernel_info's language_info is rust, lexer rust, version of rustc (got {info}, rustc {rustc})")
     mimes, text = outputs_of(by_tag["compile-error"])
     expect("error" in mimes and "mismatched types" in text, "a compile error is reported with the compiler's message")
     mimes, text = outputs_of(by_tag["survives"])

@@ -302,14 +302,8 @@ impl Notebook {
             "language": "rust",
             "name": crate::kernel::NAME,
         });
-        meta["language_info"] = json!({
-            "codemirror_mode": "rust",
-            "file_extension": ".rs",
-            "mimetype": "text/rust",
-            "name": "rust",
-            "pygments_lexer": "rust",
-            "version": "",
-        });
+        // What the kernel's `kernel_info` gives (evcxr_jupyter's), so a notebook reads the same whichever ran it.
+        meta["language_info"] = evcxr_jupyter::language_info();
     }
 
     /// The title: `metadata.title`, else the first Markdown heading, else the file stem.

@@ -142,6 +142,9 @@ impl Server {
         // of a new build folder) can take minutes; a kernel that does not answer `kernel_info` meanwhile
         // is declared dead by clients, which then disconnect and reconnect while it starts.
         let (startup_sender, startup) = tokio::sync::watch::channel(None);
+        // PATCH(prunelab): asked for rustc's version now, off the runtime's threads, so the first
+        // `kernel_info` does not wait for `rustc --version`.
+        tokio::task::spawn_blocking(rustc_version);
         let server = Server {
             iopub,
             latest_execution_request: Arc::new(Mutex::new(None)),
@@ -1074,27 +1077,51 @@ async fn bind_socket<S: zeromq::Socket>(
 }
 
 /// See [Kernel info documentation](https://jupyter-client.readthedocs.io/en/stable/messaging.html#kernel-info)
+/// PATCH(prunelab): the version of the rustc that compiles cells (`RUSTC`, else `rustc` on the `PATH`), as
+/// `rustc --version` prints it (`1.92.0`); empty where it cannot be run. Asked once, then remembered.
+fn rustc_version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+        std::process::Command::new(rustc)
+            .arg("--version")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .and_then(|text| text.split_whitespace().nth(1).map(str::to_owned))
+            .unwrap_or_default()
+    })
+}
+
+/// PATCH(prunelab): the `language_info` of the `kernel_info` reply, public so that a tool writing notebooks for
+/// this kernel (a headless runner) writes the same.
+pub fn language_info() -> Value {
+    object!{
+        // PATCH(prunelab): the names nbformat and Jupyter's own kernels use: `name` lower-case (it
+        // becomes the language of Markdown code fences) and the key `pygments_lexer` (was
+        // `pygment_lexer`, which no tool reads).
+        "name" => "rust",
+        // PATCH(prunelab): the version of the rustc that compiles the cells, as Jupyter's own
+        // kernels give their language's (was always empty).
+        "version" => rustc_version(),
+        "mimetype" => "text/rust",
+        "file_extension" => ".rs",
+        // Pygments lexer, for highlighting Only needed if it differs from the 'name' field.
+        // see http://pygments.org/docs/lexers/#lexers-for-the-rust-language
+        "pygments_lexer" => "rust",
+        // Codemirror mode, for for highlighting in the notebook. Only needed if it differs from the 'name' field.
+        // codemirror use text/x-rustsrc as mimetypes
+        // see https://codemirror.net/mode/rust/
+        "codemirror_mode" => "rust",
+    }
+}
+
 fn kernel_info() -> Value {
     object! {
         "protocol_version" => "5.3",
         "implementation" => env!("CARGO_PKG_NAME"),
         "implementation_version" => env!("CARGO_PKG_VERSION"),
-        "language_info" => object!{
-            // PATCH(prunelab): the names nbformat and Jupyter's own kernels use: `name` lower-case (it
-            // becomes the language of Markdown code fences) and the key `pygments_lexer` (was
-            // `pygment_lexer`, which no tool reads).
-            "name" => "rust",
-            "version" => "",
-            "mimetype" => "text/rust",
-            "file_extension" => ".rs",
-            // Pygments lexer, for highlighting Only needed if it differs from the 'name' field.
-            // see http://pygments.org/docs/lexers/#lexers-for-the-rust-language
-            "pygments_lexer" => "rust",
-            // Codemirror mode, for for highlighting in the notebook. Only needed if it differs from the 'name' field.
-            // codemirror use text/x-rustsrc as mimetypes
-            // see https://codemirror.net/mode/rust/
-            "codemirror_mode" => "rust",
-        },
+        "language_info" => language_info(),
         "banner" => format!("EvCxR {} - Evaluation Context for Rust", env!("CARGO_PKG_VERSION")),
         "help_links" => array![
             object!{"text" => "Rust std docs",

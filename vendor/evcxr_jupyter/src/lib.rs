@@ -33,6 +33,8 @@ mod core;
 mod install;
 mod jupyter_message;
 
+pub use crate::core::language_info;
+
 fn run(control_file_name: &str) -> Result<()> {
     let config = control_file::Control::parse_file(control_file_name)?;
     core::Server::run(&config)
