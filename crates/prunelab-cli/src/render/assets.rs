@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use base64::Engine as _;
+use serde_json::Value;
 
 use crate::notebook::{stem, Notebook};
 
@@ -73,12 +74,28 @@ pub(crate) fn decode_image(
     Ok(Some((bytes, ext)))
 }
 
-/// Alt text for an image: a chart's title (carried in its PNG), else what it is.
-pub(crate) fn alt_text(bytes: &[u8], ext: &str) -> String {
-    match ext {
+/// Alt text for an image: the alt text in the output's metadata (prunelab's charts and animations give their
+/// title or description there), else a chart's title carried in its PNG, else what it is.
+pub(crate) fn alt_text(
+    bytes: &[u8],
+    ext: &str,
+    metadata: &serde_json::Map<String, Value>,
+) -> String {
+    let mime = if ext == "gif" {
+        "image/gif"
+    } else {
+        "image/png"
+    };
+    let given = metadata
+        .get(mime)
+        .and_then(|m| m.get("alt"))
+        .and_then(Value::as_str)
+        .filter(|alt| !alt.trim().is_empty())
+        .map(str::to_string);
+    given.unwrap_or_else(|| match ext {
         "gif" => "animation".to_string(),
         _ => png_title(bytes).unwrap_or_else(|| "chart".into()),
-    }
+    })
 }
 
 /// The title a PNG carries in its `Title` text chunk (prunelab's charts write one), for alt text.
@@ -162,8 +179,14 @@ mod tests {
         let (bytes, ext) = decode_image("iris", 1, data).unwrap().unwrap();
         assert_eq!((&bytes[1..4], ext), (&b"PNG"[..], "png"));
         // A PNG without a Title chunk is a chart; a GIF an animation.
-        assert_eq!(alt_text(&bytes, ext), "chart");
-        assert_eq!(alt_text(b"GIF89a", "gif"), "animation");
+        let none = serde_json::Map::new();
+        assert_eq!(alt_text(&bytes, ext, &none), "chart");
+        assert_eq!(alt_text(b"GIF89a", "gif", &none), "animation");
+        let given = serde_json::json!({"image/gif": {"alt": "Animation of 3 frames"}});
+        assert_eq!(
+            alt_text(b"GIF89a", "gif", given.as_object().unwrap()),
+            "Animation of 3 frames"
+        );
         assert_eq!(get(data, "text/plain"), Some("chart"));
         assert_eq!(get(data, "text/html"), None);
         let text = [("text/plain".to_string(), "1".to_string())];

@@ -33,13 +33,14 @@ fn write_image(
     cell: usize,
     k: usize,
     data: &[(String, String)],
+    metadata: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Option<(String, String)>> {
     let Some((bytes, ext)) = decode_image(slug, cell, data)? else {
         return Ok(None);
     };
     let rel = format!("{slug}_files/{slug}_{cell}_{k}.{ext}");
     write_file(&out.join(&rel), &bytes)?;
-    Ok(Some((rel, alt_text(&bytes, ext))))
+    Ok(Some((rel, alt_text(&bytes, ext, metadata))))
 }
 
 /// The HTML page of one notebook.
@@ -68,8 +69,10 @@ fn html_page(nb: &Notebook, entry: &Entry, out: &Path) -> Result<String> {
                             "<pre class=\"out {name}\">{}</pre>",
                             escape(text.trim_end())
                         )?,
-                        Output::Data { data, .. } => {
-                            if let Some((rel, alt)) = write_image(out, &entry.slug, i, k, data)? {
+                        Output::Data { data, metadata, .. } => {
+                            if let Some((rel, alt)) =
+                                write_image(out, &entry.slug, i, k, data, metadata)?
+                            {
                                 writeln!(
                                     body,
                                     "<p class=\"img\"><img src=\"{}\" alt=\"{}\"></p>",

@@ -309,11 +309,11 @@ pub(crate) fn write_post(
                             let kind = if name == "stderr" { "error" } else { "stream" };
                             writeln!(md, "{}", output_pre(text, kind))?
                         }
-                        Output::Data { data, .. } => {
+                        Output::Data { data, metadata, .. } => {
                             if let Some((bytes, ext)) = decode_image(&entry.slug, i, data)? {
                                 let name = format!("{}_{i}_{k}.{ext}", entry.slug);
                                 write_file(&assets.join(&name), &bytes)?;
-                                let alt = alt_text(&bytes, ext);
+                                let alt = alt_text(&bytes, ext, metadata);
                                 let alt = liquid_text(
                                     &alt.replace(['[', ']'], "").replace('|', "&#124;"),
                                 );
