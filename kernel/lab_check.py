@@ -1,5 +1,6 @@
 """Opens a notebook in real JupyterLab, in headless Chromium driven by Selenium, again and again, each time
-right after a fresh server start, and checks that the prunelab kernel reaches "Idle" and runs a cell.
+right after a fresh server start, and checks that the prunelab kernel reaches "Idle" and runs a cell. First,
+committed notebooks opened untrusted must show every image output (loaded, with alt text, animations as GIFs).
 
 Opens cycle through three conditions: a warm build slot; a cold one (the kernel's build folders are removed
 first, so the kernel compiles the prelude's crates into a new slot before it can run a cell); and busy CPUs
@@ -149,11 +150,68 @@ def open_once(index, condition, root, cache, artifacts):
                 p.kill()
 
 
+def stored_images_show(root, artifacts):
+    """Opens committed notebooks (copied, so untrusted, as after a clone) and checks that every image output
+    shows: an `<img>` that loaded, with alt text, and an animation as the GIF itself (not its PNG fallback)."""
+    repo_notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    names = ["01-iris-threshold-sweep.ipynb", "03-structured-pruning.ipynb"]
+    port, token = free_port(), os.urandom(16).hex()
+    log_path = artifacts / "stored-images-server.log"
+    with open(log_path, "w") as log, tempfile.TemporaryDirectory() as profile:
+        server = start_server(root, port, token, log)
+        driver = None
+        try:
+            driver = browser(profile)
+            for name in names:
+                nb = json.loads((repo_notebooks / name).read_text())
+                outputs = [o for c in nb["cells"] for o in c.get("outputs", [])
+                           if any(k.startswith("image/") for k in o.get("data", {}))]
+                gifs = sum("image/gif" in o["data"] for o in outputs)
+                shutil.copy(repo_notebooks / name, Path(root) / name)
+                # A workspace of its own, so the first opens below do not restore these tabs.
+                driver.get(f"http://127.0.0.1:{port}/lab/workspaces/stored-images/tree/{name}?token={token}")
+
+                def images():
+                    found = driver.execute_script(
+                        "const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');"
+                        "return panel === null ? [] : [...panel.querySelectorAll('.jp-OutputArea-output img')].map("
+                        "i => [i.complete && i.naturalWidth > 0, i.alt, i.getAttribute('src').slice(0, 15)])")
+                    return found if len(found) == len(outputs) and all(ok for ok, _, _ in found) else None
+
+                try:
+                    found = wait_for(f"{len(outputs)} loaded images in {name}", images, 120)
+                except TimeoutError:
+                    shot = artifacts / f"stored-{name}.png"
+                    driver.save_screenshot(str(shot))
+                    print(f"FAIL {name}: not every image output showed a loaded <img> (screenshot {shot})")
+                    return False
+                without_alt = [src for _, alt, src in found if not alt.strip()]
+                shown_gifs = sum(src.startswith("data:image/gif") for _, _, src in found)
+                if len(found) != len(outputs) or without_alt or shown_gifs != gifs:
+                    print(f"FAIL {name}: {len(found)} images for {len(outputs)} image outputs, "
+                          f"{len(without_alt)} without alt text, {shown_gifs} of {gifs} animations as GIF")
+                    return False
+                print(f"ok   {name} in JupyterLab, untrusted: {len(found)} image outputs shown with alt text, "
+                      f"{gifs} animation(s) as GIF", flush=True)
+            return True
+        finally:
+            if driver is not None:
+                driver.quit()
+            server.terminate()
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
 def main(opens, artifacts):
     artifacts.mkdir(parents=True, exist_ok=True)
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "prunelab"
     conditions = ["warm slot", "cold slot", "warm slot", "busy CPUs"]
     failed = 0
+    with tempfile.TemporaryDirectory() as images_root:
+        if not stored_images_show(images_root, artifacts):
+            sys.exit(1)
     with tempfile.TemporaryDirectory() as root:
         notebook(Path(root) / "check.ipynb")
         for i in range(opens):
