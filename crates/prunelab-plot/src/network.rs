@@ -283,7 +283,9 @@ impl<'a> NetworkPlot<'a> {
         let mut labels: Vec<EdgeLabel> = Vec::new();
         let mut skipped = Vec::new();
         for (k, e) in layout.edges.iter().enumerate() {
-            if e.pruned {
+            // Pruned edges, and the edges out of a removed unit (drawn grey: they carry nothing), have no
+            // weight worth reading.
+            if e.pruned || layout.removed[e.from] {
                 continue;
             }
             let text = format_weight(e.weight);

@@ -1,4 +1,4 @@
-//! Weight labels on small network graphs: every kept edge gets one, none overlaps another label, a node or a
+//! Weight labels on small network graphs: every kept edge gets one (but those out of a removed unit, drawn grey), none overlaps another label, a node or a
 //! point where two edges cross, the text is the weight with two significant digits, and graphs with more than
 //! 40 drawn edges get none unless asked.
 
@@ -151,12 +151,13 @@ fn pruned_edges_get_no_label() {
     let graph = model.graph();
     let kept = graph.n_kept();
     assert!(kept < 20 && kept > 0);
+    let labelled = expected_labelled(&model).len();
     for pruned in [PrunedEdges::Hidden, PrunedEdges::Faint] {
         let layout = NetworkPlot::new(&model)
             .pruned(pruned)
             .edge_labels()
             .unwrap();
-        assert_eq!(layout.labels.len(), kept, "{pruned:?}");
+        assert_eq!(layout.labels.len(), labelled, "{pruned:?}");
         for l in &layout.labels {
             assert!(graph
                 .edges
@@ -228,4 +229,41 @@ fn the_toggle_turns_labels_off_and_changes_the_pixels() {
                 .unwrap();
         }
     }
+}
+
+#[test]
+fn edges_out_of_a_removed_unit_get_no_label() {
+    let mut model = small(2);
+    let score = UnitScore::Incoming {
+        norm: Norm::L1,
+        with_bias: true,
+    };
+    UnitPruning::new(score, 0.5).apply(&mut model).unwrap();
+    let expected = expected_labelled(&model);
+    assert!(
+        expected.len() < model.graph().n_kept(),
+        "the test needs a removed unit with live edges out"
+    );
+    let layout = NetworkPlot::new(&model).edge_labels().unwrap();
+    let mut got: Vec<(usize, usize)> = layout.labels.iter().map(|l| (l.from, l.to)).collect();
+    got.sort_unstable();
+    assert_eq!(got, expected);
+}
+
+/// The edges that should carry a label, sorted: kept, and not out of a removed unit (one whose every edge in
+/// is pruned; inputs have no edges in), which is drawn grey with its edges.
+fn expected_labelled(model: &Mlp) -> Vec<(usize, usize)> {
+    let graph = model.graph();
+    let removed = |node: usize| {
+        let into: Vec<_> = graph.edges.iter().filter(|e| e.to == node).collect();
+        !into.is_empty() && into.iter().all(|e| e.pruned)
+    };
+    let mut edges: Vec<(usize, usize)> = graph
+        .edges
+        .iter()
+        .filter(|e| !e.pruned && !removed(e.from))
+        .map(|e| (e.from, e.to))
+        .collect();
+    edges.sort_unstable();
+    edges
 }
