@@ -55,7 +55,7 @@ pub mod prelude {
     pub use crate::interrupt;
     pub use crate::loss::Loss;
     pub use crate::metrics::{self, Metric};
-    pub use crate::nn::{Activation, Dense, Init, Mlp, MlpConfig, Topology};
+    pub use crate::nn::{Activation, Dense, Init, Mlp, MlpConfig, Topology, TorchSpec};
     pub use crate::optim::{Adam, Optimizer, Sgd};
     pub use crate::prune::{
         prune_to_sparsity, snip_scores, unit_scores, unit_utility, Amount, GradualPruning, Norm,

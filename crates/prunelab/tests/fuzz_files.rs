@@ -231,6 +231,79 @@ fn regex_lite_numbers(text: &str) -> Vec<(usize, usize)> {
     spans
 }
 
+// ---------------------------------------------------------------- PyTorch state dicts (safetensors)
+
+/// Every kind of network that has a safetensors form (all but the densely connected one).
+fn seed_safetensors() -> Vec<Vec<u8>> {
+    seed_models()
+        .iter()
+        .filter(|m| m.topology() == Topology::Chain)
+        .map(|m| m.to_safetensors().unwrap())
+        .collect()
+}
+
+/// The file with its JSON header replaced by `header` (length prefix recomputed).
+fn with_header(bytes: &[u8], header: &str) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(&bytes[(8 + n).min(bytes.len())..]);
+    out
+}
+
+fn check_safetensors_bytes(bytes: &[u8]) -> std::result::Result<(), TestCaseError> {
+    let spec = prunelab::nn::TorchSpec::new();
+    let (result, peak) = peak_of(|| Mlp::from_safetensors_bytes(bytes, &spec));
+    prop_assert!(
+        peak <= 32 * bytes.len() + (1 << 20),
+        "{} input bytes allocated {peak} bytes at once",
+        bytes.len()
+    );
+    if let Ok(model) = result {
+        let x = Array2::<f32>::zeros((2, model.n_inputs()));
+        let _ = model.forward(&x);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(5_000), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_safetensors_files_never_panic_or_overallocate(
+        seed in 0usize..5,
+        mutations in proptest::collection::vec(mutation(), 1..6),
+    ) {
+        let mut bytes = seed_safetensors()[seed].clone();
+        for m in &mutations {
+            apply(&mut bytes, m);
+        }
+        check_safetensors_bytes(&bytes)?;
+    }
+
+    #[test]
+    fn safetensors_headers_with_hostile_numbers_never_panic_or_overallocate(
+        seed in 0usize..5,
+        edits in proptest::collection::vec((any::<usize>(), prop_oneof![
+            Just("4294967295".to_string()), Just("18446744073709551615".to_string()),
+            Just("9007199254740993".to_string()), Just("-1".to_string()), Just("0".to_string()),
+            Just("1e308".to_string()), Just("1000000".to_string()), Just("[]".to_string()),
+            Just("null".to_string()), Just("\"x\"".to_string()),
+        ]), 1..4),
+    ) {
+        let bytes = seed_safetensors()[seed].clone();
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let mut header = String::from_utf8(bytes[8..8 + n].to_vec()).unwrap();
+        for (pick, replacement) in &edits {
+            let spans = regex_lite_numbers(&header);
+            if spans.is_empty() { break; }
+            let (a, b) = spans[pick % spans.len()];
+            header.replace_range(a..b, replacement);
+        }
+        check_safetensors_bytes(&with_header(&bytes, &header))?;
+    }
+}
+
 #[test]
 fn a_few_hundred_bytes_claiming_a_huge_network_is_a_format_error() {
     // The file that used to abort with "memory allocation of 160000000000 bytes failed": one gap-coded

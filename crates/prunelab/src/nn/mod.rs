@@ -22,6 +22,7 @@ mod report;
 mod save;
 mod sparse;
 mod topology;
+mod torch;
 mod update;
 mod weights;
 
@@ -36,4 +37,5 @@ pub(crate) use params::ParamUpdate;
 pub use report::{LayerReport, PruneReport};
 pub use sparse::{Csr, Kernel, SparseLayer, SparseMlp, CROSSOVER_FEW, CROSSOVER_MANY};
 pub use topology::Topology;
+pub use torch::{TorchSpec, ACTIVATIONS_KEY};
 pub(crate) use weights::{PackCache, Weights};

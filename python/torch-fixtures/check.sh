@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# prunelab's PyTorch (safetensors) interchange, checked with the real safetensors library and numpy:
+#   1. creates the virtual environment target/torch-venv if missing and installs requirements.txt into it;
+#   2. regenerates the reference fixtures (make_fixtures.py) into a temporary folder and fails unless they
+#      are byte-identical to the committed crates/prunelab/tests/data/torch/ (the committed files are what
+#      the script makes: after changing make_fixtures.py, rerun it into that folder and commit the result);
+#   3. with DIR, checks prunelab's exports in DIR (dense/masked/compacted.safetensors and forward.json)
+#      with check_export.py.
+# Usage: python/torch-fixtures/check.sh [DIR]
+set -euo pipefail
+if [ $# -gt 1 ]; then
+  echo "usage: $0 [DIR]" >&2
+  exit 2
+fi
+export_dir=""
+if [ $# -eq 1 ]; then
+  export_dir=$(cd "$1" && pwd)
+fi
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+here=python/torch-fixtures
+committed=crates/prunelab/tests/data/torch
+
+venv=target/torch-venv
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+
+fresh=$(mktemp -d "${TMPDIR:-/tmp}/prunelab-torch-fixtures.XXXXXX")
+trap 'rm -rf "$fresh"' EXIT
+"$venv/bin/python" "$here/make_fixtures.py" "$fresh"
+if ! diff -r "$fresh" "$committed"; then
+  echo "FAIL: $committed differs from what $here/make_fixtures.py writes;" \
+    "regenerate with: $venv/bin/python $here/make_fixtures.py $committed" >&2
+  exit 1
+fi
+echo "ok fixtures: $committed is what make_fixtures.py writes ($(cd "$committed" && echo *))"
+
+if [ -n "$export_dir" ]; then
+  "$venv/bin/python" "$here/check_export.py" "$export_dir"
+fi
