@@ -5,7 +5,8 @@
 #      are byte-identical to the committed crates/prunelab/tests/data/torch/ (the committed files are what
 #      the script makes: after changing make_fixtures.py, rerun it into that folder and commit the result);
 #   3. with DIR, checks prunelab's exports in DIR (dense/masked/compacted.safetensors and forward.json)
-#      with check_export.py.
+#      with check_export.py, and its ONNX files (*.onnx named in forward.json) with the onnx checker and
+#      ONNX Runtime (check_onnx.py).
 # Usage: python/torch-fixtures/check.sh [DIR]
 set -euo pipefail
 if [ $# -gt 1 ]; then
@@ -38,4 +39,5 @@ echo "ok fixtures: $committed is what make_fixtures.py writes ($(cd "$committed"
 
 if [ -n "$export_dir" ]; then
   "$venv/bin/python" "$here/check_export.py" "$export_dir"
+  "$venv/bin/python" "$here/check_onnx.py" "$export_dir"
 fi
