@@ -22,6 +22,7 @@ mod reinit;
 mod report;
 mod save;
 mod sparse;
+mod state_dict;
 mod topology;
 mod torch;
 mod update;

@@ -6,7 +6,8 @@
 //! `2`). A layer pruned with `torch.nn.utils.prune` is `{i}.weight_orig` and `{i}.weight_mask` (0 or 1), its
 //! weight being their product; a pruned bias likewise `{i}.bias_orig` and `{i}.bias_mask`. A state dict has no
 //! activations: they come from the caller ([`TorchSpec::activations`]) or from the file's metadata, where
-//! [`Mlp::save_safetensors`] writes them (`prunelab.activations`).
+//! [`Mlp::save_safetensors`](super::Mlp::save_safetensors) writes them (`prunelab.activations`). The
+//! network's methods are in `state_dict.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -16,7 +17,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
 use super::file::format_error;
-use super::{Activation, Dense, Mlp, Topology};
+use super::{Activation, Dense, Topology};
 use crate::error::{Error, Result};
 
 /// The metadata key holding the activation after each Linear layer, comma-separated (`relu,relu,identity`).
@@ -41,7 +42,7 @@ pub struct TorchSpec {
 }
 
 impl TorchSpec {
-    /// Activations from the file's metadata (as [`Mlp::save_safetensors`] writes them).
+    /// Activations from the file's metadata (as [`Mlp::save_safetensors`](super::Mlp::save_safetensors) writes them).
     pub fn new() -> Self {
         Self::default()
     }
@@ -213,351 +214,312 @@ fn mask_values(source: &Path, name: &str, v: impl IntoIterator<Item = f32>) -> R
         .collect()
 }
 
-impl Mlp {
-    /// Reads a PyTorch `nn.Sequential` of `nn.Linear` layers from a safetensors file of its `state_dict()`
-    /// (`safetensors.torch.save_file(model.state_dict(), path)`), masks of `torch.nn.utils.prune` included.
-    /// Activations come from `spec` or the file's metadata. Anything else in the file (a tensor that is not a
-    /// Linear layer's, layers that do not chain, a mask that is not 0/1, a dtype that is not a float) is an
-    /// [`Error::Format`] naming it; the file's size is checked against the memory this process may use
-    /// before it is read.
-    pub fn from_safetensors(path: impl AsRef<Path>, spec: &TorchSpec) -> Result<Mlp> {
-        let path = path.as_ref();
-        let io = |source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(io)?.len();
-        crate::mem::ensure("the safetensors file", size)?;
-        let bytes = std::fs::read(path).map_err(io)?;
-        Self::parse_safetensors(&bytes, spec, path)
-    }
-
-    /// [`Mlp::from_safetensors`] on the file's bytes.
-    pub fn from_safetensors_bytes(bytes: &[u8], spec: &TorchSpec) -> Result<Mlp> {
-        Self::parse_safetensors(bytes, spec, Path::new("<safetensors>"))
-    }
-
-    fn parse_safetensors(bytes: &[u8], spec: &TorchSpec, source: &Path) -> Result<Mlp> {
-        let file = SafeTensors::deserialize(bytes)
-            .map_err(|e| format_error(source, format!("not a safetensors file: {e}")))?;
-        let (_, header) = SafeTensors::read_metadata(bytes)
-            .map_err(|e| format_error(source, format!("not a safetensors file: {e}")))?;
-        let mut layers: BTreeMap<usize, LayerTensors<'_>> = BTreeMap::new();
-        let mut prefix: Option<String> = None;
-        let mut names = file.names();
-        names.sort_unstable();
-        for name in names {
-            let unknown = || {
-                format_error(
-                    source,
-                    format!(
-                        "tensor {name:?} is not a Linear layer's parameter (expected INDEX.weight, \
-                         INDEX.bias, or torch.nn.utils.prune's INDEX.weight_orig and INDEX.weight_mask)"
-                    ),
-                )
-            };
-            let (p, index, param) = split_name(name).ok_or_else(unknown)?;
-            match &prefix {
-                None => prefix = Some(p.to_string()),
-                Some(q) if q != p => {
-                    return Err(format_error(
-                        source,
-                        format!(
-                        "tensor {name:?} is outside the Sequential {q:?} the other tensors are in"
-                    ),
-                    ))
-                }
-                Some(_) => {}
-            }
-            let view = file
-                .tensor(name)
-                .map_err(|e| format_error(source, format!("tensor {name:?}: {e}")))?;
-            let entry = layers.entry(index).or_default();
-            let slot = match param {
-                "weight" => &mut entry.weight,
-                "weight_orig" => &mut entry.weight_orig,
-                "weight_mask" => &mut entry.weight_mask,
-                "bias" => &mut entry.bias,
-                "bias_orig" => &mut entry.bias_orig,
-                "bias_mask" => &mut entry.bias_mask,
-                _ => return Err(unknown()),
-            };
-            *slot = Some((name.to_string(), view));
-        }
-        if layers.is_empty() {
-            return Err(format_error(source, "the file holds no tensors"));
-        }
-        let activations = match &spec.activations {
-            Some(a) => a.clone(),
-            None => {
-                let given = header
-                    .metadata()
-                    .as_ref()
-                    .and_then(|m| m.get(ACTIVATIONS_KEY))
-                    .ok_or_else(|| {
-                        format_error(
-                            source,
-                            format!(
-                                "a state dict does not say which activations follow its Linear layers, and \
-                                 the file's metadata has no {ACTIVATIONS_KEY:?}: give them with \
-                                 TorchSpec::new().activations(&[...]) ({} layers)",
-                                layers.len()
-                            ),
-                        )
-                    })?;
-                given
-                    .split(',')
-                    .map(|n| {
-                        activation_named(n).ok_or_else(|| {
-                            format_error(
-                                source,
-                                format!("unknown activation {n:?} in {ACTIVATIONS_KEY:?}"),
-                            )
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?
-            }
-        };
-        if activations.len() != layers.len() {
-            return Err(format_error(
+/// The input width and the layers of the Sequential a safetensors state dict holds, checked (see
+/// [`Mlp::from_safetensors`](super::Mlp::from_safetensors)).
+pub(super) fn read_state_dict(
+    bytes: &[u8],
+    spec: &TorchSpec,
+    source: &Path,
+) -> Result<(usize, Vec<Dense>)> {
+    let file = SafeTensors::deserialize(bytes)
+        .map_err(|e| format_error(source, format!("not a safetensors file: {e}")))?;
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| format_error(source, format!("not a safetensors file: {e}")))?;
+    let mut layers: BTreeMap<usize, LayerTensors<'_>> = BTreeMap::new();
+    let mut prefix: Option<String> = None;
+    let mut names = file.names();
+    names.sort_unstable();
+    for name in names {
+        let unknown = || {
+            format_error(
                 source,
                 format!(
-                    "{} activations for {} Linear layers (one per layer, Identity where none follows)",
-                    activations.len(),
-                    layers.len()
+                    "tensor {name:?} is not a Linear layer's parameter (expected INDEX.weight, \
+                     INDEX.bias, or torch.nn.utils.prune's INDEX.weight_orig and INDEX.weight_mask)"
                 ),
-            ));
-        }
-        let mut dense = Vec::with_capacity(layers.len());
-        for ((index, t), activation) in layers.into_iter().zip(activations) {
-            dense.push(Self::torch_layer(source, index, &t, activation)?);
-        }
-        let n_inputs = dense[0].n_inputs();
-        for pair in dense.windows(2) {
-            if pair[1].n_inputs() != pair[0].n_outputs() {
+            )
+        };
+        let (p, index, param) = split_name(name).ok_or_else(unknown)?;
+        match &prefix {
+            None => prefix = Some(p.to_string()),
+            Some(q) if q != p => {
                 return Err(format_error(
                     source,
                     format!(
-                        "the Linear layers do not chain: one has {} outputs, the next {} inputs",
-                        pair[0].n_outputs(),
-                        pair[1].n_inputs()
+                        "tensor {name:?} is outside the Sequential {q:?} the other tensors are in"
                     ),
+                ))
+            }
+            Some(_) => {}
+        }
+        let view = file
+            .tensor(name)
+            .map_err(|e| format_error(source, format!("tensor {name:?}: {e}")))?;
+        let entry = layers.entry(index).or_default();
+        let slot = match param {
+            "weight" => &mut entry.weight,
+            "weight_orig" => &mut entry.weight_orig,
+            "weight_mask" => &mut entry.weight_mask,
+            "bias" => &mut entry.bias,
+            "bias_orig" => &mut entry.bias_orig,
+            "bias_mask" => &mut entry.bias_mask,
+            _ => return Err(unknown()),
+        };
+        *slot = Some((name.to_string(), view));
+    }
+    if layers.is_empty() {
+        return Err(format_error(source, "the file holds no tensors"));
+    }
+    let activations = match &spec.activations {
+        Some(a) => a.clone(),
+        None => {
+            let given = header
+                .metadata()
+                .as_ref()
+                .and_then(|m| m.get(ACTIVATIONS_KEY))
+                .ok_or_else(|| {
+                    format_error(
+                        source,
+                        format!(
+                            "a state dict does not say which activations follow its Linear layers, and \
+                             the file's metadata has no {ACTIVATIONS_KEY:?}: give them with \
+                             TorchSpec::new().activations(&[...]) ({} layers)",
+                            layers.len()
+                        ),
+                    )
+                })?;
+            given
+                .split(',')
+                .map(|n| {
+                    activation_named(n).ok_or_else(|| {
+                        format_error(
+                            source,
+                            format!("unknown activation {n:?} in {ACTIVATIONS_KEY:?}"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?
+        }
+    };
+    if activations.len() != layers.len() {
+        return Err(format_error(
+            source,
+            format!(
+                "{} activations for {} Linear layers (one per layer, Identity where none follows)",
+                activations.len(),
+                layers.len()
+            ),
+        ));
+    }
+    let mut dense = Vec::with_capacity(layers.len());
+    for ((index, t), activation) in layers.into_iter().zip(activations) {
+        dense.push(torch_layer(source, index, &t, activation)?);
+    }
+    let n_inputs = dense[0].n_inputs();
+    for pair in dense.windows(2) {
+        if pair[1].n_inputs() != pair[0].n_outputs() {
+            return Err(format_error(
+                source,
+                format!(
+                    "the Linear layers do not chain: one has {} outputs, the next {} inputs",
+                    pair[0].n_outputs(),
+                    pair[1].n_inputs()
+                ),
+            ));
+        }
+    }
+    Ok((n_inputs, dense))
+}
+
+/// One Linear layer from its tensors; a pruned weight keeps its original value for
+/// [`Mlp::reset_masks`](super::Mlp::reset_masks), as `weight_orig` keeps it in PyTorch.
+fn torch_layer(
+    source: &Path,
+    index: usize,
+    t: &LayerTensors<'_>,
+    activation: Activation,
+) -> Result<Dense> {
+    let missing = |what: &str| format_error(source, format!("Linear layer {index}: {what}"));
+    let (weight, mask) = match (&t.weight, &t.weight_orig, &t.weight_mask) {
+        (Some(w), None, None) => (matrix(source, w)?, None),
+        (None, Some(orig), Some(m)) => {
+            let orig_w = matrix(source, orig)?;
+            let mask = matrix(source, m)?;
+            if mask.dim() != orig_w.dim() {
+                return Err(missing(&format!(
+                    "mask of shape {:?} for a weight of shape {:?}",
+                    mask.dim(),
+                    orig_w.dim()
+                )));
+            }
+            let kept = mask_values(source, &m.0, mask.iter().copied())?;
+            let kept = Array2::from_shape_vec(orig_w.raw_dim(), kept).expect("same shape");
+            (orig_w, Some(kept))
+        }
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return Err(missing(
+                "both a plain weight and torch.nn.utils.prune's weight_orig/weight_mask",
+            ))
+        }
+        (None, Some(_), None) => return Err(missing("weight_orig without its weight_mask")),
+        (None, None, Some(_)) => return Err(missing("weight_mask without its weight_orig")),
+        (None, None, None) => return Err(missing("no weight")),
+    };
+    let out = weight.nrows();
+    let (bias, bias_kept) = match (&t.bias, &t.bias_orig, &t.bias_mask) {
+        (None, None, None) => (None, None),
+        (Some(b), None, None) => (Some(vector(source, b, out)?), None),
+        (None, Some(orig), Some(m)) => {
+            let b = vector(source, orig, out)?;
+            let kept = mask_values(source, &m.0, vector(source, m, out)?.iter().copied())?;
+            (Some(b), Some(Array1::from(kept)))
+        }
+        _ => {
+            return Err(missing(
+                "a bias that is neither plain nor a complete bias_orig/bias_mask pair",
+            ))
+        }
+    };
+    let mut layer = Dense::new(weight, bias, activation).map_err(|e| missing(&e.to_string()))?;
+    if let Some(kept) = mask {
+        for ((u, i), &keep) in kept.indexed_iter() {
+            if !keep {
+                layer.prune_entry(u, i);
+            }
+        }
+    }
+    if let (Some(kept), Some(b)) = (bias_kept, layer.bias.as_mut()) {
+        if kept.iter().any(|&k| !k) {
+            for (v, &k) in b.iter_mut().zip(&kept) {
+                if !k {
+                    *v = 0.0;
+                }
+            }
+            layer.bias_mask = Some(kept);
+        }
+    }
+    Ok(layer)
+}
+
+/// The state dict of a network's layers in safetensors form (see [`Mlp::to_safetensors`](super::Mlp::to_safetensors)).
+pub(super) fn write_state_dict(topology: Topology, layers: &[Dense]) -> Result<Vec<u8>> {
+    if topology != Topology::Chain {
+        return Err(Error::Incompatible(
+            "a densely connected network is not an nn.Sequential of Linear layers (no safetensors \
+             state dict for it)"
+                .into(),
+        ));
+    }
+    let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let le = |v: &mut dyn Iterator<Item = f32>| v.flat_map(f32::to_le_bytes).collect::<Vec<u8>>();
+    let mut module = 0usize;
+    let mut described = Vec::new();
+    for layer in layers {
+        let (out, inp) = layer.weight.dim();
+        let shape = vec![out, inp];
+        described.push(format!(
+            "Linear({inp}, {out}, bias={})",
+            if layer.bias.is_some() {
+                "True"
+            } else {
+                "False"
+            }
+        ));
+        match &layer.mask {
+            Some(mask) if mask.iter().any(|&k| !k) => {
+                let saved = layer.pruned_values.as_ref();
+                let orig = layer.weight.indexed_iter().map(|((u, i), &w)| {
+                    if mask[[u, i]] {
+                        w
+                    } else {
+                        saved.map_or(0.0, |s| s[[u, i]])
+                    }
+                });
+                tensors.push((
+                    format!("{module}.weight_orig"),
+                    Dtype::F32,
+                    shape.clone(),
+                    le(&mut orig.into_iter()),
+                ));
+                let m = mask.iter().map(|&k| if k { 1.0 } else { 0.0 });
+                tensors.push((
+                    format!("{module}.weight_mask"),
+                    Dtype::F32,
+                    shape,
+                    le(&mut m.into_iter()),
+                ));
+            }
+            _ => {
+                tensors.push((
+                    format!("{module}.weight"),
+                    Dtype::F32,
+                    shape,
+                    le(&mut layer.weight.iter().copied()),
                 ));
             }
         }
-        Mlp::from_layers(n_inputs, Topology::Chain, dense)
-            .map_err(|e| format_error(source, e.to_string()))
-    }
-
-    /// One Linear layer from its tensors; a pruned weight keeps its original value for
-    /// [`Mlp::reset_masks`], as `weight_orig` keeps it in PyTorch.
-    fn torch_layer(
-        source: &Path,
-        index: usize,
-        t: &LayerTensors<'_>,
-        activation: Activation,
-    ) -> Result<Dense> {
-        let missing = |what: &str| format_error(source, format!("Linear layer {index}: {what}"));
-        let (weight, mask) = match (&t.weight, &t.weight_orig, &t.weight_mask) {
-            (Some(w), None, None) => (matrix(source, w)?, None),
-            (None, Some(orig), Some(m)) => {
-                let orig_w = matrix(source, orig)?;
-                let mask = matrix(source, m)?;
-                if mask.dim() != orig_w.dim() {
-                    return Err(missing(&format!(
-                        "mask of shape {:?} for a weight of shape {:?}",
-                        mask.dim(),
-                        orig_w.dim()
-                    )));
-                }
-                let kept = mask_values(source, &m.0, mask.iter().copied())?;
-                let kept = Array2::from_shape_vec(orig_w.raw_dim(), kept).expect("same shape");
-                (orig_w, Some(kept))
-            }
-            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-                return Err(missing(
-                    "both a plain weight and torch.nn.utils.prune's weight_orig/weight_mask",
-                ))
-            }
-            (None, Some(_), None) => return Err(missing("weight_orig without its weight_mask")),
-            (None, None, Some(_)) => return Err(missing("weight_mask without its weight_orig")),
-            (None, None, None) => return Err(missing("no weight")),
-        };
-        let out = weight.nrows();
-        let (bias, bias_kept) = match (&t.bias, &t.bias_orig, &t.bias_mask) {
-            (None, None, None) => (None, None),
-            (Some(b), None, None) => (Some(vector(source, b, out)?), None),
-            (None, Some(orig), Some(m)) => {
-                let b = vector(source, orig, out)?;
-                let kept = mask_values(source, &m.0, vector(source, m, out)?.iter().copied())?;
-                (Some(b), Some(Array1::from(kept)))
-            }
-            _ => {
-                return Err(missing(
-                    "a bias that is neither plain nor a complete bias_orig/bias_mask pair",
-                ))
-            }
-        };
-        let mut layer =
-            Dense::new(weight, bias, activation).map_err(|e| missing(&e.to_string()))?;
-        if let Some(kept) = mask {
-            for ((u, i), &keep) in kept.indexed_iter() {
-                if !keep {
-                    layer.prune_entry(u, i);
-                }
-            }
-        }
-        if let (Some(kept), Some(b)) = (bias_kept, layer.bias.as_mut()) {
-            if kept.iter().any(|&k| !k) {
-                for (v, &k) in b.iter_mut().zip(&kept) {
-                    if !k {
-                        *v = 0.0;
-                    }
-                }
-                layer.bias_mask = Some(kept);
-            }
-        }
-        Ok(layer)
-    }
-
-    /// The network as a PyTorch state dict in safetensors form: what
-    /// `model.load_state_dict(safetensors.torch.load_file(path))` reads into the `nn.Sequential` the
-    /// metadata describes (`prunelab.sequential`). A layer with pruned weights is written as
-    /// `torch.nn.utils.prune` saves it (`weight_orig`, with the values pruned weights had, and `weight_mask`),
-    /// so a module pruned the same way (`prune.custom_from_mask` or `prune.identity` before loading) takes it;
-    /// a dense or compacted network has plain `weight` and `bias`. Metadata: `format` `pt`, the activations
-    /// and prunelab's version. A densely connected network has no Sequential form:
-    /// [`Error::Incompatible`].
-    pub fn to_safetensors(&self) -> Result<Vec<u8>> {
-        if self.topology != Topology::Chain {
-            return Err(Error::Incompatible(
-                "a densely connected network is not an nn.Sequential of Linear layers (no safetensors \
-                 state dict for it)"
-                    .into(),
-            ));
-        }
-        let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
-        let le =
-            |v: &mut dyn Iterator<Item = f32>| v.flat_map(f32::to_le_bytes).collect::<Vec<u8>>();
-        let mut module = 0usize;
-        let mut described = Vec::new();
-        for layer in &self.layers {
-            let (out, inp) = layer.weight.dim();
-            let shape = vec![out, inp];
-            described.push(format!(
-                "Linear({inp}, {out}, bias={})",
-                if layer.bias.is_some() {
-                    "True"
-                } else {
-                    "False"
-                }
-            ));
-            match &layer.mask {
-                Some(mask) if mask.iter().any(|&k| !k) => {
-                    let saved = layer.pruned_values.as_ref();
-                    let orig = layer.weight.indexed_iter().map(|((u, i), &w)| {
-                        if mask[[u, i]] {
-                            w
-                        } else {
-                            saved.map_or(0.0, |s| s[[u, i]])
-                        }
-                    });
+        if let Some(b) = &layer.bias {
+            match &layer.bias_mask {
+                Some(bm) if bm.iter().any(|&k| !k) => {
                     tensors.push((
-                        format!("{module}.weight_orig"),
-                        Dtype::F32,
-                        shape.clone(),
-                        le(&mut orig.into_iter()),
-                    ));
-                    let m = mask.iter().map(|&k| if k { 1.0 } else { 0.0 });
-                    tensors.push((
-                        format!("{module}.weight_mask"),
-                        Dtype::F32,
-                        shape,
-                        le(&mut m.into_iter()),
-                    ));
-                }
-                _ => {
-                    tensors.push((
-                        format!("{module}.weight"),
-                        Dtype::F32,
-                        shape,
-                        le(&mut layer.weight.iter().copied()),
-                    ));
-                }
-            }
-            if let Some(b) = &layer.bias {
-                match &layer.bias_mask {
-                    Some(bm) if bm.iter().any(|&k| !k) => {
-                        tensors.push((
-                            format!("{module}.bias_orig"),
-                            Dtype::F32,
-                            vec![out],
-                            le(&mut b.iter().copied()),
-                        ));
-                        let m = bm.iter().map(|&k| if k { 1.0 } else { 0.0 });
-                        tensors.push((
-                            format!("{module}.bias_mask"),
-                            Dtype::F32,
-                            vec![out],
-                            le(&mut m.into_iter()),
-                        ));
-                    }
-                    _ => tensors.push((
-                        format!("{module}.bias"),
+                        format!("{module}.bias_orig"),
                         Dtype::F32,
                         vec![out],
                         le(&mut b.iter().copied()),
-                    )),
+                    ));
+                    let m = bm.iter().map(|&k| if k { 1.0 } else { 0.0 });
+                    tensors.push((
+                        format!("{module}.bias_mask"),
+                        Dtype::F32,
+                        vec![out],
+                        le(&mut m.into_iter()),
+                    ));
                 }
-            }
-            module += 1;
-            if let Some(m) = torch_module(layer.activation) {
-                described.push(m.to_string());
-                module += 1;
+                _ => tensors.push((
+                    format!("{module}.bias"),
+                    Dtype::F32,
+                    vec![out],
+                    le(&mut b.iter().copied()),
+                )),
             }
         }
-        let activations: Vec<&str> = self.layers.iter().map(|l| l.activation.name()).collect();
-        let metadata = HashMap::from([
-            ("format".to_string(), "pt".to_string()),
-            (ACTIVATIONS_KEY.to_string(), activations.join(",")),
-            (
-                "prunelab.sequential".to_string(),
-                format!("nn.Sequential({})", described.join(", ")),
-            ),
-            (
-                "prunelab.version".to_string(),
-                env!("CARGO_PKG_VERSION").to_string(),
-            ),
-        ]);
-        let views = tensors
-            .iter()
-            .map(|(name, dtype, shape, data)| {
-                TensorView::new(*dtype, shape.clone(), data)
-                    .map(|v| (name.clone(), v))
-                    .map_err(|e| Error::Serialize {
-                        what: "the network",
-                        format: "safetensors",
-                        reason: e.to_string(),
-                    })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let bytes =
-            safetensors::serialize(views, Some(metadata)).map_err(|e| Error::Serialize {
-                what: "the network",
-                format: "safetensors",
-                reason: e.to_string(),
-            })?;
-        Ok(sorted_header(bytes))
+        module += 1;
+        if let Some(m) = torch_module(layer.activation) {
+            described.push(m.to_string());
+            module += 1;
+        }
     }
-
-    /// Writes [`Mlp::to_safetensors`] to `path`.
-    pub fn save_safetensors(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        std::fs::write(path, self.to_safetensors()?).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
+    let activations: Vec<&str> = layers.iter().map(|l| l.activation.name()).collect();
+    let metadata = HashMap::from([
+        ("format".to_string(), "pt".to_string()),
+        (ACTIVATIONS_KEY.to_string(), activations.join(",")),
+        (
+            "prunelab.sequential".to_string(),
+            format!("nn.Sequential({})", described.join(", ")),
+        ),
+        (
+            "prunelab.version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+    ]);
+    let views = tensors
+        .iter()
+        .map(|(name, dtype, shape, data)| {
+            TensorView::new(*dtype, shape.clone(), data)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| Error::Serialize {
+                    what: "the network",
+                    format: "safetensors",
+                    reason: e.to_string(),
+                })
         })
-    }
+        .collect::<Result<Vec<_>>>()?;
+    let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| Error::Serialize {
+        what: "the network",
+        format: "safetensors",
+        reason: e.to_string(),
+    })?;
+    Ok(sorted_header(bytes))
 }
 
 /// The file with its JSON header's keys in sorted order (the crate writes the metadata from a `HashMap`, in
