@@ -3,7 +3,8 @@
 #   1. creates the virtual environment target/torch-venv if missing and installs requirements.txt into it;
 #   2. regenerates the reference fixtures (make_fixtures.py) into a temporary folder and fails unless they
 #      are byte-identical to the committed crates/prunelab/tests/data/torch/ (the committed files are what
-#      the script makes: after changing make_fixtures.py, rerun it into that folder and commit the result);
+#      the script makes: after changing make_fixtures.py, rerun it into that folder and commit the result),
+#      and likewise the ONNX fixtures (make_onnx_fixtures.py) against crates/prunelab/tests/data/onnx/;
 #   3. with DIR, checks prunelab's exports in DIR (dense/masked/compacted.safetensors and forward.json)
 #      with check_export.py, and its ONNX files (*.onnx named in forward.json) with the onnx checker and
 #      ONNX Runtime (check_onnx.py).
@@ -20,6 +21,7 @@ fi
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 here=python/torch-fixtures
 committed=crates/prunelab/tests/data/torch
+committed_onnx=crates/prunelab/tests/data/onnx
 
 venv=target/torch-venv
 if [ ! -x "$venv/bin/python" ]; then
@@ -36,6 +38,16 @@ if ! diff -r "$fresh" "$committed"; then
   exit 1
 fi
 echo "ok fixtures: $committed is what make_fixtures.py writes ($(cd "$committed" && echo *))"
+
+fresh_onnx=$(mktemp -d "${TMPDIR:-/tmp}/prunelab-onnx-fixtures.XXXXXX")
+trap 'rm -rf "$fresh" "$fresh_onnx"' EXIT
+"$venv/bin/python" "$here/make_onnx_fixtures.py" "$fresh_onnx"
+if ! diff -r "$fresh_onnx" "$committed_onnx"; then
+  echo "FAIL: $committed_onnx differs from what $here/make_onnx_fixtures.py writes;" \
+    "regenerate with: $venv/bin/python $here/make_onnx_fixtures.py $committed_onnx" >&2
+  exit 1
+fi
+echo "ok fixtures: $committed_onnx is what make_onnx_fixtures.py writes ($(cd "$committed_onnx" && echo *))"
 
 if [ -n "$export_dir" ]; then
   "$venv/bin/python" "$here/check_export.py" "$export_dir"

@@ -304,6 +304,50 @@ proptest! {
     }
 }
 
+// ---------------------------------------------------------------- ONNX models
+
+/// Every kind of network whose ONNX form prunelab reads back (the chains), and one it refuses.
+fn seed_onnx() -> Vec<Vec<u8>> {
+    seed_models().iter().map(|m| m.to_onnx().unwrap()).collect()
+}
+
+fn check_onnx_bytes(bytes: &[u8]) -> std::result::Result<(), TestCaseError> {
+    let (result, peak) = peak_of(|| Mlp::from_onnx_bytes(bytes));
+    prop_assert!(
+        peak <= 32 * bytes.len() + (1 << 20),
+        "{} input bytes allocated {peak} bytes at once",
+        bytes.len()
+    );
+    if let Ok(model) = result {
+        let x = Array2::<f32>::zeros((2, model.n_inputs()));
+        let _ = model.forward(&x);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(5_000), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_onnx_models_never_panic_or_overallocate(
+        seed in 0usize..6,
+        mutations in proptest::collection::vec(mutation(), 1..6),
+    ) {
+        let mut bytes = seed_onnx()[seed].clone();
+        for m in &mutations {
+            apply(&mut bytes, m);
+        }
+        check_onnx_bytes(&bytes)?;
+    }
+
+    #[test]
+    fn arbitrary_bytes_as_onnx_never_panic_or_overallocate(
+        bytes in proptest::collection::vec(any::<u8>(), 0..512),
+    ) {
+        check_onnx_bytes(&bytes)?;
+    }
+}
+
 #[test]
 fn a_few_hundred_bytes_claiming_a_huge_network_is_a_format_error() {
     // The file that used to abort with "memory allocation of 160000000000 bytes failed": one gap-coded

@@ -17,6 +17,8 @@ mod layer;
 mod mask;
 mod mlp;
 mod onnx;
+mod onnx_import;
+mod onnx_proto;
 mod params;
 mod reinit;
 mod report;

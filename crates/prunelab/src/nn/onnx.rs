@@ -24,133 +24,7 @@ const FLOAT: i32 = 1;
 /// `AttributeProto.AttributeType.INT`.
 const ATTRIBUTE_INT: i32 = 2;
 
-/// The messages of `onnx.proto` that a model of this crate needs, with their field numbers.
-mod proto {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct ModelProto {
-        #[prost(int64, tag = "1")]
-        pub ir_version: i64,
-        #[prost(string, tag = "2")]
-        pub producer_name: String,
-        #[prost(string, tag = "3")]
-        pub producer_version: String,
-        #[prost(string, tag = "6")]
-        pub doc_string: String,
-        #[prost(message, optional, tag = "7")]
-        pub graph: Option<GraphProto>,
-        #[prost(message, repeated, tag = "8")]
-        pub opset_import: Vec<OperatorSetIdProto>,
-        #[prost(message, repeated, tag = "14")]
-        pub metadata_props: Vec<StringStringEntryProto>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct OperatorSetIdProto {
-        #[prost(string, tag = "1")]
-        pub domain: String,
-        #[prost(int64, tag = "2")]
-        pub version: i64,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct StringStringEntryProto {
-        #[prost(string, tag = "1")]
-        pub key: String,
-        #[prost(string, tag = "2")]
-        pub value: String,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct GraphProto {
-        #[prost(message, repeated, tag = "1")]
-        pub node: Vec<NodeProto>,
-        #[prost(string, tag = "2")]
-        pub name: String,
-        #[prost(message, repeated, tag = "5")]
-        pub initializer: Vec<TensorProto>,
-        #[prost(message, repeated, tag = "11")]
-        pub input: Vec<ValueInfoProto>,
-        #[prost(message, repeated, tag = "12")]
-        pub output: Vec<ValueInfoProto>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct NodeProto {
-        #[prost(string, repeated, tag = "1")]
-        pub input: Vec<String>,
-        #[prost(string, repeated, tag = "2")]
-        pub output: Vec<String>,
-        #[prost(string, tag = "3")]
-        pub name: String,
-        #[prost(string, tag = "4")]
-        pub op_type: String,
-        #[prost(message, repeated, tag = "5")]
-        pub attribute: Vec<AttributeProto>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct AttributeProto {
-        #[prost(string, tag = "1")]
-        pub name: String,
-        #[prost(int64, optional, tag = "3")]
-        pub i: Option<i64>,
-        #[prost(int32, tag = "20")]
-        pub r#type: i32,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TensorProto {
-        #[prost(int64, repeated, tag = "1")]
-        pub dims: Vec<i64>,
-        #[prost(int32, tag = "2")]
-        pub data_type: i32,
-        #[prost(string, tag = "8")]
-        pub name: String,
-        #[prost(bytes = "vec", tag = "9")]
-        pub raw_data: Vec<u8>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct ValueInfoProto {
-        #[prost(string, tag = "1")]
-        pub name: String,
-        #[prost(message, optional, tag = "2")]
-        pub r#type: Option<TypeProto>,
-    }
-
-    /// `TypeProto` with its `tensor_type` member (field 1 of its `oneof`).
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TypeProto {
-        #[prost(message, optional, tag = "1")]
-        pub tensor_type: Option<TensorType>,
-    }
-
-    /// `TypeProto.Tensor`.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TensorType {
-        #[prost(int32, tag = "1")]
-        pub elem_type: i32,
-        #[prost(message, optional, tag = "2")]
-        pub shape: Option<TensorShapeProto>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TensorShapeProto {
-        #[prost(message, repeated, tag = "1")]
-        pub dim: Vec<Dimension>,
-    }
-
-    /// `TensorShapeProto.Dimension`: a fixed size or a named one (the members of its `oneof`).
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Dimension {
-        #[prost(int64, optional, tag = "1")]
-        pub dim_value: Option<i64>,
-        #[prost(string, optional, tag = "2")]
-        pub dim_param: Option<String>,
-    }
-}
-
-use proto::*;
+use super::onnx_proto::*;
 
 /// A float tensor initializer.
 fn tensor(name: &str, dims: &[usize], values: impl Iterator<Item = f32>) -> TensorProto {
@@ -159,6 +33,7 @@ fn tensor(name: &str, dims: &[usize], values: impl Iterator<Item = f32>) -> Tens
         data_type: FLOAT,
         name: name.to_string(),
         raw_data: values.flat_map(f32::to_le_bytes).collect(),
+        ..TensorProto::default()
     }
 }
 
@@ -175,12 +50,14 @@ fn node(
         output: vec![output.to_string()],
         name: name.to_string(),
         op_type: op.to_string(),
+        domain: String::new(),
         attribute: attributes
             .iter()
             .map(|&(name, i)| AttributeProto {
                 name: name.to_string(),
                 i: Some(i),
                 r#type: ATTRIBUTE_INT,
+                ..AttributeProto::default()
             })
             .collect(),
     }
@@ -347,6 +224,31 @@ impl Mlp {
             reason: e.to_string(),
         })?;
         Ok(bytes)
+    }
+
+    /// Reads an MLP from an ONNX model as `torch.onnx.export` writes one for an `nn.Sequential` of `nn.Linear`
+    /// layers and activations, or as [`Mlp::to_onnx`] writes a chain: `Gemm` (or `MatMul` + `Add`) layers,
+    /// each followed by at most one of `Relu`, `Sigmoid`, `Tanh`, `Softmax` and GELU (`Gelu`, or its `Erf`
+    /// form), with `Flatten`/`Reshape` allowed at the input. Any other node, a branch, an external weight
+    /// file or a malformed message is an [`Error::Format`] that names it; the file's size is checked against
+    /// the memory this process may use before it is read.
+    pub fn from_onnx(path: impl AsRef<Path>) -> Result<Mlp> {
+        let path = path.as_ref();
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let size = std::fs::metadata(path).map_err(io)?.len();
+        crate::mem::ensure("the ONNX file", size)?;
+        let bytes = std::fs::read(path).map_err(io)?;
+        let (n_inputs, layers) = super::onnx_import::read_onnx(&bytes, path)?;
+        Mlp::from_layers(n_inputs, Topology::Chain, layers)
+    }
+
+    /// [`Mlp::from_onnx`] on the file's bytes.
+    pub fn from_onnx_bytes(bytes: &[u8]) -> Result<Mlp> {
+        let (n_inputs, layers) = super::onnx_import::read_onnx(bytes, Path::new("<onnx>"))?;
+        Mlp::from_layers(n_inputs, Topology::Chain, layers)
     }
 
     /// Writes [`Mlp::to_onnx`] to `path`.
