@@ -251,9 +251,13 @@ fn with_header(bytes: &[u8], header: &str) -> Vec<u8> {
     out
 }
 
-fn check_safetensors_bytes(bytes: &[u8]) -> std::result::Result<(), TestCaseError> {
-    let spec = prunelab::nn::TorchSpec::new();
-    let (result, peak) = peak_of(|| Mlp::from_safetensors_bytes(bytes, &spec));
+/// Runs `parse` on `bytes` under the counting allocator: at most 32 bytes allocated at once per input byte
+/// (plus 1 MiB), and whatever loads is a usable network.
+fn check_interchange_bytes(
+    bytes: &[u8],
+    parse: impl FnOnce(&[u8]) -> prunelab::Result<Mlp>,
+) -> std::result::Result<(), TestCaseError> {
+    let (result, peak) = peak_of(|| parse(bytes));
     prop_assert!(
         peak <= 32 * bytes.len() + (1 << 20),
         "{} input bytes allocated {peak} bytes at once",
@@ -264,6 +268,12 @@ fn check_safetensors_bytes(bytes: &[u8]) -> std::result::Result<(), TestCaseErro
         let _ = model.forward(&x);
     }
     Ok(())
+}
+
+fn check_safetensors_bytes(bytes: &[u8]) -> std::result::Result<(), TestCaseError> {
+    check_interchange_bytes(bytes, |b| {
+        Mlp::from_safetensors_bytes(b, &prunelab::nn::TorchSpec::new())
+    })
 }
 
 proptest! {
@@ -312,17 +322,7 @@ fn seed_onnx() -> Vec<Vec<u8>> {
 }
 
 fn check_onnx_bytes(bytes: &[u8]) -> std::result::Result<(), TestCaseError> {
-    let (result, peak) = peak_of(|| Mlp::from_onnx_bytes(bytes));
-    prop_assert!(
-        peak <= 32 * bytes.len() + (1 << 20),
-        "{} input bytes allocated {peak} bytes at once",
-        bytes.len()
-    );
-    if let Ok(model) = result {
-        let x = Array2::<f32>::zeros((2, model.n_inputs()));
-        let _ = model.forward(&x);
-    }
-    Ok(())
+    check_interchange_bytes(bytes, Mlp::from_onnx_bytes)
 }
 
 proptest! {

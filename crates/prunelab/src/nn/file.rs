@@ -276,6 +276,18 @@ impl ModelFile {
     }
 }
 
+/// A model file's bytes, its size first checked against the memory this process may still use (a typed
+/// [`Error::TooLarge`], not an abort, for a file larger than that).
+pub(super) fn read_checked(path: &Path, what: &'static str) -> crate::error::Result<Vec<u8>> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    crate::mem::ensure(what, size)?;
+    std::fs::read(path).map_err(io)
+}
+
 /// A [`Error::Format`] for `path`.
 pub(super) fn format_error(path: &Path, reason: impl Into<String>) -> Error {
     Error::Format {

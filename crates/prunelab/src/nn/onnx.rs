@@ -234,13 +234,7 @@ impl Mlp {
     /// the memory this process may use before it is read.
     pub fn from_onnx(path: impl AsRef<Path>) -> Result<Mlp> {
         let path = path.as_ref();
-        let io = |source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(io)?.len();
-        crate::mem::ensure("the ONNX file", size)?;
-        let bytes = std::fs::read(path).map_err(io)?;
+        let bytes = super::file::read_checked(path, "the ONNX file")?;
         let (n_inputs, layers) = super::onnx_import::read_onnx(&bytes, path)?;
         Mlp::from_layers(n_inputs, Topology::Chain, layers)
     }

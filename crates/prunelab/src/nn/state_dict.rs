@@ -15,13 +15,7 @@ impl Mlp {
     /// before it is read.
     pub fn from_safetensors(path: impl AsRef<Path>, spec: &TorchSpec) -> Result<Mlp> {
         let path = path.as_ref();
-        let io = |source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(io)?.len();
-        crate::mem::ensure("the safetensors file", size)?;
-        let bytes = std::fs::read(path).map_err(io)?;
+        let bytes = super::file::read_checked(path, "the safetensors file")?;
         let (n_inputs, layers) = read_state_dict(&bytes, spec, path)?;
         Mlp::from_layers(n_inputs, Topology::Chain, layers)
     }
