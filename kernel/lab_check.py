@@ -101,6 +101,17 @@ def wait_for(what, predicate, timeout):
     raise TimeoutError(what)
 
 
+def close(driver, server):
+    """Quits the browser (if it started) and stops the Jupyter server, killing it after 30 s."""
+    if driver is not None:
+        driver.quit()
+    server.terminate()
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def open_once(index, condition, root, cache, artifacts):
     port, token = free_port(), os.urandom(16).hex()
     log_path = artifacts / f"open-{index:02d}-server.log"
@@ -139,13 +150,7 @@ def open_once(index, condition, root, cache, artifacts):
                   flush=True)
             return False
         finally:
-            if driver is not None:
-                driver.quit()
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            close(driver, server)
             for p in spinners:
                 p.kill()
 
@@ -195,13 +200,7 @@ def stored_images_show(root, artifacts):
                       f"{gifs} animation(s) as GIF", flush=True)
             return True
         finally:
-            if driver is not None:
-                driver.quit()
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            close(driver, server)
 
 
 def main(opens, artifacts):

@@ -29,25 +29,21 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 
-fresh=$(mktemp -d "${TMPDIR:-/tmp}/prunelab-torch-fixtures.XXXXXX")
+fresh=$(mktemp -d "${TMPDIR:-/tmp}/prunelab-fixtures.XXXXXX")
 trap 'rm -rf "$fresh"' EXIT
-"$venv/bin/python" "$here/make_fixtures.py" "$fresh"
-if ! diff -r "$fresh" "$committed"; then
-  echo "FAIL: $committed differs from what $here/make_fixtures.py writes;" \
-    "regenerate with: $venv/bin/python $here/make_fixtures.py $committed" >&2
-  exit 1
-fi
-echo "ok fixtures: $committed is what make_fixtures.py writes ($(cd "$committed" && echo *))"
-
-fresh_onnx=$(mktemp -d "${TMPDIR:-/tmp}/prunelab-onnx-fixtures.XXXXXX")
-trap 'rm -rf "$fresh" "$fresh_onnx"' EXIT
-"$venv/bin/python" "$here/make_onnx_fixtures.py" "$fresh_onnx"
-if ! diff -r "$fresh_onnx" "$committed_onnx"; then
-  echo "FAIL: $committed_onnx differs from what $here/make_onnx_fixtures.py writes;" \
-    "regenerate with: $venv/bin/python $here/make_onnx_fixtures.py $committed_onnx" >&2
-  exit 1
-fi
-echo "ok fixtures: $committed_onnx is what make_onnx_fixtures.py writes ($(cd "$committed_onnx" && echo *))"
+# Each generator and the folder its committed output is in.
+for pair in "make_fixtures.py:$committed" "make_onnx_fixtures.py:$committed_onnx"; do
+  script=${pair%%:*}
+  folder=${pair#*:}
+  rm -rf "$fresh/out" && mkdir "$fresh/out"
+  "$venv/bin/python" "$here/$script" "$fresh/out"
+  if ! diff -r "$fresh/out" "$folder"; then
+    echo "FAIL: $folder differs from what $here/$script writes;" \
+      "regenerate with: $venv/bin/python $here/$script $folder" >&2
+    exit 1
+  fi
+  echo "ok fixtures: $folder is what $script writes ($(cd "$folder" && echo *))"
+done
 
 if [ -n "$export_dir" ]; then
   "$venv/bin/python" "$here/check_export.py" "$export_dir"

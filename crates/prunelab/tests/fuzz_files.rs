@@ -153,6 +153,37 @@ fn check_model_bytes(bytes: &[u8]) -> std::result::Result<(), TestCaseError> {
     Ok(())
 }
 
+/// A hostile replacement for a number in JSON text: limits of the integer types, a float beyond f64's exact
+/// integers, huge, negative, zero, NaN, and values of other JSON types.
+fn hostile_number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("4294967295".to_string()),
+        Just("18446744073709551615".to_string()),
+        Just("9007199254740993".to_string()),
+        Just("1e308".to_string()),
+        Just("-1".to_string()),
+        Just("0".to_string()),
+        Just("NaN".to_string()),
+        Just("1000000".to_string()),
+        Just("[]".to_string()),
+        Just("null".to_string()),
+        Just("\"x\"".to_string()),
+    ]
+}
+
+/// Replaces whole number tokens of `text` (shapes, lengths, offsets, weights), picked by index, with the edits'
+/// replacements, one after another.
+fn replace_numbers(text: &mut String, edits: &[(usize, String)]) {
+    for (pick, replacement) in edits {
+        let spans = regex_lite_numbers(text);
+        if spans.is_empty() {
+            break;
+        }
+        let (a, b) = spans[pick % spans.len()];
+        text.replace_range(a..b, replacement);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(10_000), failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -180,23 +211,13 @@ proptest! {
     #[test]
     fn mutated_json_models_never_panic_or_overallocate(
         seed in 0usize..6,
-        edits in proptest::collection::vec((any::<usize>(), prop_oneof![
-            Just("4294967295".to_string()), Just("18446744073709551615".to_string()),
-            Just("1e308".to_string()), Just("-1".to_string()), Just("0".to_string()),
-            Just("NaN".to_string()), Just("1000000".to_string()), Just("[]".to_string()),
-            Just("null".to_string()), Just("\"x\"".to_string()),
-        ]), 1..4),
+        edits in proptest::collection::vec((any::<usize>(), hostile_number()), 1..4),
     ) {
         let json = seed_models()[seed].to_json().unwrap();
         // Replace whole number tokens (shapes, lengths, indices, weights) with hostile ones.
         let spans: Vec<(usize, usize)> = regex_lite_numbers(&json);
         let mut text = json.clone();
-        for (pick, replacement) in &edits {
-            let spans = regex_lite_numbers(&text);
-            if spans.is_empty() { break; }
-            let (a, b) = spans[pick % spans.len()];
-            text.replace_range(a..b, replacement);
-        }
+        replace_numbers(&mut text, &edits);
         prop_assert!(!spans.is_empty());
         let (result, peak) = peak_of(|| Mlp::from_json(&text));
         prop_assert!(peak <= model_bound(text.len()), "{} JSON bytes allocated {peak}", text.len());
@@ -294,22 +315,12 @@ proptest! {
     #[test]
     fn safetensors_headers_with_hostile_numbers_never_panic_or_overallocate(
         seed in 0usize..5,
-        edits in proptest::collection::vec((any::<usize>(), prop_oneof![
-            Just("4294967295".to_string()), Just("18446744073709551615".to_string()),
-            Just("9007199254740993".to_string()), Just("-1".to_string()), Just("0".to_string()),
-            Just("1e308".to_string()), Just("1000000".to_string()), Just("[]".to_string()),
-            Just("null".to_string()), Just("\"x\"".to_string()),
-        ]), 1..4),
+        edits in proptest::collection::vec((any::<usize>(), hostile_number()), 1..4),
     ) {
         let bytes = seed_safetensors()[seed].clone();
         let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
         let mut header = String::from_utf8(bytes[8..8 + n].to_vec()).unwrap();
-        for (pick, replacement) in &edits {
-            let spans = regex_lite_numbers(&header);
-            if spans.is_empty() { break; }
-            let (a, b) = spans[pick % spans.len()];
-            header.replace_range(a..b, replacement);
-        }
+        replace_numbers(&mut header, &edits);
         check_safetensors_bytes(&with_header(&bytes, &header))?;
     }
 }
