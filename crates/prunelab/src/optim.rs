@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::nn::{Gradients, Mlp, ParamUpdate};
+use crate::nn::{Gradients, Mlp, ParamUpdate, SparsePlan};
 
 /// Stochastic gradient descent, as PyTorch's `torch.optim.SGD`:
 ///
@@ -282,6 +282,17 @@ impl OptimizerState {
         }
     }
 
+    /// Zeroes the state kept for every pruned entry of `mlp`, as each dense step does: a step over kept
+    /// entries only never visits the others, so a mask that grew between steps is followed by this.
+    pub(crate) fn forget_pruned(&mut self, mlp: &Mlp) {
+        if self.fits(mlp) {
+            mlp.for_each_pruned(|slot, i| {
+                self.slots[slot].first[i] = 0.0;
+                self.slots[slot].second[i] = 0.0;
+            });
+        }
+    }
+
     /// Forgets the moments and the step count.
     pub(crate) fn reset(&mut self) {
         self.step = 0;
@@ -300,8 +311,14 @@ impl OptimizerState {
     /// One update of every parameter of `mlp` from `grads`. Returns whether every gradient was finite,
     /// checked in the same pass: where one was not, the parameters it touched are garbage and the caller
     /// restores them (and resets this state).
+    /// The weights of layers that train sparse under `sparse` are updated at their kept entries only.
     #[must_use]
-    pub(crate) fn step(&mut self, mlp: &mut Mlp, grads: &Gradients) -> bool {
+    pub(crate) fn step(
+        &mut self,
+        mlp: &mut Mlp,
+        grads: &Gradients,
+        sparse: Option<&SparsePlan>,
+    ) -> bool {
         if !self.fits(mlp) {
             self.slots = mlp
                 .slot_sizes()
@@ -313,7 +330,7 @@ impl OptimizerState {
             self.step = 0;
         }
         self.step += 1;
-        mlp.update_params(&mut Step { state: self, grads })
+        mlp.update_params(&mut Step { state: self, grads }, sparse)
     }
 }
 
@@ -337,6 +354,21 @@ impl ParamUpdate for Step<'_> {
         };
         let state = &mut *self.state;
         update(&state.config, state.step, &mut state.slots[slot], values, g)
+    }
+
+    fn update_at(&mut self, slot: usize, values: &mut [f32], at: &[usize]) -> bool {
+        let g = self.grads.weights[slot / 2]
+            .as_slice()
+            .expect("gradients are contiguous");
+        let state = &mut *self.state;
+        update_indexed(
+            &state.config,
+            state.step,
+            values,
+            g,
+            &mut state.slots[slot],
+            at,
+        )
     }
 
     fn pruned(&mut self, slot: usize, index: usize) {
@@ -419,6 +451,84 @@ unsafe fn update_chunk_avx2(
     update_chunk_any(config, step, params, grads, first, second)
 }
 
+/// The optimiser's rule for one step, its per-step constants computed once.
+#[derive(Clone, Copy)]
+enum Rule {
+    /// SGD; `first`: the first step (the momentum buffer starts at the gradient).
+    Sgd { s: Sgd, first: bool },
+    /// Adam.
+    Adam(AdamStep),
+}
+
+/// Adam's constants for one step: its bias corrections folded into a step size and a divisor.
+#[derive(Clone, Copy)]
+struct AdamStep {
+    a: Adam,
+    step_size: f32,
+    bc2_sqrt: f32,
+    decay: f32,
+}
+
+impl Rule {
+    /// The rule of step `step` (from 1).
+    fn new(config: &Optimizer, step: u64) -> Rule {
+        match *config {
+            Optimizer::Sgd(s) => Rule::Sgd {
+                s,
+                first: step == 1,
+            },
+            Optimizer::Adam(a) => {
+                let bc1 = 1.0 - libm::pow(a.beta1 as f64, step as f64);
+                let bc2 = 1.0 - libm::pow(a.beta2 as f64, step as f64);
+                Rule::Adam(AdamStep {
+                    a,
+                    step_size: (a.lr as f64 / bc1) as f32,
+                    bc2_sqrt: bc2.sqrt() as f32,
+                    decay: 1.0 - a.lr * a.weight_decay,
+                })
+            }
+        }
+    }
+}
+
+/// SGD's update of one parameter `p` with gradient `g` and momentum buffer `b`.
+#[inline(always)]
+fn sgd_one(s: &Sgd, first: bool, p: &mut f32, g: f32, b: &mut f32) {
+    let mut d = g + s.weight_decay * *p;
+    if s.momentum != 0.0 {
+        *b = if first {
+            d
+        } else {
+            s.momentum * *b + (1.0 - s.dampening) * d
+        };
+        d = if s.nesterov { d + s.momentum * *b } else { *b };
+    }
+    *p -= s.lr * d;
+}
+
+/// Adam's update of one parameter `p` with gradient `g` and moments `m`, `v`.
+#[inline(always)]
+fn adam_one(c: &AdamStep, p: &mut f32, g: f32, m: &mut f32, v: &mut f32) {
+    let a = &c.a;
+    let g = if a.decoupled {
+        *p *= c.decay;
+        g
+    } else {
+        g + a.weight_decay * *p
+    };
+    *m += (g - *m) * (1.0 - a.beta1);
+    *v = a.beta2 * *v + (1.0 - a.beta2) * g * g;
+    let denom = v.sqrt() / c.bc2_sqrt + a.eps;
+    *p -= c.step_size * *m / denom;
+}
+
+/// Whether `g` is infinite or NaN (tested on the bit pattern, in the loops that read it anyway).
+#[inline(always)]
+fn not_finite(g: f32) -> u32 {
+    const EXPONENT: u32 = 0x7f80_0000;
+    u32::from(g.to_bits() & EXPONENT == EXPONENT)
+}
+
 /// The optimiser's loop, for any CPU.
 #[inline(always)]
 fn update_chunk_any(
@@ -429,48 +539,63 @@ fn update_chunk_any(
     first: &mut [f32],
     second: &mut [f32],
 ) -> bool {
-    const EXPONENT: u32 = 0x7f80_0000;
     let mut bad = 0u32;
-    match *config {
-        Optimizer::Sgd(s) => {
-            let first_step = step == 1;
+    match Rule::new(config, step) {
+        Rule::Sgd { s, first: f } => {
             for ((p, &g), b) in params.iter_mut().zip(grads).zip(first.iter_mut()) {
-                bad |= u32::from(g.to_bits() & EXPONENT == EXPONENT);
-                let mut d = g + s.weight_decay * *p;
-                if s.momentum != 0.0 {
-                    *b = if first_step {
-                        d
-                    } else {
-                        s.momentum * *b + (1.0 - s.dampening) * d
-                    };
-                    d = if s.nesterov { d + s.momentum * *b } else { *b };
-                }
-                *p -= s.lr * d;
+                bad |= not_finite(g);
+                sgd_one(&s, f, p, g, b);
             }
         }
-        Optimizer::Adam(a) => {
-            let bc1 = 1.0 - libm::pow(a.beta1 as f64, step as f64);
-            let bc2 = 1.0 - libm::pow(a.beta2 as f64, step as f64);
-            let step_size = (a.lr as f64 / bc1) as f32;
-            let bc2_sqrt = bc2.sqrt() as f32;
-            let decay = 1.0 - a.lr * a.weight_decay;
+        Rule::Adam(c) => {
             for (((p, &g), m), v) in params
                 .iter_mut()
                 .zip(grads)
                 .zip(first.iter_mut())
                 .zip(second.iter_mut())
             {
-                bad |= u32::from(g.to_bits() & EXPONENT == EXPONENT);
-                let g = if a.decoupled {
-                    *p *= decay;
-                    g
-                } else {
-                    g + a.weight_decay * *p
-                };
-                *m += (g - *m) * (1.0 - a.beta1);
-                *v = a.beta2 * *v + (1.0 - a.beta2) * g * g;
-                let denom = v.sqrt() / bc2_sqrt + a.eps;
-                *p -= step_size * *m / denom;
+                bad |= not_finite(g);
+                adam_one(&c, p, g, m, v);
+            }
+        }
+    }
+    bad == 0
+}
+
+/// The optimiser's update of the entries `at` only, each as [`update_chunk_any`] updates it.
+fn update_indexed(
+    config: &Optimizer,
+    step: u64,
+    params: &mut [f32],
+    grads: &[f32],
+    slot: &mut Slot,
+    at: &[usize],
+) -> bool {
+    let mut bad = 0u32;
+    let (first, second) = (&mut slot.first, &mut slot.second);
+    // Kept entries lie far apart: each is fetched from memory a few entries ahead of its update.
+    const AHEAD: usize = 16;
+    let fetch = |e: usize, first: &[f32], second: &[f32], params: &[f32]| {
+        if let Some(&i) = at.get(e + AHEAD) {
+            crate::kernels::prefetch(params, i);
+            crate::kernels::prefetch(grads, i);
+            crate::kernels::prefetch(first, i);
+            crate::kernels::prefetch(second, i);
+        }
+    };
+    match Rule::new(config, step) {
+        Rule::Sgd { s, first: f } => {
+            for (e, &i) in at.iter().enumerate() {
+                fetch(e, first, second, params);
+                bad |= not_finite(grads[i]);
+                sgd_one(&s, f, &mut params[i], grads[i], &mut first[i]);
+            }
+        }
+        Rule::Adam(c) => {
+            for (e, &i) in at.iter().enumerate() {
+                fetch(e, first, second, params);
+                bad |= not_finite(grads[i]);
+                adam_one(&c, &mut params[i], grads[i], &mut first[i], &mut second[i]);
             }
         }
     }

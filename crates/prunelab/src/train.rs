@@ -13,7 +13,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::metrics::Metric;
-use crate::nn::{Gradients, Mlp, Workspace};
+use crate::nn::{Gradients, Mlp, Workspace, TRAIN_CROSSOVER};
 use crate::optim::{Optimizer, OptimizerState};
 use crate::prune::scores::{MovementTracker, UtilityTracker};
 use crate::prune::GradualPruning;
@@ -92,6 +92,15 @@ pub struct TrainParams {
     pub track_movement: bool,
     /// Prune gradually during training on the Zhu & Gupta schedule (default off).
     pub gradual: Option<GradualPruning>,
+    /// Masked layers with at most this fraction of their weights kept train through sparse kernels, which
+    /// give the same numbers as the dense ones (default [`TRAIN_CROSSOVER`]; `0` trains every layer dense).
+    #[serde(default = "default_sparse_density")]
+    pub sparse_density: f64,
+}
+
+/// [`TrainParams::sparse_density`]'s default, for files written before it existed.
+fn default_sparse_density() -> f64 {
+    TRAIN_CROSSOVER
 }
 
 impl TrainParams {
@@ -110,6 +119,7 @@ impl TrainParams {
             track_utility: None,
             track_movement: false,
             gradual: None,
+            sparse_density: TRAIN_CROSSOVER,
         }
     }
 
@@ -176,6 +186,12 @@ impl TrainParams {
         self
     }
 
+    /// Sets the density at or below which masked layers train through sparse kernels (`0`: never).
+    pub fn sparse_density(mut self, density: f64) -> Self {
+        self.sparse_density = density;
+        self
+    }
+
     /// Checks every hyperparameter; an invalid one is an [`Error::InvalidParam`] naming the field.
     pub fn check(self) -> Result<ValidTrainParams> {
         self.optimizer.check()?;
@@ -216,6 +232,12 @@ impl TrainParams {
         }
         if let Some(g) = &self.gradual {
             g.check()?;
+        }
+        if !(0.0..=1.0).contains(&self.sparse_density) {
+            return Err(Error::param(
+                "sparse_density",
+                format!("must lie in [0, 1], got {}", self.sparse_density),
+            ));
         }
         Ok(ValidTrainParams(self))
     }
@@ -364,6 +386,9 @@ impl Trainer {
             ws.track_utility(model);
         }
         let mut grads = Gradients::zeros(model);
+        // Sparse layers update their kept weights only: the state of pruned ones is zeroed once here.
+        ws.plan_sparse(model, p.sparse_density);
+        self.state.forget_pruned(model);
         let (mut xb, mut yb) = if full_batch {
             (Array2::zeros((0, 0)), Array2::zeros((0, 0)))
         } else {
@@ -438,12 +463,17 @@ impl Trainer {
                 if let Some(tracker) = &mut self.movement {
                     tracker.update(model, &grads);
                 }
-                if !self.state.step(model, &grads) {
+                if !self.state.step(model, &grads, ws.sparse.as_ref()) {
                     return Err(self.diverged(model, &snapshot, epoch));
                 }
                 if let Some(schedule) = &p.gradual {
                     if let Some(target) = schedule.target_at(self.steps_done) {
                         schedule.prune_to(model, target)?;
+                        // New masks: the gradients and state of the newly pruned are zeroed once, and the
+                        // layers now sparse enough switch kernels.
+                        grads.apply_masks(model, |_| false);
+                        self.state.forget_pruned(model);
+                        ws.plan_sparse(model, p.sparse_density);
                     }
                 }
                 self.steps_done += 1;

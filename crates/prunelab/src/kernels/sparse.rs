@@ -56,6 +56,9 @@ pub(crate) struct Operands {
     pub out: *mut f32,
     /// Row stride of both.
     pub stride: usize,
+    /// Whether each chain of the tile kernel starts from the value already in `out` (adding the product to
+    /// it) instead of zero. The per-sample kernels always start from zero.
+    pub accumulate: bool,
 }
 
 /// The tile kernel: samples `0..lanes` (a multiple of 16) of rows `rows`, in tiles of `NV` vectors (rows
@@ -160,7 +163,7 @@ unsafe fn group<V: Vector, P: Offset, const NV: usize, const R: usize>(
         // SAFETY: row `r0 + g` is a computed row (`base ≤ r0 + g < rows.end`) and `t < lanes ≤ stride`:
         // inside `out`.
         q[g] = unsafe { io.out.add((r0 + g - base) * io.stride + t) };
-        if blk > 0 {
+        if blk > 0 || io.accumulate {
             for (v, a) in acc[g].iter_mut().enumerate() {
                 // SAFETY: samples `t + v · lanes..t + (v + 1) · lanes ≤ t + NV · LANES ≤ lanes ≤ stride`
                 // of the row, inside `out`; the CPU has `V`'s family.

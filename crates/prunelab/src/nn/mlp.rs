@@ -13,6 +13,7 @@ use crate::loss::Loss;
 use crate::nn::{Activation, Dense, Init, Topology};
 
 use super::batch::{check_batch, dense_inference, labels_from_output, LayerView};
+use super::sparse_train::SparsePlan;
 
 /// Settings for building an [`Mlp`] from layer sizes.
 ///
@@ -216,10 +217,11 @@ impl Gradients {
         }
     }
 
-    /// Zeroes the gradient of every pruned weight and bias: pruned parameters are not parameters.
-    pub(crate) fn apply_masks(&mut self, mlp: &Mlp) {
+    /// Zeroes the gradient of every pruned weight and bias: pruned parameters are not parameters. Layers
+    /// for which `sparse(k)` holds are skipped for weights: their pruned gradients are never written.
+    pub(crate) fn apply_masks(&mut self, mlp: &Mlp, sparse: impl Fn(usize) -> bool) {
         for (k, layer) in mlp.layers.iter().enumerate() {
-            if let Some(m) = &layer.mask {
+            if let (Some(m), false) = (&layer.mask, sparse(k)) {
                 ndarray::Zip::from(&mut self.weights[k])
                     .and(m)
                     .for_each(|g, &keep| {
@@ -264,6 +266,8 @@ pub(crate) struct Workspace {
     pub(crate) pre: Vec<Array2<f32>>,
     /// When set, each backward pass writes per hidden unit `Σ_samples |a · ∂L/∂a|` here.
     pub(crate) utility: Option<Vec<Array1<f32>>>,
+    /// When set, the layers it holds run their sparse kernels ([`Workspace::plan_sparse`]).
+    pub(crate) sparse: Option<SparsePlan>,
 }
 
 impl Workspace {
@@ -279,7 +283,14 @@ impl Workspace {
                 .map(|l| Array2::zeros((rows, l.n_outputs())))
                 .collect(),
             utility: None,
+            sparse: None,
         }
+    }
+
+    /// Lets the layers of `mlp` with at most `below` of their weights kept train through the sparse kernels
+    /// ([`SparsePlan`]), for batches of up to the rows these buffers hold; made again after any mask changes.
+    pub(crate) fn plan_sparse(&mut self, mlp: &Mlp, below: f64) {
+        self.sparse = SparsePlan::new(mlp, self.acts.nrows(), below);
     }
 
     /// Makes sure the buffers fit `mlp` and hold at least `rows` samples.
@@ -292,7 +303,7 @@ impl Workspace {
                 .iter()
                 .zip(&mlp.layers)
                 .all(|(p, l)| p.ncols() == l.n_outputs());
-        if !fits {
+        if !fits || self.sparse.as_ref().is_some_and(|p| !p.holds(rows)) {
             let track = self.utility.is_some();
             *self = Workspace::new(mlp, rows.max(self.acts.nrows()));
             if track {
@@ -524,14 +535,25 @@ impl Mlp {
         let n = x.nrows();
         ws.ensure(self, n);
         ws.acts.slice_mut(s![..n, ..self.n_inputs]).assign(&x);
+        if let Some(plan) = &mut ws.sparse {
+            plan.start_pass();
+        }
         for (k, layer) in self.layers.iter().enumerate() {
             let inputs = self.input_range(k);
             let outputs = self.output_range(k);
             let (left, mut right) = ws.acts.view_mut().split_at(Axis(1), outputs.start);
-            let input = left.slice(s![..n, inputs]);
             let z = &mut ws.pre[k];
             let mut z = z.slice_mut(s![..n, ..]);
-            crate::linalg::matmul(input, layer.weight.t(), &mut z, false);
+            match &mut ws.sparse {
+                Some(plan) if plan.is_sparse(k) => {
+                    let w = layer.weight.as_slice().expect("weights are contiguous");
+                    plan.forward(k, w, left.view(), inputs, &mut z);
+                }
+                _ => {
+                    let input = left.slice(s![..n, inputs]);
+                    crate::linalg::matmul(input, layer.weight.t(), &mut z, false);
+                }
+            }
             let out = right.slice_mut(s![..n, ..outputs.len()]);
             let bias = layer.bias.as_ref().map(|b| b.view());
             layer.activation.forward(z, bias, Some(out));
@@ -568,8 +590,11 @@ impl Mlp {
                 let z = ws.pre[k].slice(s![..n, ..]);
                 layer.activation.backward(z, a, dz.view_mut());
             }
-            let input = ws.acts.slice(s![..n, inputs.clone()]);
-            crate::linalg::matmul(dz.t(), input, &mut grads.weights[k].view_mut(), false);
+            let sparse = ws.sparse.as_mut().filter(|p| p.is_sparse(k));
+            if sparse.is_none() {
+                let input = ws.acts.slice(s![..n, inputs.clone()]);
+                crate::linalg::matmul(dz.t(), input, &mut grads.weights[k].view_mut(), false);
+            }
             if let Some(db) = &mut grads.biases[k] {
                 // Column sums in sample order (both ways add the same numbers in the same order): narrow
                 // layers column by column, wide ones row by row so that the additions vectorise.
@@ -585,11 +610,22 @@ impl Mlp {
                 }
             }
             // Propagate to the hidden outputs this layer reads; the network input needs no gradient.
-            if inputs.end > self.n_inputs {
-                let lo = inputs.start.max(self.n_inputs);
-                let w = layer.weight.slice(s![.., lo - inputs.start..]);
-                let mut target = dleft.slice_mut(s![..n, lo..inputs.end]);
-                crate::linalg::matmul(dz.view(), w, &mut target, true);
+            let lo = inputs.start.max(self.n_inputs);
+            let hidden = (inputs.end > lo).then(|| dleft.slice_mut(s![..n, lo..inputs.end]));
+            match sparse {
+                Some(plan) => {
+                    let w = layer.weight.as_slice().expect("weights are contiguous");
+                    let g = grads.weights[k]
+                        .as_slice_mut()
+                        .expect("gradients are contiguous");
+                    plan.backward(k, w, dz.view(), inputs, g, hidden);
+                }
+                None => {
+                    if let Some(mut target) = hidden {
+                        let w = layer.weight.slice(s![.., lo - inputs.start..]);
+                        crate::linalg::matmul(dz.view(), w, &mut target, true);
+                    }
+                }
             }
         }
     }
@@ -723,20 +759,32 @@ impl Mlp {
         };
         self.backward_ws(ws, n, grads);
         let mut total = value as f64;
+        let kept = |k: usize| ws.sparse.as_ref().and_then(|p| p.kept(k));
         if alpha > 0.0 {
             let scale = alpha / n as f32;
             let mut sq = 0.0f64;
-            for (layer, g) in self.layers.iter().zip(grads.weights.iter_mut()) {
-                sq += layer
-                    .weight
-                    .iter()
-                    .map(|&w| (w as f64) * (w as f64))
-                    .sum::<f64>();
-                g.scaled_add(scale, &layer.weight);
+            for (k, (layer, g)) in self.layers.iter().zip(grads.weights.iter_mut()).enumerate() {
+                let square = |w: f32| (w as f64) * (w as f64);
+                match kept(k) {
+                    // The same sum and updates as below without the pruned zeros (adding `+0.0` to a
+                    // sum of squares changes no bit).
+                    Some(kept) => {
+                        let w = layer.weight.as_slice().expect("weights are contiguous");
+                        let g = g.as_slice_mut().expect("gradients are contiguous");
+                        sq += kept.iter().map(|&i| square(w[i])).sum::<f64>();
+                        for &i in kept {
+                            g[i] += scale * w[i];
+                        }
+                    }
+                    None => {
+                        sq += layer.weight.iter().map(|&w| square(w)).sum::<f64>();
+                        g.scaled_add(scale, &layer.weight);
+                    }
+                }
             }
             total += 0.5 * alpha as f64 * sq / n as f64;
         }
-        grads.apply_masks(self);
+        grads.apply_masks(self, |k| kept(k).is_some());
         total as f32
     }
 }

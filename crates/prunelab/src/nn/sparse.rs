@@ -268,6 +268,38 @@ impl Csr {
         &self.values
     }
 
+    /// The matrix as training uses it: whole vectors of samples only, so without the per-sample layout
+    /// (which [`Csr::refresh_values`] would otherwise have to keep in step).
+    pub(super) fn for_vectors(mut self) -> Self {
+        self.sliced = None;
+        self
+    }
+
+    /// Reads every stored value again from the dense weights it was made from: entry `(r, c)` takes
+    /// `weight[at(r, c)]`. Made by [`Csr::for_vectors`] (no per-sample layout to keep in step).
+    pub(super) fn refresh_values(&mut self, weight: &[f32], at: impl Fn(usize, usize) -> usize) {
+        assert!(
+            self.sliced.is_none(),
+            "refresh_values: a matrix made for vectors"
+        );
+        let rows = self.rows;
+        for r in 0..rows {
+            for e in self.indptr[r]..self.indptr[r + 1] {
+                self.values[e] = weight[at(r, self.indices[e] as usize)];
+            }
+        }
+        if let Some(b) = &mut self.blocked {
+            for blk in 0..b.blocks {
+                for r in 0..rows {
+                    let i = blk * rows + r;
+                    for e in b.ptr[i] as usize..b.ptr[i + 1] as usize {
+                        b.values[e] = weight[at(r, b.indices[e] as usize)];
+                    }
+                }
+            }
+        }
+    }
+
     /// What the per-sample kernels read.
     fn few_entries(&self) -> FewEntries<'_> {
         FewEntries {
@@ -287,7 +319,14 @@ impl Csr {
     /// `out[r * stride..][..n]`; `stride` is [`stride_for`]`(n)` or a multiple of [`LANES`] (lanes from `n` to
     /// `stride` are padding: computed or left as they are, never read as results). Large products split their
     /// rows over rayon's threads.
-    fn matmul_into(&self, xs: &[f32], stride: usize, n: usize, out: &mut [f32]) {
+    pub(super) fn matmul_into(
+        &self,
+        xs: &[f32],
+        stride: usize,
+        n: usize,
+        out: &mut [f32],
+        accumulate: bool,
+    ) {
         use rayon::prelude::*;
         assert!(
             stride.is_multiple_of(LANES) || (stride == n && gathers(n)),
@@ -297,7 +336,7 @@ impl Csr {
         assert!(out.len() >= self.rows * stride, "output rows missing");
         let threads = rayon::current_num_threads();
         if !crate::linalg::may_split() || self.nnz() * stride < 1 << 21 || self.rows < 2 * threads {
-            return self.rows_into(xs, stride, n, 0..self.rows, out);
+            return self.rows_into(xs, stride, n, 0..self.rows, out, accumulate);
         }
         let chunk = self.rows.div_ceil(4 * threads);
         out[..self.rows * stride]
@@ -305,7 +344,14 @@ impl Csr {
             .enumerate()
             .for_each(|(i, o)| {
                 let lo = i * chunk;
-                self.rows_into(xs, stride, n, lo..(lo + chunk).min(self.rows), o)
+                self.rows_into(
+                    xs,
+                    stride,
+                    n,
+                    lo..(lo + chunk).min(self.rows),
+                    o,
+                    accumulate,
+                )
             });
     }
 
@@ -313,7 +359,15 @@ impl Csr {
     /// ([`crate::kernels`]): for a few packed samples, per sample over the plain CSR; otherwise in vectors
     /// of samples, column block by column block (the plain CSR is one block). Each output is one FMA chain
     /// over its row's entries in column order, whichever kernel runs.
-    fn rows_into(&self, xs: &[f32], stride: usize, n: usize, rows: Range<usize>, out: &mut [f32]) {
+    fn rows_into(
+        &self,
+        xs: &[f32],
+        stride: usize,
+        n: usize,
+        rows: Range<usize>,
+        out: &mut [f32],
+        accumulate: bool,
+    ) {
         assert!(
             rows.end <= self.rows
                 && out.len() >= rows.len() * stride
@@ -325,8 +379,10 @@ impl Csr {
             xs: xs.as_ptr(),
             out: out.as_mut_ptr(),
             stride,
+            accumulate,
         };
         if stride == n && gathers(n) {
+            assert!(!accumulate, "the per-sample kernels start from zero");
             // SAFETY: the matrix was checked when built (`indptr`'s `rows + 1` offsets rise within the
             // entries, indices below `cols`; `sliced`, if any, made from it by `Sliced::new`); asserted just
             // now: `rows.end ≤ self.rows`, `n ≤ stride`, `xs` holds `cols · stride` floats and `out`
@@ -739,7 +795,7 @@ impl SparseMlp {
                     let input = left.slice(s![in_lo.., ..]);
                     let xs = input.to_slice().expect("contiguous rows");
                     let zs = z.as_slice_mut().expect("contiguous rows");
-                    csr.matmul_into(xs, stride, n, zs)
+                    csr.matmul_into(xs, stride, n, zs, false)
                 }
             }
             let bias = layer.bias.as_ref().map(|b| b.view());

@@ -93,6 +93,7 @@ fn every_kernel_computes_each_output_as_one_chain_equal_to_the_dense_product() {
                         xs: xs.as_ptr(),
                         out: o.as_mut_ptr(),
                         stride,
+                        accumulate: false,
                     };
                     for blocked in [true, false] {
                         let mut out = vec![f32::NAN; range.len() * stride];
@@ -177,6 +178,7 @@ fn every_kernel_computes_each_output_as_one_chain_equal_to_the_dense_product() {
                         xs: xs.as_ptr(),
                         out: out.as_mut_ptr(),
                         stride: n,
+                        accumulate: false,
                     };
                     // SAFETY: `entries` are the checked matrix's (its sliced layout from `Sliced::new`, or
                     // none); `xs` holds `cols · n` floats and `out` `(rows - lo) · n`, stride `n`; `family`

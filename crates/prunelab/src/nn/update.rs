@@ -1,17 +1,26 @@
 //! The ways code outside `nn` changes a network's parameters, each keeping "a pruned weight is exactly zero".
 
 use super::params::{zero_pruned, ParamUpdate};
-use super::{Dense, Mlp};
+use super::{Dense, Mlp, SparsePlan};
 
 impl Mlp {
     /// Runs `update` over every parameter slot (see [`ParamUpdate`]), then zeroes the pruned entries of
-    /// each. Returns whether every slot's update was finite.
-    pub(crate) fn update_params(&mut self, update: &mut impl ParamUpdate) -> bool {
+    /// each. The weights of a layer that trains sparse under `sparse` are updated at their kept entries
+    /// only (the pruned ones stay the zeros they are). Returns whether every slot's update was finite.
+    pub(crate) fn update_params(
+        &mut self,
+        update: &mut impl ParamUpdate,
+        sparse: Option<&SparsePlan>,
+    ) -> bool {
         let mut finite = true;
         for (k, layer) in self.layers.iter_mut().enumerate() {
             let w = layer.weight.as_slice_mut().expect("weights are contiguous");
-            finite &= update.update(2 * k, w);
-            if let Some(mask) = &layer.mask {
+            if let Some(kept) = sparse.and_then(|p| p.kept(k)) {
+                finite &= update.update_at(2 * k, w, kept);
+            } else {
+                finite &= update.update(2 * k, w);
+            }
+            if let (Some(mask), None) = (&layer.mask, sparse.and_then(|p| p.kept(k))) {
                 zero_pruned(w, mask.as_slice().expect("masks are contiguous"), |i| {
                     update.pruned(2 * k, i)
                 });
@@ -27,6 +36,21 @@ impl Mlp {
             }
         }
         finite
+    }
+
+    /// Calls `f(slot, index)` for every pruned entry (numbered as in [`Mlp::update_params`]).
+    pub(crate) fn for_each_pruned(&self, mut f: impl FnMut(usize, usize)) {
+        for (k, layer) in self.layers.iter().enumerate() {
+            let masks = [
+                layer.mask.as_ref().and_then(|m| m.as_slice()),
+                layer.bias_mask.as_ref().and_then(|m| m.as_slice()),
+            ];
+            for (j, mask) in masks.into_iter().enumerate() {
+                for (i, _) in mask.into_iter().flatten().enumerate().filter(|(_, &k)| !k) {
+                    f(2 * k + j, i);
+                }
+            }
+        }
     }
 
     /// The number of values in each parameter slot of [`Mlp::update_params`] (`0` for a layer without bias).

@@ -1,0 +1,262 @@
+//! Training through sparse kernels: a masked layer sparse enough multiplies by its kept weights only, in
+//! the forward pass (`Z = X·Wᵀ`), in the backward pass (`∂L/∂X = ∂L/∂Z·W`) and for its weight gradient
+//! (`∂L/∂W` at the kept entries only, a sampled product), and the optimiser updates its kept weights only.
+//!
+//! Every sum is the chain of fused multiply-adds in index order that the dense kernels run
+//! ([`crate::kernels`]), and a pruned weight is an exact zero there, so a network trains to the same bits
+//! whichever layers take this path.
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use super::{Csr, Mlp};
+use crate::kernels::sampled::sampled_product;
+
+/// The density (fraction of weights kept) at or below which a masked layer trains through the sparse
+/// kernels by default. Measured on the 784-1000-1000-500-200-10 network, batch 100, Adam, one thread, AMD
+/// EPYC with AVX2 (`cargo run --release -p prunelab --example sparse_training`, which prints the figures for
+/// the machine it runs on).
+pub const TRAIN_CROSSOVER: f64 = 0.3;
+
+/// f32 lanes of a 64-byte line: the feature-major buffers' rows hold a multiple of this many samples.
+const LANES: usize = 16;
+
+/// One layer's sparse form for training.
+#[derive(Debug, Clone)]
+struct LayerPlan {
+    /// The kept weights, one row per unit (values read again before each forward pass).
+    w: Csr,
+    /// The kept weights transposed, one row per input from `hidden_from` on, for `∂L/∂X`.
+    wt: Csr,
+    /// The first input whose `∂L/∂X` is needed: inputs below it are the network's own.
+    hidden_from: usize,
+    /// Row-major index in the weight matrix of each entry of `w` (in its row and column order, so rising):
+    /// the only weights the optimiser updates.
+    kept: Vec<usize>,
+    /// The weight gradient at the kept entries, in `w`'s order.
+    grad: Vec<f32>,
+}
+
+/// What the training passes of a network need to run its sparse layers: each such layer's CSR forms and
+/// feature-major buffers for the samples of one batch.
+#[derive(Debug, Clone)]
+pub(crate) struct SparsePlan {
+    /// Per layer, its sparse form (`None`: the layer trains dense).
+    layers: Vec<Option<LayerPlan>>,
+    /// Row stride of the feature-major buffers.
+    stride: usize,
+    /// The activation buffer, feature-major: column `c` of the sample-major one at `c · stride`.
+    acts_t: Vec<f32>,
+    /// How many leading columns of the activations `acts_t` holds for the current forward pass.
+    mirrored: usize,
+    /// A layer's outputs (`Z`, then `∂L/∂Z`), feature-major.
+    out_t: Vec<f32>,
+    /// A layer's `∂L/∂X`, feature-major.
+    in_t: Vec<f32>,
+}
+
+impl SparsePlan {
+    /// The plan for `mlp` with batches of up to `rows` samples: masked layers with at most `below` of their
+    /// weights kept train sparse. `None` when no layer does.
+    pub(crate) fn new(mlp: &Mlp, rows: usize, below: f64) -> Option<SparsePlan> {
+        let layers: Vec<Option<LayerPlan>> = mlp
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(k, layer)| {
+                let mask = layer.mask.as_ref()?;
+                let density = layer.n_remaining() as f64 / layer.n_weights().max(1) as f64;
+                if density > below {
+                    return None;
+                }
+                let inputs = mlp.input_range(k);
+                let hidden_from = mlp.n_inputs().clamp(inputs.start, inputs.end) - inputs.start;
+                let weight = layer.weight.view();
+                let w = Csr::from_masked(weight, Some(mask.view())).for_vectors();
+                let hidden = ndarray::s![.., hidden_from..];
+                let wt = Csr::from_masked(weight.slice(hidden).t(), Some(mask.slice(hidden).t()))
+                    .for_vectors();
+                let cols = layer.n_inputs();
+                let kept = (0..w.rows())
+                    .flat_map(|r| {
+                        let (lo, hi) = (w.indptr()[r], w.indptr()[r + 1]);
+                        w.indices()[lo..hi]
+                            .iter()
+                            .map(move |&c| r * cols + c as usize)
+                    })
+                    .collect();
+                let grad = vec![0.0; w.nnz()];
+                Some(LayerPlan {
+                    w,
+                    wt,
+                    hidden_from,
+                    kept,
+                    grad,
+                })
+            })
+            .collect();
+        if layers.iter().all(Option::is_none) {
+            return None;
+        }
+        let stride = (rows.max(1).div_ceil(LANES) | 1) * LANES;
+        let widest = mlp
+            .layers
+            .iter()
+            .map(|l| l.n_outputs().max(l.n_inputs()))
+            .max()
+            .unwrap_or(0);
+        Some(SparsePlan {
+            layers,
+            stride,
+            acts_t: vec![0.0; mlp.total_width() * stride],
+            mirrored: 0,
+            out_t: vec![0.0; widest * stride],
+            in_t: vec![0.0; widest * stride],
+        })
+    }
+
+    /// Whether the plan was made for batches of `rows` samples or more.
+    pub(crate) fn holds(&self, rows: usize) -> bool {
+        rows <= self.stride
+    }
+
+    /// Whether layer `k` trains sparse.
+    pub(crate) fn is_sparse(&self, k: usize) -> bool {
+        self.layers.get(k).is_some_and(Option::is_some)
+    }
+
+    /// The row-major indices of layer `k`'s kept weights, rising, if it trains sparse.
+    pub(crate) fn kept(&self, k: usize) -> Option<&[usize]> {
+        self.layers.get(k)?.as_ref().map(|p| p.kept.as_slice())
+    }
+
+    /// Starts a forward pass: no activation is mirrored yet.
+    pub(crate) fn start_pass(&mut self) {
+        self.mirrored = 0;
+    }
+
+    /// Layer `k`'s forward product `z = x·Wᵀ` for the `n` samples of `acts` (sample-major, every column
+    /// up to the layer's inputs filled in), its inputs being columns `inputs` and its weights `weight`
+    /// (row-major, the layer's current values).
+    pub(crate) fn forward(
+        &mut self,
+        k: usize,
+        weight: &[f32],
+        acts: ArrayView2<f32>,
+        inputs: std::ops::Range<usize>,
+        z: &mut ArrayViewMut2<f32>,
+    ) {
+        let n = z.nrows();
+        let stride = self.stride;
+        assert!(
+            n <= stride && acts.nrows() >= n,
+            "batch larger than the plan"
+        );
+        // The columns the layer reads that are not mirrored yet (columns fill in order in a pass).
+        let from = self.mirrored.max(inputs.start);
+        if from < inputs.end {
+            let cols = acts.slice(ndarray::s![..n, from..inputs.end]);
+            to_feature_major(cols, &mut self.acts_t[from * stride..], stride);
+            self.mirrored = inputs.end;
+        }
+        let plan = self.layers[k].as_mut().expect("a sparse layer");
+        let cols = plan.w.cols();
+        plan.w.refresh_values(weight, |r, c| r * cols + c);
+        let rows = plan.w.rows();
+        plan.w.matmul_into(
+            &self.acts_t[inputs.start * stride..],
+            stride,
+            n,
+            &mut self.out_t[..rows * stride],
+            false,
+        );
+        from_feature_major(&self.out_t, stride, z);
+    }
+
+    /// Layer `k`'s backward pass for `∂L/∂Z` = `dz` (sample-major, `n` rows): writes the weight gradient
+    /// at the kept entries into `grad_w` (row-major, as the weights; other entries are left as they are)
+    /// and, where the layer reads hidden outputs, adds `∂L/∂Z·W` for them into `dinputs` (sample-major, the
+    /// columns of inputs `hidden_from..`). `weight` is the layer's weights, as in the forward pass.
+    pub(crate) fn backward(
+        &mut self,
+        k: usize,
+        weight: &[f32],
+        dz: ArrayView2<f32>,
+        inputs: std::ops::Range<usize>,
+        grad_w: &mut [f32],
+        dinputs: Option<ArrayViewMut2<f32>>,
+    ) {
+        let n = dz.nrows();
+        let stride = self.stride;
+        to_feature_major(dz, &mut self.out_t, stride);
+        let plan = self.layers[k].as_mut().expect("a sparse layer");
+        sampled_product(
+            plan.w.indptr(),
+            plan.w.indices(),
+            &self.out_t,
+            &self.acts_t[inputs.start * stride..inputs.end * stride],
+            stride,
+            n,
+            &mut plan.grad,
+        );
+        for (&at, &g) in plan.kept.iter().zip(&plan.grad) {
+            grad_w[at] = g;
+        }
+        if let Some(mut target) = dinputs {
+            let (cols, from) = (plan.w.cols(), plan.hidden_from);
+            plan.wt.refresh_values(weight, |r, c| c * cols + from + r);
+            let rows = plan.wt.rows();
+            assert_eq!(target.ncols(), rows, "the hidden inputs' gradient columns");
+            let d = &mut self.in_t[..rows * stride];
+            to_feature_major(target.view(), d, stride);
+            plan.wt.matmul_into(
+                &self.out_t,
+                stride,
+                n,
+                &mut self.in_t[..rows * stride],
+                true,
+            );
+            from_feature_major(&self.in_t, stride, &mut target);
+        }
+    }
+}
+
+/// Side of the square tiles of the transposes: a tile's rows and columns are 64-byte lines, all in L1.
+const TILE: usize = 16;
+
+/// Writes the `(n, cols)` sample-major `src` feature-major into `dst`: column `c`'s samples at `c · stride`.
+fn to_feature_major(src: ArrayView2<f32>, dst: &mut [f32], stride: usize) {
+    let (n, cols) = src.dim();
+    assert!(n <= stride && dst.len() >= cols * stride);
+    for s0 in (0..n).step_by(TILE) {
+        let s1 = (s0 + TILE).min(n);
+        for c0 in (0..cols).step_by(TILE) {
+            let c1 = (c0 + TILE).min(cols);
+            for s in s0..s1 {
+                let row = src.row(s);
+                let row = row.as_slice().expect("contiguous rows");
+                for c in c0..c1 {
+                    dst[c * stride + s] = row[c];
+                }
+            }
+        }
+    }
+}
+
+/// Reads feature-major `src` (row `c`'s samples at `c · stride`) into the sample-major `dst`.
+fn from_feature_major(src: &[f32], stride: usize, dst: &mut ArrayViewMut2<f32>) {
+    let (n, cols) = dst.dim();
+    assert!(src.len() >= cols * stride && n <= stride);
+    for s0 in (0..n).step_by(TILE) {
+        let s1 = (s0 + TILE).min(n);
+        for c0 in (0..cols).step_by(TILE) {
+            let c1 = (c0 + TILE).min(cols);
+            for s in s0..s1 {
+                let mut row = dst.row_mut(s);
+                let row = row.as_slice_mut().expect("contiguous rows");
+                for c in c0..c1 {
+                    row[c] = src[c * stride + s];
+                }
+            }
+        }
+    }
+}
