@@ -356,16 +356,13 @@ impl ParamUpdate for Step<'_> {
         update(&state.config, state.step, &mut state.slots[slot], values, g)
     }
 
-    fn update_at(&mut self, slot: usize, values: &mut [f32], at: &[usize]) -> bool {
-        let g = self.grads.weights[slot / 2]
-            .as_slice()
-            .expect("gradients are contiguous");
+    fn update_at(&mut self, slot: usize, values: &mut [f32], at: &[usize], grads: &[f32]) -> bool {
         let state = &mut *self.state;
         update_indexed(
             &state.config,
             state.step,
             values,
-            g,
+            grads,
             &mut state.slots[slot],
             at,
         )
@@ -562,7 +559,8 @@ fn update_chunk_any(
     bad == 0
 }
 
-/// The optimiser's update of the entries `at` only, each as [`update_chunk_any`] updates it.
+/// The optimiser's update of the entries `at` only, entry `at[e]` with gradient `grads[e]`, each as
+/// [`update_chunk_any`] updates it.
 fn update_indexed(
     config: &Optimizer,
     step: u64,
@@ -574,28 +572,27 @@ fn update_indexed(
     let mut bad = 0u32;
     let (first, second) = (&mut slot.first, &mut slot.second);
     // Kept entries lie far apart: each is fetched from memory a few entries ahead of its update.
-    const AHEAD: usize = 16;
+    const AHEAD: usize = 64;
     let fetch = |e: usize, first: &[f32], second: &[f32], params: &[f32]| {
         if let Some(&i) = at.get(e + AHEAD) {
             crate::kernels::prefetch(params, i);
-            crate::kernels::prefetch(grads, i);
             crate::kernels::prefetch(first, i);
             crate::kernels::prefetch(second, i);
         }
     };
     match Rule::new(config, step) {
         Rule::Sgd { s, first: f } => {
-            for (e, &i) in at.iter().enumerate() {
+            for (e, (&i, &g)) in at.iter().zip(grads).enumerate() {
                 fetch(e, first, second, params);
-                bad |= not_finite(grads[i]);
-                sgd_one(&s, f, &mut params[i], grads[i], &mut first[i]);
+                bad |= not_finite(g);
+                sgd_one(&s, f, &mut params[i], g, &mut first[i]);
             }
         }
         Rule::Adam(c) => {
-            for (e, &i) in at.iter().enumerate() {
+            for (e, (&i, &g)) in at.iter().zip(grads).enumerate() {
                 fetch(e, first, second, params);
-                bad |= not_finite(grads[i]);
-                adam_one(&c, &mut params[i], grads[i], &mut first[i], &mut second[i]);
+                bad |= not_finite(g);
+                adam_one(&c, &mut params[i], g, &mut first[i], &mut second[i]);
             }
         }
     }

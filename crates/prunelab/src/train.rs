@@ -454,6 +454,9 @@ impl Trainer {
                 // The optimiser checks the gradients in its own pass; trackers that read them first get
                 // them checked here.
                 let tracked = self.utility.is_some() || self.movement.is_some();
+                if let (true, Some(plan)) = (tracked, &ws.sparse) {
+                    plan.scatter_grads(&mut grads);
+                }
                 if !value.is_finite() || (tracked && !grads.all_finite()) {
                     return Err(self.diverged(model, &snapshot, epoch));
                 }

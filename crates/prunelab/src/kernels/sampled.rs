@@ -75,6 +75,12 @@ fn rows_into(
     out: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
+    if crate::kernels::family() != crate::kernels::SimdFamily::Portable {
+        // SAFETY: the AVX2 and AVX-512 families both need AVX2 and FMA, and `family()` is always a family
+        // the one-time detection found this CPU to support.
+        return unsafe { avx2::rows(indptr, indices, a, b, stride, n, rows, out) };
+    }
+    #[cfg(target_arch = "x86_64")]
     if crate::kernels::has_fma() {
         // SAFETY: `has_fma()` is the one-time CPU detection in `kernels`: the CPU has FMA.
         return unsafe { rows_fma(indptr, indices, a, b, stride, n, rows, out) };
@@ -139,6 +145,139 @@ fn rows_any(
     }
 }
 
+/// The AVX2 form: eight entries' chains in the lanes of one vector, two vectors side by side. Eight
+/// samples of each entry's input row are loaded and transposed in registers, so that vector `k` holds
+/// sample `s + k` of all eight entries, and each is added into the chains with that sample's `∂L/∂z`.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// Samples `s..s + 8` of eight rows, transposed: vector `k` holds sample `s + k` of rows `0..8`.
+    ///
+    /// # Safety
+    /// AVX is enabled; each `rows[l].add(s)..+8` is readable.
+    #[inline(always)]
+    unsafe fn transposed(rows: &[*const f32; 8], s: usize) -> [__m256; 8] {
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            let r: [__m256; 8] = std::array::from_fn(|l| _mm256_loadu_ps(rows[l].add(s)));
+            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            [
+                _mm256_permute2f128_ps::<0x20>(u0, u4),
+                _mm256_permute2f128_ps::<0x20>(u1, u5),
+                _mm256_permute2f128_ps::<0x20>(u2, u6),
+                _mm256_permute2f128_ps::<0x20>(u3, u7),
+                _mm256_permute2f128_ps::<0x31>(u0, u4),
+                _mm256_permute2f128_ps::<0x31>(u1, u5),
+                _mm256_permute2f128_ps::<0x31>(u2, u6),
+                _mm256_permute2f128_ps::<0x31>(u3, u7),
+            ]
+        }
+    }
+
+    /// `G` groups of eight entries of one row: `cols[g][l]` is entry `8g + l`'s input row, `d` the row's
+    /// `∂L/∂z`; writes the sums to `out[8g + l]`.
+    ///
+    /// # Safety
+    /// AVX2 and FMA are enabled; `d` and every `cols[g][l]` hold `n` readable floats; `out` holds `8G`.
+    #[inline(always)]
+    unsafe fn groups<const G: usize>(
+        d: *const f32,
+        cols: &[[*const f32; 8]; G],
+        n: usize,
+        out: &mut [f32],
+    ) {
+        // SAFETY: as the caller guarantees (every load below reads samples `s..s + 8 ≤ n` or `s < n`).
+        unsafe {
+            let mut acc = [_mm256_setzero_ps(); G];
+            let mut s = 0;
+            while s + 8 <= n {
+                for g in 0..G {
+                    let x = transposed(&cols[g], s);
+                    for (k, xk) in x.iter().enumerate() {
+                        acc[g] = _mm256_fmadd_ps(*xk, _mm256_set1_ps(*d.add(s + k)), acc[g]);
+                    }
+                }
+                s += 8;
+            }
+            for g in 0..G {
+                let sums = &mut out[8 * g..8 * g + 8];
+                _mm256_storeu_ps(sums.as_mut_ptr(), acc[g]);
+                for t in s..n {
+                    let ds = *d.add(t);
+                    for (l, sum) in sums.iter_mut().enumerate() {
+                        *sum = ds.mul_add(*cols[g][l].add(t), *sum);
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`super::rows_any`] with eight entries per vector (the same chains, so the same bits).
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and FMA; the operands as [`super::sampled_product`] checked them.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn rows(
+        indptr: &[usize],
+        indices: &[u32],
+        a: &[f32],
+        b: &[f32],
+        stride: usize,
+        n: usize,
+        rows: std::ops::Range<usize>,
+        out: &mut [f32],
+    ) {
+        let base = indptr[rows.start];
+        let col = |e: usize| b[indices[e] as usize * stride..][..n].as_ptr();
+        for r in rows {
+            let d = &a[r * stride..][..n];
+            let (lo, hi) = (indptr[r], indptr[r + 1]);
+            let mut e = lo;
+            while e + 16 <= hi {
+                let cols: [[*const f32; 8]; 2] =
+                    std::array::from_fn(|g| std::array::from_fn(|l| col(e + 8 * g + l)));
+                // SAFETY: AVX2 and FMA are enabled here; `d` and each column's slice hold `n` floats
+                // (sliced above, so checked); `out` from `e - base` holds these 16 entries.
+                unsafe { groups::<2>(d.as_ptr(), &cols, n, &mut out[e - base..e - base + 16]) };
+                e += 16;
+            }
+            while e + 8 <= hi {
+                let cols: [[*const f32; 8]; 1] = [std::array::from_fn(|l| col(e + l))];
+                // SAFETY: as above, for 8 entries.
+                unsafe { groups::<1>(d.as_ptr(), &cols, n, &mut out[e - base..e - base + 8]) };
+                e += 8;
+            }
+            if e < hi {
+                // The last one to seven entries: a group whose spare lanes repeat the first entry's input
+                // (computed, not stored), so that they too run side by side instead of as lone chains.
+                let t = hi - e;
+                let cols: [[*const f32; 8]; 1] = [std::array::from_fn(|l| col(e + l.min(t - 1)))];
+                let mut sums = [0.0f32; 8];
+                // SAFETY: as above; every lane's column is one of these entries' (checked slices).
+                unsafe { groups::<1>(d.as_ptr(), &cols, n, &mut sums) };
+                out[e - base..hi - base].copy_from_slice(&sums[..t]);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,7 +299,7 @@ mod tests {
         let mut indices = Vec::new();
         for r in 0..rows {
             for c in 0..cols {
-                if (r * 7 + c * 3) % (r % 5 + 2) == 0 {
+                if (r * 7 + c * 3) % (r % 5 + 1) == 0 {
                     indices.push(c as u32);
                 }
             }
@@ -168,6 +307,24 @@ mod tests {
         }
         let mut out = vec![f32::NAN; indices.len()];
         sampled_product(&indptr, &indices, &a, &b, stride, n, &mut out);
+        // The plain loop and (where the CPU has it) the AVX2 one give the same bits as the dispatch.
+        let mut plain = vec![f32::NAN; indices.len()];
+        rows_any(&indptr, &indices, &a, &b, stride, n, 0..rows, &mut plain);
+        assert!(plain
+            .iter()
+            .zip(&out)
+            .all(|(p, o)| p.to_bits() == o.to_bits()));
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::has_avx2() && crate::kernels::has_fma() {
+            let mut vector = vec![f32::NAN; indices.len()];
+            // SAFETY: the CPU has AVX2 and FMA (checked above); the operands were checked by the
+            // `sampled_product` call above.
+            unsafe { avx2::rows(&indptr, &indices, &a, &b, stride, n, 0..rows, &mut vector) };
+            assert!(vector
+                .iter()
+                .zip(&out)
+                .all(|(v, o)| v.to_bits() == o.to_bits()));
+        }
         for r in 0..rows {
             for e in indptr[r]..indptr[r + 1] {
                 let c = indices[e] as usize;

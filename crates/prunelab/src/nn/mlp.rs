@@ -614,11 +614,9 @@ impl Mlp {
             let hidden = (inputs.end > lo).then(|| dleft.slice_mut(s![..n, lo..inputs.end]));
             match sparse {
                 Some(plan) => {
-                    let w = layer.weight.as_slice().expect("weights are contiguous");
-                    let g = grads.weights[k]
-                        .as_slice_mut()
-                        .expect("gradients are contiguous");
-                    plan.backward(k, w, dz.view(), inputs, g, hidden);
+                    // A chain's hidden outputs have one reader each: their gradient starts at zero here.
+                    let fresh = self.topology == Topology::Chain;
+                    plan.backward(k, dz.view(), inputs, hidden, fresh)
                 }
                 None => {
                     if let Some(mut target) = hidden {
@@ -759,21 +757,19 @@ impl Mlp {
         };
         self.backward_ws(ws, n, grads);
         let mut total = value as f64;
-        let kept = |k: usize| ws.sparse.as_ref().and_then(|p| p.kept(k));
         if alpha > 0.0 {
             let scale = alpha / n as f32;
             let mut sq = 0.0f64;
             for (k, (layer, g)) in self.layers.iter().zip(grads.weights.iter_mut()).enumerate() {
                 let square = |w: f32| (w as f64) * (w as f64);
-                match kept(k) {
+                match ws.sparse.as_mut().and_then(|p| p.kept_grad_mut(k)) {
                     // The same sum and updates as below without the pruned zeros (adding `+0.0` to a
-                    // sum of squares changes no bit).
-                    Some(kept) => {
+                    // sum of squares changes no bit), on the sparse layer's own gradient.
+                    Some((kept, g)) => {
                         let w = layer.weight.as_slice().expect("weights are contiguous");
-                        let g = g.as_slice_mut().expect("gradients are contiguous");
                         sq += kept.iter().map(|&i| square(w[i])).sum::<f64>();
-                        for &i in kept {
-                            g[i] += scale * w[i];
+                        for (g, &i) in g.iter_mut().zip(kept) {
+                            *g += scale * w[i];
                         }
                     }
                     None => {
@@ -784,7 +780,8 @@ impl Mlp {
             }
             total += 0.5 * alpha as f64 * sq / n as f64;
         }
-        grads.apply_masks(self, |k| kept(k).is_some());
+        let sparse = ws.sparse.as_ref();
+        grads.apply_masks(self, |k| sparse.is_some_and(|p| p.is_sparse(k)));
         total as f32
     }
 }

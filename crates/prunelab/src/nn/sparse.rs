@@ -275,26 +275,33 @@ impl Csr {
         self
     }
 
-    /// Reads every stored value again from the dense weights it was made from: entry `(r, c)` takes
-    /// `weight[at(r, c)]`. Made by [`Csr::for_vectors`] (no per-sample layout to keep in step).
-    pub(super) fn refresh_values(&mut self, weight: &[f32], at: impl Fn(usize, usize) -> usize) {
+    /// Sets every stored value from `src`: entry `e` (in row and column order) takes `src[at[e]]`, and the
+    /// column-blocked copy follows. Made by [`Csr::for_vectors`] (no per-sample layout to keep in step).
+    /// `at` lists far-apart positions of a large `src` (a dense weight matrix), so each is fetched into
+    /// cache a few entries ahead.
+    pub(super) fn gather_values(&mut self, src: &[f32], at: &[usize]) {
         assert!(
-            self.sliced.is_none(),
-            "refresh_values: a matrix made for vectors"
+            self.sliced.is_none() && at.len() == self.values.len(),
+            "gather_values: a matrix made for vectors, one position per entry"
         );
-        let rows = self.rows;
-        for r in 0..rows {
-            for e in self.indptr[r]..self.indptr[r + 1] {
-                self.values[e] = weight[at(r, self.indices[e] as usize)];
+        const AHEAD: usize = 64;
+        for (e, (v, &i)) in self.values.iter_mut().zip(at).enumerate() {
+            if let Some(&next) = at.get(e + AHEAD) {
+                crate::kernels::prefetch(src, next);
             }
+            *v = src[i];
         }
         if let Some(b) = &mut self.blocked {
+            // The blocked copy holds row `r`'s entries of column block after block: walk each row's
+            // entries in step (its entries are in column order).
+            let rows = self.rows;
+            let mut next: Vec<usize> = self.indptr[..rows].to_vec();
             for blk in 0..b.blocks {
-                for r in 0..rows {
+                for (r, n) in next.iter_mut().enumerate() {
                     let i = blk * rows + r;
-                    for e in b.ptr[i] as usize..b.ptr[i + 1] as usize {
-                        b.values[e] = weight[at(r, b.indices[e] as usize)];
-                    }
+                    let (lo, hi) = (b.ptr[i] as usize, b.ptr[i + 1] as usize);
+                    b.values[lo..hi].copy_from_slice(&self.values[*n..*n + (hi - lo)]);
+                    *n += hi - lo;
                 }
             }
         }

@@ -15,12 +15,12 @@ impl Mlp {
         let mut finite = true;
         for (k, layer) in self.layers.iter_mut().enumerate() {
             let w = layer.weight.as_slice_mut().expect("weights are contiguous");
-            if let Some(kept) = sparse.and_then(|p| p.kept(k)) {
-                finite &= update.update_at(2 * k, w, kept);
+            if let Some((kept, grads)) = sparse.and_then(|p| p.kept_grad(k)) {
+                finite &= update.update_at(2 * k, w, kept, grads);
             } else {
                 finite &= update.update(2 * k, w);
             }
-            if let (Some(mask), None) = (&layer.mask, sparse.and_then(|p| p.kept(k))) {
+            if let (Some(mask), false) = (&layer.mask, sparse.is_some_and(|p| p.is_sparse(k))) {
                 zero_pruned(w, mask.as_slice().expect("masks are contiguous"), |i| {
                     update.pruned(2 * k, i)
                 });
