@@ -455,7 +455,7 @@ impl Trainer {
                 // them checked here.
                 let tracked = self.utility.is_some() || self.movement.is_some();
                 if let (true, Some(plan)) = (tracked, &ws.sparse) {
-                    plan.scatter_grads(&mut grads);
+                    plan.scatter_grads(&mut grads.weights);
                 }
                 if !value.is_finite() || (tracked && !grads.all_finite()) {
                     return Err(self.diverged(model, &snapshot, epoch));

@@ -290,7 +290,8 @@ impl Workspace {
     /// Lets the layers of `mlp` with at most `below` of their weights kept train through the sparse kernels
     /// ([`SparsePlan`]), for batches of up to the rows these buffers hold; made again after any mask changes.
     pub(crate) fn plan_sparse(&mut self, mlp: &Mlp, below: f64) {
-        self.sparse = SparsePlan::new(mlp, self.acts.nrows(), below);
+        let inputs: Vec<_> = (0..mlp.layers.len()).map(|k| mlp.input_range(k)).collect();
+        self.sparse = SparsePlan::new(&mlp.layers, &inputs, mlp.n_inputs, self.acts.nrows(), below);
     }
 
     /// Makes sure the buffers fit `mlp` and hold at least `rows` samples.

@@ -8,7 +8,7 @@
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-use super::{Csr, Mlp};
+use super::{Csr, Dense};
 use crate::kernels::sampled::sampled_product;
 
 /// The density (fraction of weights kept) at or below which a masked layer trains through the sparse
@@ -58,11 +58,19 @@ pub(crate) struct SparsePlan {
 }
 
 impl SparsePlan {
-    /// The plan for `mlp` with batches of up to `rows` samples: masked layers with at most `below` of their
-    /// weights kept train sparse. `None` when no layer does.
-    pub(crate) fn new(mlp: &Mlp, rows: usize, below: f64) -> Option<SparsePlan> {
-        let layers: Vec<Option<LayerPlan>> = mlp
-            .layers
+    /// The plan for a network's `layers`, layer `k` reading columns `inputs[k]` of the activations (the
+    /// network's `n_inputs` inputs, then each layer's outputs), with batches of up to `rows` samples: masked
+    /// layers with at most `below` of their weights kept train sparse. `None` when no layer does.
+    pub(crate) fn new(
+        layers: &[Dense],
+        inputs: &[std::ops::Range<usize>],
+        n_inputs: usize,
+        rows: usize,
+        below: f64,
+    ) -> Option<SparsePlan> {
+        let width = n_inputs + layers.iter().map(Dense::n_outputs).sum::<usize>();
+        let dense = layers;
+        let layers: Vec<Option<LayerPlan>> = dense
             .iter()
             .enumerate()
             .map(|(k, layer)| {
@@ -71,8 +79,8 @@ impl SparsePlan {
                 if density > below {
                     return None;
                 }
-                let inputs = mlp.input_range(k);
-                let hidden_from = mlp.n_inputs().clamp(inputs.start, inputs.end) - inputs.start;
+                let inputs = inputs[k].clone();
+                let hidden_from = n_inputs.clamp(inputs.start, inputs.end) - inputs.start;
                 let weight = layer.weight.view();
                 let w = Csr::from_masked(weight, Some(mask.view())).for_vectors();
                 let hidden = ndarray::s![.., hidden_from..];
@@ -116,8 +124,7 @@ impl SparsePlan {
             return None;
         }
         let stride = (rows.max(1).div_ceil(LANES) | 1) * LANES;
-        let widest = mlp
-            .layers
+        let widest = dense
             .iter()
             .map(|l| l.n_outputs().max(l.n_inputs()))
             .max()
@@ -125,7 +132,7 @@ impl SparsePlan {
         Some(SparsePlan {
             layers,
             stride,
-            acts_t: vec![0.0; mlp.total_width() * stride],
+            acts_t: vec![0.0; width * stride],
             mirrored: 0,
             out_t: vec![0.0; widest * stride],
             in_t: vec![0.0; widest * stride],
@@ -155,10 +162,10 @@ impl SparsePlan {
         Some((&p.kept, &mut p.grad))
     }
 
-    /// Writes the sparse layers' gradients into the dense `grads` (pruned entries stay as they are), for
+    /// Writes the sparse layers' gradients into the dense weight gradients `grads` (pruned entries stay as they are), for
     /// readers of the whole gradient (the movement and utility trackers).
-    pub(crate) fn scatter_grads(&self, grads: &mut super::Gradients) {
-        for (p, g) in self.layers.iter().zip(&mut grads.weights) {
+    pub(crate) fn scatter_grads(&self, grads: &mut [ndarray::Array2<f32>]) {
+        for (p, g) in self.layers.iter().zip(grads) {
             if let (Some(p), Some(g)) = (p, g.as_slice_mut()) {
                 for (&at, &v) in p.kept.iter().zip(&p.grad) {
                     g[at] = v;
