@@ -436,7 +436,7 @@ unsafe fn gemv_sweep<const M: usize>(n8: usize, k: usize, a: Mat, b: Mat, s: *mu
 /// # Safety
 /// The CPU has AVX (true inside this family's kernels).
 #[inline(always)]
-unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
+pub(super) unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
     // SAFETY: the caller guarantees AVX; these intrinsics only shuffle registers (no memory access).
     unsafe {
         let t0 = _mm256_unpacklo_ps(r[0], r[1]);

@@ -10,6 +10,18 @@ const CHAINS: usize = 8;
 /// Entries per parallel piece; smaller products run on the calling thread.
 const PARALLEL_ENTRIES: usize = 1 << 12;
 
+/// What the sampled product reads: row `r`'s entries `indptr[r]..indptr[r + 1]` at columns `indices`, and
+/// the feature-major operands `a` (by row) and `b` (by column), `n` samples each at `stride` apart.
+#[derive(Clone, Copy)]
+struct Operands<'a> {
+    indptr: &'a [usize],
+    indices: &'a [u32],
+    a: &'a [f32],
+    b: &'a [f32],
+    stride: usize,
+    n: usize,
+}
+
 /// `out[e] = Σ_{s < n} a[r·stride + s] · b[indices[e]·stride + s]` for every entry `e` of every row `r`
 /// (row `r`'s entries are `indptr[r]..indptr[r + 1]`), each sum one FMA chain in sample order from zero.
 /// `a` and `b` are feature-major: row `r` of `a` (an output's `∂L/∂z`) and row `c` of `b` (an input's
@@ -40,8 +52,16 @@ pub(crate) fn sampled_product(
                 .all(|&c| (c as usize + 1) * stride <= b.len()),
         "sampled product operands"
     );
+    let op = Operands {
+        indptr,
+        indices,
+        a,
+        b,
+        stride,
+        n,
+    };
     if out.len() < 2 * PARALLEL_ENTRIES || !crate::linalg::may_split() {
-        return rows_into(indptr, indices, a, b, stride, n, 0..rows, out);
+        return rows_into(op, 0..rows, out);
     }
     use rayon::prelude::*;
     // Pieces of whole rows with about PARALLEL_ENTRIES entries each.
@@ -59,33 +79,23 @@ pub(crate) fn sampled_product(
     }
     pieces
         .into_par_iter()
-        .for_each(|(range, piece)| rows_into(indptr, indices, a, b, stride, n, range, piece));
+        .for_each(|(range, piece)| rows_into(op, range, piece));
 }
 
 /// [`sampled_product`] for rows `rows`, whose entries `out` holds (from row `rows.start`'s first).
-#[allow(clippy::too_many_arguments)]
-fn rows_into(
-    indptr: &[usize],
-    indices: &[u32],
-    a: &[f32],
-    b: &[f32],
-    stride: usize,
-    n: usize,
-    rows: std::ops::Range<usize>,
-    out: &mut [f32],
-) {
+fn rows_into(op: Operands, rows: std::ops::Range<usize>, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if crate::kernels::family() != crate::kernels::SimdFamily::Portable {
         // SAFETY: the AVX2 and AVX-512 families both need AVX2 and FMA, and `family()` is always a family
         // the one-time detection found this CPU to support.
-        return unsafe { avx2::rows(indptr, indices, a, b, stride, n, rows, out) };
+        return unsafe { avx2::rows(op, rows, out) };
     }
     #[cfg(target_arch = "x86_64")]
     if crate::kernels::has_fma() {
         // SAFETY: `has_fma()` is the one-time CPU detection in `kernels`: the CPU has FMA.
-        return unsafe { rows_fma(indptr, indices, a, b, stride, n, rows, out) };
+        return unsafe { rows_fma(op, rows, out) };
     }
-    rows_any(indptr, indices, a, b, stride, n, rows, out)
+    rows_any(op, rows, out)
 }
 
 /// [`rows_any`] compiled for the FMA unit (the same numbers: [`f32::mul_add`] is one rounding either way).
@@ -94,33 +104,21 @@ fn rows_into(
 /// The CPU must have FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn rows_fma(
-    indptr: &[usize],
-    indices: &[u32],
-    a: &[f32],
-    b: &[f32],
-    stride: usize,
-    n: usize,
-    rows: std::ops::Range<usize>,
-    out: &mut [f32],
-) {
-    rows_any(indptr, indices, a, b, stride, n, rows, out)
+unsafe fn rows_fma(op: Operands, rows: std::ops::Range<usize>, out: &mut [f32]) {
+    rows_any(op, rows, out)
 }
 
 /// The loop, for any CPU: per row, its entries [`CHAINS`] at a time, each a chain over the samples.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn rows_any(
-    indptr: &[usize],
-    indices: &[u32],
-    a: &[f32],
-    b: &[f32],
-    stride: usize,
-    n: usize,
-    rows: std::ops::Range<usize>,
-    out: &mut [f32],
-) {
+fn rows_any(op: Operands, rows: std::ops::Range<usize>, out: &mut [f32]) {
+    let Operands {
+        indptr,
+        indices,
+        a,
+        b,
+        stride,
+        n,
+    } = op;
     let base = indptr[rows.start];
     for r in rows {
         let d = &a[r * stride..][..n];
@@ -152,6 +150,9 @@ fn rows_any(
 mod avx2 {
     use std::arch::x86_64::*;
 
+    use super::super::avx2::transpose8;
+    use super::Operands;
+
     /// Samples `s..s + 8` of eight rows, transposed: vector `k` holds sample `s + k` of rows `0..8`.
     ///
     /// # Safety
@@ -159,35 +160,7 @@ mod avx2 {
     #[inline(always)]
     unsafe fn transposed(rows: &[*const f32; 8], s: usize) -> [__m256; 8] {
         // SAFETY: as the caller guarantees.
-        unsafe {
-            let r: [__m256; 8] = std::array::from_fn(|l| _mm256_loadu_ps(rows[l].add(s)));
-            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-            [
-                _mm256_permute2f128_ps::<0x20>(u0, u4),
-                _mm256_permute2f128_ps::<0x20>(u1, u5),
-                _mm256_permute2f128_ps::<0x20>(u2, u6),
-                _mm256_permute2f128_ps::<0x20>(u3, u7),
-                _mm256_permute2f128_ps::<0x31>(u0, u4),
-                _mm256_permute2f128_ps::<0x31>(u1, u5),
-                _mm256_permute2f128_ps::<0x31>(u2, u6),
-                _mm256_permute2f128_ps::<0x31>(u3, u7),
-            ]
-        }
+        unsafe { transpose8(std::array::from_fn(|l| _mm256_loadu_ps(rows[l].add(s)))) }
     }
 
     /// `G` groups of eight entries of one row: `cols[g][l]` is entry `8g + l`'s input row, `d` the row's
@@ -233,17 +206,15 @@ mod avx2 {
     /// # Safety
     /// The CPU has AVX2 and FMA; the operands as [`super::sampled_product`] checked them.
     #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn rows(
-        indptr: &[usize],
-        indices: &[u32],
-        a: &[f32],
-        b: &[f32],
-        stride: usize,
-        n: usize,
-        rows: std::ops::Range<usize>,
-        out: &mut [f32],
-    ) {
+    pub(super) unsafe fn rows(op: Operands, rows: std::ops::Range<usize>, out: &mut [f32]) {
+        let Operands {
+            indptr,
+            indices,
+            a,
+            b,
+            stride,
+            n,
+        } = op;
         let base = indptr[rows.start];
         let col = |e: usize| b[indices[e] as usize * stride..][..n].as_ptr();
         for r in rows {
@@ -309,7 +280,15 @@ mod tests {
         sampled_product(&indptr, &indices, &a, &b, stride, n, &mut out);
         // The plain loop and (where the CPU has it) the AVX2 one give the same bits as the dispatch.
         let mut plain = vec![f32::NAN; indices.len()];
-        rows_any(&indptr, &indices, &a, &b, stride, n, 0..rows, &mut plain);
+        let op = Operands {
+            indptr: &indptr,
+            indices: &indices,
+            a: &a,
+            b: &b,
+            stride,
+            n,
+        };
+        rows_any(op, 0..rows, &mut plain);
         assert!(plain
             .iter()
             .zip(&out)
@@ -319,7 +298,7 @@ mod tests {
             let mut vector = vec![f32::NAN; indices.len()];
             // SAFETY: the CPU has AVX2 and FMA (checked above); the operands were checked by the
             // `sampled_product` call above.
-            unsafe { avx2::rows(&indptr, &indices, &a, &b, stride, n, 0..rows, &mut vector) };
+            unsafe { avx2::rows(op, 0..rows, &mut vector) };
             assert!(vector
                 .iter()
                 .zip(&out)
