@@ -5,6 +5,7 @@ Usage: peers.py THREADS   (set OMP/MKL/OpenBLAS thread variables before starting
 """
 import json
 import sys
+import time
 
 import numpy as np
 
@@ -83,6 +84,86 @@ def workload_b():
             opt.step()
 
     report("b", median_time(3, epoch), n)
+
+
+def workload_t():
+    """One epoch of the 90%- and 98%-pruned network in sample order, as prunelab_side.rs trained it: PyTorch
+    with prune masks (custom_from_mask), and with each layer a torch.sparse CSR matrix whose kept values are
+    the parameters. Both start from prunelab's pruned weights; their weights after the epoch are compared
+    with prunelab's (largest difference relative to the largest weight)."""
+    import torch.nn.utils.prune as prune
+
+    n = 2000
+    x = torch.from_numpy(inputs(n, 784, 1))
+    y = torch.tensor([(i * 7 + i // 3) % 10 for i in range(n)])
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def epoch(model, params):
+        opt = torch.optim.Adam(params, lr=1e-3)
+        for i in range(0, n, 100):
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(x[i:i + 100]), y[i:i + 100]).backward()
+            opt.step()
+
+    def off(trained, want):
+        want = np.concatenate([w.ravel() for w in want])
+        got = np.concatenate([w.ravel() for w in trained])
+        return float(np.abs(got - want).max() / np.abs(want).max())
+
+    for tag in ("t90", "t98"):
+        init, mask, want = (exported(f"{tag}-{k}.f32") for k in ("init", "mask", "trained"))
+        if init is None:
+            print(f"{tag}: prunelab_side.rs has not written its networks: no {tag} rows", file=sys.stderr)
+            continue
+        init, mask, want = layer_weights(init), layer_weights(mask), layer_weights(want)
+
+        def masked():
+            model = network_with(init).train()
+            linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+            for m, k in zip(linears, mask):
+                prune.custom_from_mask(m, name="weight", mask=torch.from_numpy(k != 0))
+            return model, linears
+
+        times, trained = [], None
+        for _ in range(3):
+            model, linears = masked()
+            start = time.perf_counter()
+            epoch(model, model.parameters())
+            times.append(time.perf_counter() - start)
+            # `weight` is recomputed at the next forward pass: after the last step it is one step behind.
+            trained = [(m.weight_orig * m.weight_mask).detach().numpy() for m in linears]
+        report_checked(f"{tag}-masked", sorted(times)[1], n, off(trained, want))
+
+        structure = [torch.from_numpy(w).to_sparse_csr() for w in init]
+
+        class CsrMlp(torch.nn.Module):
+            """Each layer a CSR matrix of fixed structure; its kept values are the parameters."""
+
+            def __init__(self):
+                super().__init__()
+                self.values = torch.nn.ParameterList([torch.nn.Parameter(c.values().clone()) for c in structure])
+
+            def weights(self):
+                return [torch.sparse_csr_tensor(c.crow_indices(), c.col_indices(), v, c.shape)
+                        for c, v in zip(structure, self.values)]
+
+            def forward(self, inp):
+                h = inp.T
+                ws = self.weights()
+                for i, w in enumerate(ws):
+                    h = torch.sparse.mm(w, h)
+                    if i < len(ws) - 1:
+                        h = torch.relu(h)
+                return h.T
+
+        times = []
+        for _ in range(3):
+            model = CsrMlp()
+            start = time.perf_counter()
+            epoch(model, model.parameters())
+            times.append(time.perf_counter() - start)
+            trained = [w.detach().to_dense().numpy() for w in model.weights()]
+        report_checked(f"{tag}-csr", sorted(times)[1], n, off(trained, want))
 
 
 def network_with(weights):
@@ -214,8 +295,8 @@ def workload_c1():
                        check("c1-ort", sess.run(None, {"x": x1})[0], want))
 
 
-only = sys.argv[2:] or ["a", "b", "c", "c1"]
+only = sys.argv[2:] or ["a", "b", "t", "c", "c1"]
 for name in only:
     if name == "peak":
         continue
-    {"a": workload_a, "b": workload_b, "c": workload_c, "c1": workload_c1}[name]()
+    {"a": workload_a, "b": workload_b, "t": workload_t, "c": workload_c, "c1": workload_c1}[name]()

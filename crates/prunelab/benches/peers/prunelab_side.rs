@@ -6,6 +6,9 @@
 //! - `a`: iris 4-5-3-1, SGD (Nesterov 0.9, lr 1e-3) with alpha 0.1, 1000 full-batch epochs, then the
 //!   1000-threshold AP sweep on the test split;
 //! - `b`: 784-1000-1000-500-200-10 bias-free, batch 100, Adam: one epoch of 2000 samples;
+//! - `t`: that network with 90% and 98% of every layer's weights pruned, one epoch of the same samples in
+//!   order (batch 100, Adam): through the sparse kernels, through the dense ones with masks, and unpruned;
+//!   the pruned networks before and after the epoch are written for `peers.py` to train the same in PyTorch;
 //! - `c`: that network's inference on a batch of 10,000, dense and 90% unstructured pruned (sparse kernels),
 //!   the sparse one also with its heap shifted by 16, 32 and 48 bytes (the times must not move);
 //! - `c1`: the same two networks on one sample (latency);
@@ -82,44 +85,66 @@ fn sparse_runs(sparse: &SparseMlp, x: &Array2<f32>) -> Result<Vec<f64>> {
         .collect()
 }
 
-/// Writes the weights (layer by layer, row-major, little-endian f32) and prunelab's logits for the first 256
-/// inputs into `target/peers/`, for `peers.py` to run the same networks and compare its outputs.
-fn export(dense: &Mlp, pruned: &Mlp, sparse: &SparseMlp, x: &Array2<f32>) -> Result<()> {
+/// Writes `values` (little-endian f32) as `target/peers/NAME`, for `peers.py`.
+fn write_f32(name: &str, values: impl IntoIterator<Item = f32>) -> Result<()> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/peers");
     let io = |e: std::io::Error| Error::Io {
         path: dir.clone(),
         source: e,
     };
     std::fs::create_dir_all(&dir).map_err(io)?;
-    let write = |name: &str, values: &mut dyn Iterator<Item = f32>| -> Result<()> {
-        let bytes: Vec<u8> = values.flat_map(f32::to_le_bytes).collect();
-        std::fs::write(dir.join(name), bytes).map_err(io)
-    };
-    let weights = |m: &Mlp| -> Vec<f32> {
-        m.layers()
-            .iter()
-            .flat_map(|l| {
-                let mut w = l.weight().to_owned();
-                if let Some(mask) = l.mask() {
-                    ndarray::Zip::from(&mut w).and(&mask).for_each(|w, &k| {
-                        if !k {
-                            *w = 0.0
-                        }
-                    });
-                }
-                w.into_iter()
-            })
-            .collect()
-    };
+    let bytes: Vec<u8> = values.into_iter().flat_map(f32::to_le_bytes).collect();
+    std::fs::write(dir.join(name), bytes).map_err(io)
+}
+
+/// Every layer's weights, layer by layer, row-major, pruned ones as zeros.
+fn masked_weights(m: &Mlp) -> Vec<f32> {
+    m.layers()
+        .iter()
+        .flat_map(|l| {
+            let mut w = l.weight().to_owned();
+            if let Some(mask) = l.mask() {
+                ndarray::Zip::from(&mut w).and(&mask).for_each(|w, &k| {
+                    if !k {
+                        *w = 0.0
+                    }
+                });
+            }
+            w.into_iter()
+        })
+        .collect()
+}
+
+/// Every layer's mask as 1 (kept) and 0 (pruned), laid out as [`masked_weights`].
+fn mask_values(m: &Mlp) -> Vec<f32> {
+    m.layers()
+        .iter()
+        .flat_map(|l| match l.mask() {
+            Some(mask) => mask
+                .iter()
+                .map(|&k| f32::from(u8::from(k)))
+                .collect::<Vec<_>>(),
+            None => vec![1.0; l.n_weights()],
+        })
+        .collect()
+}
+
+/// Writes the weights and prunelab's logits for the first 256 inputs into `target/peers/`, for `peers.py`
+/// to run the same networks and compare its outputs.
+fn export(dense: &Mlp, pruned: &Mlp, sparse: &SparseMlp, x: &Array2<f32>) -> Result<()> {
     let head = x.slice(ndarray::s![..256, ..]);
-    write("c-weights-dense.f32", &mut weights(dense).into_iter())?;
-    write("c-weights-sparse90.f32", &mut weights(pruned).into_iter())?;
-    write("c-logits-dense.f32", &mut dense.forward(head)?.into_iter())?;
-    write(
-        "c-logits-sparse90.f32",
-        &mut sparse.forward(head)?.into_iter(),
-    )?;
-    Ok(())
+    write_f32("c-weights-dense.f32", masked_weights(dense))?;
+    write_f32("c-weights-sparse90.f32", masked_weights(pruned))?;
+    write_f32("c-logits-dense.f32", dense.forward(head)?)?;
+    write_f32("c-logits-sparse90.f32", sparse.forward(head)?)
+}
+
+/// Workload b's data: 2000 pseudo-random inputs and ten classes.
+fn training_data() -> Result<Dataset> {
+    let n = 2000;
+    let x = inputs(n, 784, 1);
+    let labels = ndarray::Array1::from_iter((0..n).map(|i| (i * 7 + i / 3) % 10));
+    Dataset::classification(x, labels, 10)
 }
 
 fn main() -> Result<()> {
@@ -154,10 +179,8 @@ fn main() -> Result<()> {
         report("a", s, train.n_samples());
     }
     if wants("b") {
-        let n = 2000;
-        let x = inputs(n, 784, 1);
-        let labels = ndarray::Array1::from_iter((0..n).map(|i| (i * 7 + i / 3) % 10));
-        let data = Dataset::classification(x, labels, 10)?;
+        let data = training_data()?;
+        let n = data.n_samples();
         let mut model = big_network()?;
         let mut trainer = TrainParams::new(Loss::CrossEntropy, Adam::new(1e-3))
             .epochs(1)
@@ -166,6 +189,36 @@ fn main() -> Result<()> {
             .trainer()?;
         let s = time(3, || trainer.fit(&mut model, &data))?;
         report("b", s, n);
+    }
+    if wants("t") {
+        // One epoch of pruned training in the order of the samples (so that PyTorch can follow it step for
+        // step), every layer pruned by magnitude: through the sparse kernels (prunelab's default), through
+        // the dense ones with masks, and the unpruned network for reference. The fit's set-up is timed too.
+        let data = training_data()?;
+        let n = data.n_samples();
+        let params = TrainParams::new(Loss::CrossEntropy, Adam::new(1e-3))
+            .epochs(1)
+            .batch_size(BatchSize::Size(100))
+            .shuffle(false);
+        let dense = big_network()?;
+        let s = time(3, || params.fit(&mut dense.clone(), &data))?;
+        report("t-dense", s, n);
+        for (tag, sparsity) in [("t90", 0.9), ("t98", 0.98)] {
+            let mut pruned = dense.clone();
+            prune_to_sparsity(&mut pruned, sparsity, Scope::Layerwise, &[])?;
+            let mut trained = pruned.clone();
+            let s = time(3, || {
+                trained = pruned.clone();
+                params.fit(&mut trained, &data)
+            })?;
+            report(tag, s, n);
+            let masked = params.clone().sparse_density(0.0);
+            let s = time(3, || masked.fit(&mut pruned.clone(), &data))?;
+            report(&format!("{tag}-prunelab-masked"), s, n);
+            write_f32(&format!("{tag}-init.f32"), masked_weights(&pruned))?;
+            write_f32(&format!("{tag}-mask.f32"), mask_values(&pruned))?;
+            write_f32(&format!("{tag}-trained.f32"), masked_weights(&trained))?;
+        }
     }
     if wants("c") {
         let x = inputs(10_000, 784, 2);

@@ -18,9 +18,18 @@ DENSE_10K = [("c-dense", "PyTorch dense"), ("c-onednn", "PyTorch oneDNN"), ("c-o
              ("c-deepsparse-dense", "DeepSparse 1.8 dense")]
 DENSE_1 = [("c1-dense", "PyTorch dense"), ("c1-onednn", "PyTorch oneDNN"), ("c1-ort", "ONNX Runtime"),
            ("c1-deepsparse-dense", "DeepSparse 1.8 dense")]
+def TRAIN_PEERS(tag):  # noqa: N802 - a table entry, like the constants around it
+    return [(f"{tag}-masked", "PyTorch + prune masks"), (f"{tag}-csr", "torch.sparse CSR"),
+            (f"prunelab:{tag}-prunelab-masked", "prunelab dense + masks"), ("prunelab:t-dense", "prunelab unpruned")]
+
+
 WORKLOADS = {
     "a": ("iris: 1000 SGD epochs + 1000-threshold AP sweep", None, 100.0, [("a", "scikit-learn + numpy loop")]),
     "b": ("784-1000-1000-500-200-10 training, batch 100, Adam", 6 * WEIGHTS, 2.0, [("b", "PyTorch")]),
+    # Pruned training: every layer keeps 10% (2%) of its weights; prunelab's own dense runs (masked, and the
+    # unpruned network) count as peers, so the ratio is against the fastest of them all.
+    "t90": ("training, 90% pruned, batch 100, Adam, in order", 6 * WEIGHTS // 10, 5.0, TRAIN_PEERS("t90")),
+    "t98": ("training, 98% pruned, batch 100, Adam, in order", 6 * WEIGHTS // 50, 8.0, TRAIN_PEERS("t98")),
     "c-dense": ("inference, batch 10,000, dense", 2 * WEIGHTS, 1.0, DENSE_10K),
     # Every layer keeps exactly 10% of its weights (each layer's count is a multiple of 10).
     "c-sparse90": ("inference, batch 10,000, 90% pruned", 2 * WEIGHTS // 10, 1.5,
@@ -71,7 +80,9 @@ def main(path):
                 continue
             valid, wrong = [], []
             for peer, label in peers:
-                r = get.get(("peer", t, peer))
+                # "prunelab:NAME": one of prunelab's own runs as the yardstick (its dense path, say).
+                side, peer = ("prunelab", peer[9:]) if peer.startswith("prunelab:") else ("peer", peer)
+                r = get.get((side, t, peer))
                 if r is None:
                     continue
                 d = r.get("maxdiff")
@@ -99,7 +110,8 @@ def main(path):
     print("\n".join(notes))
     print("\nRatio: the best peer whose outputs agree with prunelab's logits (within 1e-3 of their scale) against "
           "prunelab. GFLOP/s counts the FLOPs done: 6 per weight and sample for training, 2 for inference, and for "
-          "the sparse rows 2 per kept weight (10%) only; %peak against the measured FMA peak.")
+          "the sparse rows 2 (training: 6) per kept weight only; %peak against the measured FMA peak. Training rows "
+          "check the weights after the epoch (relative to the largest weight), not logits.")
 
 
 main(sys.argv[1])

@@ -268,6 +268,39 @@ impl Csr {
         &self.values
     }
 
+    /// The transpose of columns `from..` (row `i` of the result is column `from + i`, its entries in row
+    /// order), and for each of its entries the index of the same entry here. A counting pass over the
+    /// entries, with no look at the pruned ones.
+    pub(super) fn transposed_from(&self, from: usize) -> (Csr, Vec<usize>) {
+        let rows = self.cols.saturating_sub(from);
+        let mut indptr = vec![0usize; rows + 1];
+        for &c in &self.indices {
+            if let Some(i) = (c as usize).checked_sub(from) {
+                indptr[i + 1] += 1;
+            }
+        }
+        for i in 0..rows {
+            indptr[i + 1] += indptr[i];
+        }
+        let nnz = indptr[rows];
+        let (mut indices, mut values, mut at) =
+            (vec![0u32; nnz], vec![0.0f32; nnz], vec![0usize; nnz]);
+        let mut next = indptr[..rows].to_vec();
+        for r in 0..self.rows {
+            for e in self.indptr[r]..self.indptr[r + 1] {
+                if let Some(i) = (self.indices[e] as usize).checked_sub(from) {
+                    let t = next[i];
+                    (indices[t], values[t], at[t]) = (r as u32, self.values[e], e);
+                    next[i] += 1;
+                }
+            }
+        }
+        (
+            Csr::from_checked_parts(rows, self.rows, indptr, indices, values),
+            at,
+        )
+    }
+
     /// The matrix as training uses it: whole vectors of samples only, so without the per-sample layout
     /// (which [`Csr::refresh_values`] would otherwise have to keep in step).
     pub(super) fn for_vectors(mut self) -> Self {

@@ -83,9 +83,9 @@ impl SparsePlan {
                 let hidden_from = n_inputs.clamp(inputs.start, inputs.end) - inputs.start;
                 let weight = layer.weight.view();
                 let w = Csr::from_masked(weight, Some(mask.view())).for_vectors();
-                let hidden = ndarray::s![.., hidden_from..];
-                let wt = Csr::from_masked(weight.slice(hidden).t(), Some(mask.slice(hidden).t()))
-                    .for_vectors();
+                // Entry (input i, unit j) of `wt` is entry `from_w` of `w`.
+                let (wt, from_w) = w.transposed_from(hidden_from);
+                let wt = wt.for_vectors();
                 let cols = layer.n_inputs();
                 let kept = (0..w.rows())
                     .flat_map(|r| {
@@ -96,21 +96,6 @@ impl SparsePlan {
                     })
                     .collect();
                 let grad = vec![0.0; w.nnz()];
-                // Entry (input i, unit j) of `wt` is entry (j, hidden_from + i) of `w`: found in row j's
-                // columns, which rise.
-                let from_w = (0..wt.rows())
-                    .flat_map(|i| {
-                        let (lo, hi) = (wt.indptr()[i], wt.indptr()[i + 1]);
-                        wt.indices()[lo..hi].iter().map(move |&j| (i, j as usize))
-                    })
-                    .map(|(i, j)| {
-                        let (lo, hi) = (w.indptr()[j], w.indptr()[j + 1]);
-                        let col = (hidden_from + i) as u32;
-                        lo + w.indices()[lo..hi]
-                            .binary_search(&col)
-                            .expect("a kept weight is in both forms")
-                    })
-                    .collect();
                 Some(LayerPlan {
                     w,
                     wt,
