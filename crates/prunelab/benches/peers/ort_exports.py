@@ -1,9 +1,11 @@
 """ONNX Runtime on prunelab's exports, beside prunelab's own times.
 
-Reads DIR as `cargo run --release -p prunelab --example export_timings -- DIR` wrote it (dense.onnx,
-masked-90.onnx, compacted.onnx and timings.json), runs each ONNX file in ONNX Runtime on the same inputs
-(notebook 07's formula), checks the outputs against prunelab's first rows, and prints one table: file sizes,
-and the median time of prunelab and of ONNX Runtime at batch 10,000 and at batch 1.
+Reads DIR as `cargo run --release -p prunelab --example export_timings -- DIR` wrote it (dense, masked-90
+and compacted as .onnx and .safetensors, and timings.json), runs each ONNX file in ONNX Runtime on the same
+inputs (notebook 07's formula) and loads each safetensors file into a PyTorch Sequential (the masked one
+through `torch.nn.utils.prune`, as its `weight_orig` and `weight_mask` ask), checks both against prunelab's
+first rows of outputs, and prints one table: file sizes, and the median time of prunelab and of ONNX Runtime
+at batch 10,000 and at batch 1.
 
     target/peers-venv/bin/python crates/prunelab/benches/peers/ort_exports.py DIR [THREADS]
 
@@ -30,6 +32,28 @@ def median_ms(reps, f):
     return t[reps // 2]
 
 
+def torch_outputs(path, x):
+    """The outputs of PyTorch's Sequential loaded from prunelab's safetensors file at `path`."""
+    import safetensors.torch
+    import torch
+    from torch.nn.utils import prune
+
+    state = safetensors.torch.load_file(str(path))
+    names = sorted({k.split(".")[0] for k in state}, key=int)
+    shapes = [state.get(f"{i}.weight", state.get(f"{i}.weight_orig")).shape for i in names]
+    layers = []
+    for i, (out, inp) in enumerate(shapes):
+        layers.append(torch.nn.Linear(inp, out, bias=f"{names[i]}.bias" in state))
+        layers.append(torch.nn.ReLU() if i < len(shapes) - 1 else torch.nn.Softmax(dim=1))
+    model = torch.nn.Sequential(*layers)
+    for i in names:
+        if f"{i}.weight_mask" in state:
+            prune.identity(model[int(i)], "weight")
+    model.load_state_dict(state)
+    with torch.no_grad():
+        return model(torch.from_numpy(x)).numpy()
+
+
 def main():
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
@@ -54,6 +78,10 @@ def main():
         diff = float(np.abs(first - np.array(mine["first_rows"], dtype=np.float32)).max())
         if diff > 1e-6:
             sys.exit(f"{name}: ONNX Runtime's outputs differ from prunelab's by {diff}")
+        torch_diff = float(np.abs(torch_outputs(folder / f"{name}.safetensors", x[:4]) -
+                                  np.array(mine["first_rows"], dtype=np.float32)).max())
+        if torch_diff > 1e-6:
+            sys.exit(f"{name}: PyTorch's outputs from the safetensors file differ from prunelab's by {torch_diff}")
         big = median_ms(9, lambda: session.run(None, {"input": x}))
         single = median_ms(301, lambda: session.run(None, {"input": one})) * 1e3
         print(
@@ -61,7 +89,8 @@ def main():
             f"{mine['batch_10000_ms']:>8.1f} {big:>8.1f} {big / mine['batch_10000_ms']:>7.2f}x | "
             f"{mine['batch_1_us']:>8.0f} {single:>8.0f} {single / mine['batch_1_us']:>7.2f}x"
         )
-    print("ratio: ONNX Runtime's time over prunelab's (above 1: prunelab is faster); outputs agree within 1e-6")
+    print("ratio: ONNX Runtime's time over prunelab's (above 1: prunelab is faster); ONNX Runtime's outputs and "
+          "PyTorch's from the safetensors files agree with prunelab's within 1e-6")
 
 
 if __name__ == "__main__":
