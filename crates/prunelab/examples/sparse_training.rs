@@ -5,7 +5,8 @@
 //! give the same weights, bit for bit; this is checked here too.
 //!
 //! `cargo run --release -p prunelab --example sparse_training [STEPS [DENSITY...]]` (default 60 steps per
-//! timing and densities 1 to 0.02; set `RAYON_NUM_THREADS` for the thread count).
+//! timing and densities 1 to 0.02; set `RAYON_NUM_THREADS` for the thread count). `SIZES=64,300,100,10` and
+//! `BATCH=60` in the environment measure another network (notebook 06's, say).
 use std::time::Instant;
 
 use ndarray::Array2;
@@ -18,8 +19,15 @@ fn main() -> Result<()> {
     if densities.is_empty() {
         densities = vec![1.0, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02];
     }
-    let sizes = [784, 1000, 1000, 500, 200, 10];
-    let batch = 100;
+    let sizes: Vec<usize> = match std::env::var("SIZES") {
+        Ok(s) => s.split(',').filter_map(|v| v.trim().parse().ok()).collect(),
+        Err(_) => vec![784, 1000, 1000, 500, 200, 10],
+    };
+    let batch: usize = std::env::var("BATCH")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(100);
+    let classes = *sizes.last().expect("sizes");
     // MNIST-shaped data: inputs in [0, 1), ten classes.
     let n = steps * batch;
     let mut state = 1u64;
@@ -30,8 +38,10 @@ fn main() -> Result<()> {
         (state >> 40) as f32 / (1u64 << 24) as f32
     };
     let x = Array2::from_shape_simple_fn((n, sizes[0]), &mut next);
-    let y: Vec<usize> = (0..n).map(|_| (next() * 10.0) as usize % 10).collect();
-    let data = Dataset::classification(x, y.into(), 10)?;
+    let y: Vec<usize> = (0..n)
+        .map(|_| (next() * classes as f32) as usize % classes)
+        .collect();
+    let data = Dataset::classification(x, y.into(), classes)?;
     let params = TrainParams::new(Loss::CrossEntropy, Adam::new(1e-3))
         .epochs(1)
         .batch_size(BatchSize::Size(batch))

@@ -1,6 +1,8 @@
 //! Optimisers: SGD (momentum, Nesterov, weight decay) and Adam (optionally with decoupled weight decay),
 //! following PyTorch's update rules and defaults.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -264,6 +266,14 @@ struct Slot {
     second: Vec<f32>,
 }
 
+/// The state of a sparse layer's kept weights, compact: entry `e` belongs to weight `at[e]`. While it
+/// exists, the dense slot's values at those positions are stale; [`OptimizerState::flush`] writes them back.
+#[derive(Debug, Clone, PartialEq)]
+struct Compact {
+    at: Arc<[usize]>,
+    slot: Slot,
+}
+
 /// The running state of an optimiser over the parameters of one network.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct OptimizerState {
@@ -271,6 +281,9 @@ pub(crate) struct OptimizerState {
     step: u64,
     /// Two slots per layer (weights, bias), created on the first step.
     slots: Vec<Slot>,
+    /// Per slot, the compact state of a layer that trains sparse (so that its step reads and writes its
+    /// kept entries' state contiguously), made from the dense slot when a sparse plan first steps it.
+    compact: Vec<Option<Compact>>,
 }
 
 impl OptimizerState {
@@ -279,6 +292,47 @@ impl OptimizerState {
             config,
             step: 0,
             slots: Vec::new(),
+            compact: Vec::new(),
+        }
+    }
+
+    /// Writes slot `slot`'s compact state, if any, back into the dense slot.
+    fn flush(&mut self, slot: usize) {
+        if let Some(c) = self.compact.get_mut(slot).and_then(Option::take) {
+            let dense = &mut self.slots[slot];
+            for (e, &i) in c.at.iter().enumerate() {
+                dense.first[i] = c.slot.first[e];
+                dense.second[i] = c.slot.second[e];
+            }
+        }
+    }
+
+    /// Makes the compact state of every slot match `sparse`: the weight slots of its sparse layers hold
+    /// their kept entries' state compactly (gathered afresh where the kept entries changed), the others
+    /// none.
+    fn match_plan(&mut self, sparse: Option<&SparsePlan>) {
+        for slot in 0..self.slots.len() {
+            let at = sparse
+                .and_then(|p| p.kept_shared(slot / 2))
+                .filter(|_| slot % 2 == 0);
+            let fits = matches!(
+                (&self.compact[slot], at),
+                (Some(c), Some(at)) if Arc::ptr_eq(&c.at, at)
+            );
+            if fits {
+                continue;
+            }
+            self.flush(slot);
+            if let Some(at) = at {
+                let dense = &self.slots[slot];
+                self.compact[slot] = Some(Compact {
+                    at: Arc::clone(at),
+                    slot: Slot {
+                        first: at.iter().map(|&i| dense.first[i]).collect(),
+                        second: at.iter().map(|&i| dense.second[i]).collect(),
+                    },
+                });
+            }
         }
     }
 
@@ -286,6 +340,9 @@ impl OptimizerState {
     /// entries only never visits the others, so a mask that grew between steps is followed by this.
     pub(crate) fn forget_pruned(&mut self, mlp: &Mlp) {
         if self.fits(mlp) {
+            for slot in 0..self.slots.len() {
+                self.flush(slot);
+            }
             mlp.for_each_pruned(|slot, i| {
                 self.slots[slot].first[i] = 0.0;
                 self.slots[slot].second[i] = 0.0;
@@ -297,11 +354,13 @@ impl OptimizerState {
     pub(crate) fn reset(&mut self) {
         self.step = 0;
         self.slots.clear();
+        self.compact.clear();
     }
 
     /// Whether the state was built for parameters shaped as `mlp`'s.
     fn fits(&self, mlp: &Mlp) -> bool {
         self.slots.len() == 2 * mlp.n_layers()
+            && self.compact.len() == self.slots.len()
             && mlp
                 .slot_sizes()
                 .zip(&self.slots)
@@ -327,9 +386,11 @@ impl OptimizerState {
                     second: vec![0.0; n],
                 })
                 .collect();
+            self.compact = vec![None; self.slots.len()];
             self.step = 0;
         }
         self.step += 1;
+        self.match_plan(sparse);
         mlp.update_params(&mut Step { state: self, grads }, sparse)
     }
 }
@@ -358,14 +419,11 @@ impl ParamUpdate for Step<'_> {
 
     fn update_at(&mut self, slot: usize, values: &mut [f32], at: &[usize], grads: &[f32]) -> bool {
         let state = &mut *self.state;
-        update_indexed(
-            &state.config,
-            state.step,
-            values,
-            grads,
-            &mut state.slots[slot],
-            at,
-        )
+        let c = state.compact[slot]
+            .as_mut()
+            .expect("the state of a sparse layer is compact (OptimizerState::match_plan)");
+        debug_assert!(*c.at == *at);
+        update_indexed(&state.config, state.step, values, grads, &mut c.slot, at)
     }
 
     fn pruned(&mut self, slot: usize, index: usize) {
@@ -559,8 +617,8 @@ fn update_chunk_any(
     bad == 0
 }
 
-/// The optimiser's update of the entries `at` only, entry `at[e]` with gradient `grads[e]`, each as
-/// [`update_chunk_any`] updates it.
+/// The optimiser's update of the entries `at` only: entry `at[e]` of `params` with gradient `grads[e]` and
+/// the compact state `slot` (its entry `e`), each as [`update_chunk_any`] updates it.
 fn update_indexed(
     config: &Optimizer,
     step: u64,
@@ -569,30 +627,34 @@ fn update_indexed(
     slot: &mut Slot,
     at: &[usize],
 ) -> bool {
+    assert!(
+        grads.len() == at.len() && slot.first.len() == at.len() && slot.second.len() == at.len(),
+        "one gradient and one state per kept entry"
+    );
     let mut bad = 0u32;
-    let (first, second) = (&mut slot.first, &mut slot.second);
-    // Kept entries lie far apart: each is fetched from memory a few entries ahead of its update.
+    // Kept entries lie far apart: each parameter is fetched a few entries ahead of its update.
     const AHEAD: usize = 64;
-    let fetch = |e: usize, first: &[f32], second: &[f32], params: &[f32]| {
-        if let Some(&i) = at.get(e + AHEAD) {
-            crate::kernels::prefetch(params, i);
-            crate::kernels::prefetch(first, i);
-            crate::kernels::prefetch(second, i);
-        }
-    };
+    let entries = at
+        .iter()
+        .zip(grads)
+        .zip(slot.first.iter_mut().zip(&mut slot.second));
     match Rule::new(config, step) {
         Rule::Sgd { s, first: f } => {
-            for (e, (&i, &g)) in at.iter().zip(grads).enumerate() {
-                fetch(e, first, second, params);
+            for (e, ((&i, &g), (m, _))) in entries.enumerate() {
+                if let Some(&next) = at.get(e + AHEAD) {
+                    crate::kernels::prefetch(params, next);
+                }
                 bad |= not_finite(g);
-                sgd_one(&s, f, &mut params[i], g, &mut first[i]);
+                sgd_one(&s, f, &mut params[i], g, m);
             }
         }
         Rule::Adam(c) => {
-            for (e, (&i, &g)) in at.iter().zip(grads).enumerate() {
-                fetch(e, first, second, params);
+            for (e, ((&i, &g), (m, v))) in entries.enumerate() {
+                if let Some(&next) = at.get(e + AHEAD) {
+                    crate::kernels::prefetch(params, next);
+                }
                 bad |= not_finite(g);
-                adam_one(&c, &mut params[i], g, &mut first[i], &mut second[i]);
+                adam_one(&c, &mut params[i], g, m, v);
             }
         }
     }

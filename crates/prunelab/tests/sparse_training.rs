@@ -148,3 +148,62 @@ fn the_default_trains_sparse_layers_sparse_and_dense_layers_dense() {
         .check()
         .is_err());
 }
+
+#[test]
+fn trackers_validation_and_early_stopping_see_the_same_numbers() {
+    let model = pruned(Topology::DenselyConnected, Activation::Tanh, 0.85, true, 5);
+    let (train, val) = data::digits().unwrap().split(0.8, 1).unwrap();
+    let mut results = Vec::new();
+    for density in [0.0, 1.0] {
+        let mut m = model.clone();
+        let mut trainer = TrainParams::new(Loss::CrossEntropy, Adam::new(2e-3))
+            .epochs(6)
+            .batch_size(BatchSize::Size(64))
+            .track_movement()
+            .track_utility(0.1)
+            .early_stopping(2, 0.0)
+            .sparse_density(density)
+            .trainer()
+            .unwrap();
+        let h = trainer
+            .fit_validated(&mut m, &train, &val, Metric::Accuracy)
+            .unwrap();
+        let movement: Vec<u32> = trainer
+            .movement_scores()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+            .collect();
+        let utility: Vec<u32> = trainer
+            .unit_utility()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+            .collect();
+        results.push((bits(&m), h.validation.clone(), movement, utility));
+    }
+    assert!(results[0] == results[1], "trackers or validation differ");
+}
+
+#[test]
+fn divergence_restores_the_same_weights() {
+    let model = pruned(Topology::Chain, Activation::Relu, 0.9, false, 6);
+    let data = data::digits().unwrap();
+    let mut results = Vec::new();
+    for density in [0.0, 1.0] {
+        let mut m = model.clone();
+        let err = TrainParams::new(Loss::CrossEntropy, Sgd::new(1e30))
+            .epochs(3)
+            .batch_size(BatchSize::Size(64))
+            .sparse_density(density)
+            .fit(&mut m, &data)
+            .unwrap_err();
+        assert!(matches!(err, Error::NonFiniteLoss { .. }), "{err}");
+        results.push(bits(&m));
+    }
+    assert!(results[0] == results[1], "restored weights differ");
+    assert!(
+        results[0] == bits(&model),
+        "not restored to the epoch's start"
+    );
+}

@@ -6,6 +6,8 @@
 //! ([`crate::kernels`]), and a pruned weight is an exact zero there, so a network trains to the same bits
 //! whichever layers take this path.
 
+use std::sync::Arc;
+
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 use super::{Csr, Dense};
@@ -32,7 +34,7 @@ struct LayerPlan {
     wt: Csr,
     /// Row-major index in the weight matrix of each entry of `w` (in its row and column order, so rising):
     /// the only weights the optimiser updates.
-    kept: Vec<usize>,
+    kept: Arc<[usize]>,
     /// For each entry of `wt`, the index of the same weight among `w`'s entries.
     from_w: Vec<usize>,
     /// The weight gradient at the kept entries, in `w`'s order (the dense gradient is not written).
@@ -132,6 +134,12 @@ impl SparsePlan {
     /// Whether layer `k` trains sparse.
     pub(crate) fn is_sparse(&self, k: usize) -> bool {
         self.layers.get(k).is_some_and(Option::is_some)
+    }
+
+    /// Layer `k`'s kept weights as [`SparsePlan::kept_grad`] lists them, shared: the same allocation for as
+    /// long as this plan stands, so that state kept per entry can tell whether it still fits.
+    pub(crate) fn kept_shared(&self, k: usize) -> Option<&Arc<[usize]>> {
+        self.layers.get(k)?.as_ref().map(|p| &p.kept)
     }
 
     /// Layer `k`'s kept weights (row-major indices into its weight matrix, rising) and the gradient at
