@@ -35,6 +35,10 @@ pub struct Csr {
     /// stored).
     #[serde(skip)]
     sliced: Option<Sliced>,
+    /// For a matrix made for training ([`Csr::for_vectors`]): for each entry of `blocked`, its index among
+    /// the plain entries, so that new values reach the blocked copy in one pass.
+    #[serde(skip)]
+    blocked_from: Option<Vec<u32>>,
 }
 
 /// Up to this many samples, the kernels work per sample (eight rows' scalar chains side by side) instead of
@@ -240,6 +244,7 @@ impl Csr {
             values,
             blocked,
             sliced,
+            blocked_from: None,
         }
     }
 
@@ -305,6 +310,22 @@ impl Csr {
     /// (which [`Csr::refresh_values`] would otherwise have to keep in step).
     pub(super) fn for_vectors(mut self) -> Self {
         self.sliced = None;
+        self.blocked_from = self.blocked.as_ref().map(|b| {
+            // The blocked copy holds row `r`'s entries of column block after block, each row's in column
+            // order: walk each row's plain entries in step.
+            let rows = self.rows;
+            let mut next: Vec<usize> = self.indptr[..rows].to_vec();
+            let mut from = Vec::with_capacity(b.values.len());
+            for blk in 0..b.blocks {
+                for (r, n) in next.iter_mut().enumerate() {
+                    let i = blk * rows + r;
+                    let len = (b.ptr[i + 1] - b.ptr[i]) as usize;
+                    from.extend((*n..*n + len).map(|e| e as u32));
+                    *n += len;
+                }
+            }
+            from
+        });
         self
     }
 
@@ -324,18 +345,9 @@ impl Csr {
             }
             *v = src[i];
         }
-        if let Some(b) = &mut self.blocked {
-            // The blocked copy holds row `r`'s entries of column block after block: walk each row's
-            // entries in step (its entries are in column order).
-            let rows = self.rows;
-            let mut next: Vec<usize> = self.indptr[..rows].to_vec();
-            for blk in 0..b.blocks {
-                for (r, n) in next.iter_mut().enumerate() {
-                    let i = blk * rows + r;
-                    let (lo, hi) = (b.ptr[i] as usize, b.ptr[i + 1] as usize);
-                    b.values[lo..hi].copy_from_slice(&self.values[*n..*n + (hi - lo)]);
-                    *n += hi - lo;
-                }
+        if let (Some(b), Some(from)) = (&mut self.blocked, &self.blocked_from) {
+            for (v, &e) in b.values.iter_mut().zip(from) {
+                *v = self.values[e as usize];
             }
         }
     }

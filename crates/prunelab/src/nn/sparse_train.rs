@@ -253,6 +253,23 @@ impl SparsePlan {
 /// Side of the square tiles of the transposes: a tile's rows and columns are 64-byte lines, all in L1.
 const TILE: usize = 16;
 
+/// Copies at most a tile's side of values: a whole side as one fixed-size copy (inlined, where a copy of
+/// unknown length is a library call, which costs more than the 64 bytes it moves).
+#[inline(always)]
+fn copy_short(dst: &mut [f32], src: &[f32]) {
+    match (
+        <&mut [f32; TILE]>::try_from(&mut *dst),
+        <&[f32; TILE]>::try_from(src),
+    ) {
+        (Ok(d), Ok(s)) => *d = *s,
+        _ => {
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = *s;
+            }
+        }
+    }
+}
+
 /// Writes the `(n, cols)` sample-major `src` feature-major into `dst`: column `c`'s samples at `c · stride`.
 /// Tile by tile: sixteen rows' pieces copied into a local tile, then written out a column at a time.
 fn to_feature_major(src: ArrayView2<f32>, dst: &mut [f32], stride: usize) {
@@ -266,7 +283,7 @@ fn to_feature_major(src: ArrayView2<f32>, dst: &mut [f32], stride: usize) {
             for (i, t) in tile.iter_mut().enumerate().take(rows) {
                 let row = src.row(s0 + i);
                 let row = row.as_slice().expect("contiguous rows");
-                t[..w].copy_from_slice(&row[c0..c0 + w]);
+                copy_short(&mut t[..w], &row[c0..c0 + w]);
             }
             for j in 0..w {
                 let out = &mut dst[(c0 + j) * stride + s0..][..rows];
@@ -289,7 +306,7 @@ fn from_feature_major(src: &[f32], stride: usize, dst: &mut ArrayViewMut2<f32>) 
         for c0 in (0..cols).step_by(TILE) {
             let w = (cols - c0).min(TILE);
             for (j, t) in tile.iter_mut().enumerate().take(w) {
-                t[..rows].copy_from_slice(&src[(c0 + j) * stride + s0..][..rows]);
+                copy_short(&mut t[..rows], &src[(c0 + j) * stride + s0..][..rows]);
             }
             for (i, mut row) in dst.rows_mut().into_iter().skip(s0).take(rows).enumerate() {
                 let row = row.as_slice_mut().expect("contiguous rows");
