@@ -4,7 +4,9 @@ to (`{`, `}`, `%`, `{%`, `{{`, `raw`, `endraw`, `{%- endraw -%}`, `{% include x 
 plus the issue's own strings (each between markers `X0@ ... @X0`), rendered with `prunelab render --to jekyll` into a minimal site (Debian's jekyll,
 minima theme) and built with `jekyll build`. Fails unless the build succeeds without a Liquid error or
 warning and every built post shows each of its strings verbatim (HTML-unescaped text, whitespace runs and
-kramdown's typographic quotes and dashes aside): in its text, in an <img alt>, in its <h1> title.
+kramdown's typographic quotes and dashes aside): in its text, in an <img alt>, in its <h1> title. A markdown
+cell is markdown, so its expected text is what kramdown itself (Jekyll's GFM input, called directly, no Liquid)
+shows for the cell's source: a line of `-` under text is a heading there, `- x` a list item.
 
 A new seed each run (printed; `--seed S` repeats a run), so each CI build tries a new batch.
 
@@ -70,12 +72,26 @@ def notebook(k, texts):
             ]}
 
 
-def expected(k, t):
-    """What the built post must show: its text, its alt text, its h1."""
-    text = [f"P{k}@{t['prose']}@P{k}", f"C{k}@{t['code']}@C{k}", f"S{k}@{t['stream']}@S{k}",
+def expected(k, t, markdown):
+    """What the built post must show: its text, its alt text, its h1. `markdown` maps each markdown cell's
+    source to the text kramdown shows for it."""
+    text = [markdown[f"P{k}@{t['prose']}@P{k}"], f"C{k}@{t['code']}@C{k}", f"S{k}@{t['stream']}@S{k}",
             f"R{k}@{t['plain']}@R{k}", f"H{k}@{t['html']}@H{k}", f"E: E{k}@{t['error']}@E{k}",
-            f"Q{k}@{t['prose2']}"]
+            markdown[f"Q{k}@{t['prose2']}"]]
     return text, f"A{k}@{t['alt']}@A{k}", f"T{k}@{t['title']}@T{k}"
+
+
+def kramdown_texts(sources):
+    """The text kramdown shows for each markdown source, with Jekyll's input (GFM) and no Liquid."""
+    ruby = ('require "json"; require "kramdown"; require "kramdown-parser-gfm"; '
+            'puts JSON.generate(JSON.parse(STDIN.read).map { |s| Kramdown::Document.new(s, input: "GFM").to_html })')
+    out = subprocess.run(["ruby", "-e", ruby], input=json.dumps(sources), capture_output=True, text=True, check=True)
+    texts = []
+    for rendered in json.loads(out.stdout):
+        page = Page()
+        page.feed(rendered)
+        texts.append("".join(page.text))
+    return texts
 
 
 class Page(html.parser.HTMLParser):
@@ -142,6 +158,8 @@ def main():
         errors = [line for line in log.splitlines() if "Liquid" in line or "Error" in line]
         failures.append(f"jekyll build (exit {build.returncode}):\n" + "\n".join(errors[:8] or [log[-3000:]]))
     else:
+        sources = [src for k, t in enumerate(batch) for src in (f"P{k}@{t['prose']}@P{k}", f"Q{k}@{t['prose2']}")]
+        markdown = dict(zip(sources, kramdown_texts(sources)))
         for k, texts in enumerate(batch):
             pages = list((site / "_site").glob(f"2026/03/[0-9][0-9]/liquid_{k:02d}.html"))
             if len(pages) != 1:
@@ -150,7 +168,7 @@ def main():
             page = Page()
             page.feed(pages[0].read_text(encoding="utf-8"))
             shown, alts, h1 = norm("".join(page.text)), [norm(a) for a in page.alts], norm("".join(page.h1))
-            text, alt, title = expected(k, texts)
+            text, alt, title = expected(k, texts, markdown)
             for want in text:
                 if norm(want) not in shown:
                     failures.append(f"liquid_{k:02d}: text {want!r} not shown verbatim")
