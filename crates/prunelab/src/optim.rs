@@ -310,7 +310,8 @@ impl OptimizerState {
     /// Makes the compact state of every slot match `sparse`: the weight slots of its sparse layers hold
     /// their kept entries' state compactly (gathered afresh where the kept entries changed), the others
     /// none.
-    fn match_plan(&mut self, sparse: Option<&SparsePlan>) {
+    /// `fresh`: every state is zero (just made), so a compact one is zeros too, not gathered.
+    fn match_plan(&mut self, sparse: Option<&SparsePlan>, fresh: bool) {
         for slot in 0..self.slots.len() {
             let at = sparse
                 .and_then(|p| p.kept_shared(slot / 2))
@@ -325,11 +326,15 @@ impl OptimizerState {
             self.flush(slot);
             if let Some(at) = at {
                 let dense = &self.slots[slot];
+                let gather = |state: &[f32]| match fresh {
+                    true => vec![0.0; at.len()],
+                    false => at.iter().map(|&i| state[i]).collect(),
+                };
                 self.compact[slot] = Some(Compact {
                     at: Arc::clone(at),
                     slot: Slot {
-                        first: at.iter().map(|&i| dense.first[i]).collect(),
-                        second: at.iter().map(|&i| dense.second[i]).collect(),
+                        first: gather(&dense.first),
+                        second: gather(&dense.second),
                     },
                 });
             }
@@ -378,7 +383,8 @@ impl OptimizerState {
         grads: &Gradients,
         sparse: Option<&SparsePlan>,
     ) -> bool {
-        if !self.fits(mlp) {
+        let fresh = !self.fits(mlp);
+        if fresh {
             self.slots = mlp
                 .slot_sizes()
                 .map(|n| Slot {
@@ -390,7 +396,7 @@ impl OptimizerState {
             self.step = 0;
         }
         self.step += 1;
-        self.match_plan(sparse);
+        self.match_plan(sparse, fresh);
         mlp.update_params(&mut Step { state: self, grads }, sparse)
     }
 }
@@ -594,8 +600,21 @@ fn update_chunk_any(
     first: &mut [f32],
     second: &mut [f32],
 ) -> bool {
+    apply(&Rule::new(config, step), params, grads, first, second) == 0
+}
+
+/// `rule`'s update of `params` from `grads` with state `first` (and `second`), entry by entry; returns
+/// nonzero where a gradient was not finite.
+#[inline(always)]
+fn apply(
+    rule: &Rule,
+    params: &mut [f32],
+    grads: &[f32],
+    first: &mut [f32],
+    second: &mut [f32],
+) -> u32 {
     let mut bad = 0u32;
-    match Rule::new(config, step) {
+    match *rule {
         Rule::Sgd { s, first: f } => {
             for ((p, &g), b) in params.iter_mut().zip(grads).zip(first.iter_mut()) {
                 bad |= not_finite(g);
@@ -614,11 +633,11 @@ fn update_chunk_any(
             }
         }
     }
-    bad == 0
+    bad
 }
 
 /// The optimiser's update of the entries `at` only: entry `at[e]` of `params` with gradient `grads[e]` and
-/// the compact state `slot` (its entry `e`), each as [`update_chunk_any`] updates it.
+/// the compact state `slot` (its entry `e`), each as [`update_chunk_any`] updates it (the same bits).
 fn update_indexed(
     config: &Optimizer,
     step: u64,
@@ -631,34 +650,66 @@ fn update_indexed(
         grads.len() == at.len() && slot.first.len() == at.len() && slot.second.len() == at.len(),
         "one gradient and one state per kept entry"
     );
+    let rule = Rule::new(config, step);
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::family() != crate::kernels::SimdFamily::Portable
+        && crate::kernels::has_avx2()
+    {
+        // SAFETY: `has_avx2()` is the one-time CPU detection in `kernels`: the CPU has AVX2.
+        return unsafe { indexed_avx2(&rule, params, grads, slot, at) } == 0;
+    }
+    indexed_any(&rule, params, grads, slot, at) == 0
+}
+
+/// [`indexed_any`] compiled for AVX2 (the same numbers, as [`update_chunk_avx2`]).
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn indexed_avx2(
+    rule: &Rule,
+    params: &mut [f32],
+    grads: &[f32],
+    slot: &mut Slot,
+    at: &[usize],
+) -> u32 {
+    indexed_any(rule, params, grads, slot, at)
+}
+
+/// [`update_indexed`]'s loop: the kept parameters gathered a piece at a time into a contiguous buffer,
+/// updated there by the same vector loop as a dense step, and written back.
+#[inline(always)]
+fn indexed_any(
+    rule: &Rule,
+    params: &mut [f32],
+    grads: &[f32],
+    slot: &mut Slot,
+    all: &[usize],
+) -> u32 {
+    const PIECE: usize = 64;
+    let mut buf = [0.0f32; PIECE];
     let mut bad = 0u32;
-    // Kept entries lie far apart: each parameter is fetched a few entries ahead of its update.
-    const AHEAD: usize = 64;
-    let entries = at
-        .iter()
-        .zip(grads)
-        .zip(slot.first.iter_mut().zip(&mut slot.second));
-    match Rule::new(config, step) {
-        Rule::Sgd { s, first: f } => {
-            for (e, ((&i, &g), (m, _))) in entries.enumerate() {
-                if let Some(&next) = at.get(e + AHEAD) {
-                    crate::kernels::prefetch(params, next);
-                }
-                bad |= not_finite(g);
-                sgd_one(&s, f, &mut params[i], g, m);
-            }
+    let pieces = all.chunks(PIECE).zip(grads.chunks(PIECE)).zip(
+        slot.first
+            .chunks_mut(PIECE)
+            .zip(slot.second.chunks_mut(PIECE)),
+    );
+    for (p, ((at, g), (m, v))) in pieces.enumerate() {
+        // Kept entries lie far apart: the next piece's parameters are fetched while this one is updated.
+        for &i in all.iter().skip(PIECE * (p + 1)).take(PIECE) {
+            crate::kernels::prefetch(params, i);
         }
-        Rule::Adam(c) => {
-            for (e, ((&i, &g), (m, v))) in entries.enumerate() {
-                if let Some(&next) = at.get(e + AHEAD) {
-                    crate::kernels::prefetch(params, next);
-                }
-                bad |= not_finite(g);
-                adam_one(&c, &mut params[i], g, m, v);
-            }
+        let b = &mut buf[..at.len()];
+        for (b, &i) in b.iter_mut().zip(at) {
+            *b = params[i];
+        }
+        bad |= apply(rule, b, g, m, v);
+        for (&b, &i) in b.iter().zip(at) {
+            params[i] = b;
         }
     }
-    bad == 0
+    bad
 }
 
 #[cfg(test)]

@@ -419,7 +419,10 @@ impl Trainer {
             crate::interrupt::checkpoint("training", || {
                 format!("before epoch {local} of {}", p.epochs)
             })?;
-            snapshot.copy_params_from(model);
+            if local > 1 {
+                // (The first epoch's snapshot is the clone taken above.)
+                snapshot.copy_params_from(model);
+            }
             if p.shuffle && !full_batch {
                 // A fresh permutation per epoch, so continued runs equal one longer run.
                 order.iter_mut().enumerate().for_each(|(i, o)| *o = i);

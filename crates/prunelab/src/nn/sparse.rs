@@ -41,6 +41,51 @@ pub struct Csr {
     blocked_from: Option<Vec<u32>>,
 }
 
+/// The CSR parts of `weight`'s entries kept by `mask` (all of them without one), row by row.
+fn masked_parts(
+    weight: ArrayView2<f32>,
+    mask: Option<ArrayView2<bool>>,
+) -> (Vec<usize>, Vec<u32>, Vec<f32>) {
+    let (rows, cols) = weight.dim();
+    if cols == 0 {
+        return (vec![0; rows + 1], Vec::new(), Vec::new());
+    }
+    let Some(mask) = mask else {
+        let indptr = (0..=rows).map(|r| r * cols).collect();
+        let indices = (0..rows).flat_map(|_| 0..cols as u32).collect();
+        return (indptr, indices, weight.iter().copied().collect());
+    };
+    // Plain slices, row after row (a copy only for a view that is not in that order).
+    let (weight, mask) = (weight.as_standard_layout(), mask.as_standard_layout());
+    let (weight, mask) = (
+        weight.as_slice().expect("standard layout"),
+        mask.as_slice().expect("standard layout"),
+    );
+    let mut indptr = Vec::with_capacity(rows + 1);
+    indptr.push(0);
+    let mut nnz = 0;
+    for m in mask.chunks_exact(cols).take(rows) {
+        nnz += m.iter().map(|&k| usize::from(k)).sum::<usize>();
+        indptr.push(nnz);
+    }
+    // Each entry is written at the next free place and the place moves on only if it is kept: no branch
+    // on the mask (a kept weight's place is as unpredictable as the mask). One spare place takes the
+    // writes after the last kept entry.
+    let (mut indices, mut values) = (vec![0u32; nnz + 1], vec![0.0f32; nnz + 1]);
+    let mut at = 0;
+    for (w, m) in weight.chunks_exact(cols).zip(mask.chunks_exact(cols)) {
+        for (c, (&v, &k)) in w.iter().zip(m).enumerate() {
+            let i = at.min(nnz);
+            indices[i] = c as u32;
+            values[i] = v;
+            at += usize::from(k);
+        }
+    }
+    indices.truncate(nnz);
+    values.truncate(nnz);
+    (indptr, indices, values)
+}
+
 /// Up to this many samples, the kernels work per sample (eight rows' scalar chains side by side) instead of
 /// computing a vector of samples of which most would be padding.
 const GATHER_SAMPLES: usize = 3;
@@ -205,37 +250,40 @@ impl Csr {
             "a CSR matrix's column blocks",
             pointers.map_or(u64::MAX, |n| crate::mem::bytes(n, 4)),
         )?;
-        Ok(Csr::from_checked_parts(rows, cols, indptr, indices, values))
+        Ok(Csr::from_checked_parts(
+            rows, cols, indptr, indices, values, true,
+        ))
     }
 
     /// The kept entries of `weight` (where `mask` is true, or every entry when there is no mask).
     pub fn from_masked(weight: ArrayView2<f32>, mask: Option<ArrayView2<bool>>) -> Self {
         let (rows, cols) = weight.dim();
-        let mut indptr = Vec::with_capacity(rows + 1);
-        let (mut indices, mut values) = (Vec::new(), Vec::new());
-        indptr.push(0);
-        for r in 0..rows {
-            for c in 0..cols {
-                if mask.as_ref().is_none_or(|m| m[[r, c]]) {
-                    indices.push(c as u32);
-                    values.push(weight[[r, c]]);
-                }
-            }
-            indptr.push(indices.len());
-        }
-        Csr::from_checked_parts(rows, cols, indptr, indices, values)
+        let (indptr, indices, values) = masked_parts(weight, mask);
+        Csr::from_checked_parts(rows, cols, indptr, indices, values, true)
     }
 
-    /// A matrix from parts that hold its invariants, with the kernels' column-blocked and sliced forms.
+    /// [`Csr::from_masked`] as training uses it ([`Csr::for_vectors`]), without building the per-sample
+    /// layout first.
+    pub(super) fn from_masked_for_vectors(weight: ArrayView2<f32>, mask: ArrayView2<bool>) -> Self {
+        let (rows, cols) = weight.dim();
+        let (indptr, indices, values) = masked_parts(weight, Some(mask));
+        Csr::from_checked_parts(rows, cols, indptr, indices, values, false).for_vectors()
+    }
+
+    /// A matrix from parts that hold its invariants, with the kernels' column-blocked form and, where
+    /// `per_sample`, the sliced one.
     fn from_checked_parts(
         rows: usize,
         cols: usize,
         indptr: Vec<usize>,
         indices: Vec<u32>,
         values: Vec<f32>,
+        per_sample: bool,
     ) -> Csr {
         let blocked = Blocked::new(rows, cols, &indptr, &indices, &values);
-        let sliced = Sliced::new(rows, &indptr, &indices, &values);
+        let sliced = per_sample
+            .then(|| Sliced::new(rows, &indptr, &indices, &values))
+            .flatten();
         Csr {
             rows,
             cols,
@@ -301,7 +349,7 @@ impl Csr {
             }
         }
         (
-            Csr::from_checked_parts(rows, self.rows, indptr, indices, values),
+            Csr::from_checked_parts(rows, self.rows, indptr, indices, values, false),
             at,
         )
     }

@@ -264,3 +264,43 @@ fn a_stored_network_is_checked_when_read() {
         assert!(b.is_err(), "case {i} was accepted");
     }
 }
+
+/// `from_masked` keeps exactly the entries the mask keeps, row by row in column order, for views in any
+/// memory order and for matrices without columns or rows; the training form holds the same entries.
+#[test]
+fn from_masked_keeps_exactly_the_masked_entries_in_any_layout() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for (rows, cols) in [(0, 3), (3, 0), (1, 1), (5, 7), (33, 300)] {
+        let w = Array2::from_shape_fn((rows, cols), |_| rng.gen_range(-1.0f32..1.0));
+        let mask = Array2::from_shape_fn((rows, cols), |_| rng.gen_bool(0.3));
+        let want = |w: ArrayView2<f32>, m: ArrayView2<bool>| {
+            let mut entries = Vec::new();
+            for r in 0..w.nrows() {
+                for c in 0..w.ncols() {
+                    if m[[r, c]] {
+                        entries.push((r, c as u32, w[[r, c]].to_bits()));
+                    }
+                }
+            }
+            entries
+        };
+        let got = |csr: &Csr| {
+            (0..csr.rows)
+                .flat_map(|r| {
+                    (csr.indptr[r]..csr.indptr[r + 1])
+                        .map(move |e| (r, csr.indices[e], csr.values[e].to_bits()))
+                })
+                .collect::<Vec<_>>()
+        };
+        // Standard layout, and the transposes (column-major views of the same arrays).
+        for (w, m) in [(w.view(), mask.view()), (w.t(), mask.t())] {
+            let csr = Csr::from_masked(w, Some(m));
+            assert_eq!(csr.indptr.len(), w.nrows() + 1);
+            assert_eq!(got(&csr), want(w, m), "{rows}x{cols}");
+            let training = Csr::from_masked_for_vectors(w, m);
+            assert_eq!(got(&training), want(w, m), "{rows}x{cols}, training form");
+            let all = Csr::from_masked(w, None);
+            assert_eq!(all.nnz(), w.len());
+        }
+    }
+}

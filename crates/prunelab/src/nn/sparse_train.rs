@@ -84,7 +84,7 @@ impl SparsePlan {
                 let inputs = inputs[k].clone();
                 let hidden_from = n_inputs.clamp(inputs.start, inputs.end) - inputs.start;
                 let weight = layer.weight.view();
-                let w = Csr::from_masked(weight, Some(mask.view())).for_vectors();
+                let w = Csr::from_masked_for_vectors(weight, mask.view());
                 // Entry (input i, unit j) of `wt` is entry `from_w` of `w`.
                 let (wt, from_w) = w.transposed_from(hidden_from);
                 let wt = wt.for_vectors();

@@ -91,17 +91,24 @@ impl Dense {
     /// Copies the weights and biases of `s` (same shape), keeping this layer's masks.
     fn copy_params_from(&mut self, s: &Dense) {
         let d = self;
-        d.weight.assign(&s.weight);
-        if let Some(mask) = &d.mask {
-            let w = d.weight.as_slice_mut().expect("weights are contiguous");
-            zero_pruned(w, mask.as_slice().expect("masks are contiguous"), |_| {});
-        }
+        copy_kept(&mut d.weight, &s.weight, d.mask.as_ref());
         if let (Some(db), Some(sb)) = (&mut d.bias, &s.bias) {
-            db.assign(sb);
-            if let Some(mask) = &d.bias_mask {
-                let b = db.as_slice_mut().expect("biases are contiguous");
-                zero_pruned(b, mask.as_slice().expect("masks are contiguous"), |_| {});
-            }
+            copy_kept(db, sb, d.bias_mask.as_ref());
         }
+    }
+}
+
+/// `dst = src` where `keep` holds (everywhere without it), zero elsewhere: one branch-free pass.
+fn copy_kept<D: ndarray::Dimension>(
+    dst: &mut ndarray::Array<f32, D>,
+    src: &ndarray::Array<f32, D>,
+    keep: Option<&ndarray::Array<bool, D>>,
+) {
+    match keep {
+        None => dst.assign(src),
+        Some(keep) => ndarray::Zip::from(dst)
+            .and(src)
+            .and(keep)
+            .for_each(|d, &s, &k| *d = if k { s } else { 0.0 }),
     }
 }
