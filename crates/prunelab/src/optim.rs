@@ -381,7 +381,7 @@ impl OptimizerState {
         &mut self,
         mlp: &mut Mlp,
         grads: &Gradients,
-        sparse: Option<&SparsePlan>,
+        sparse: Option<&mut SparsePlan>,
     ) -> bool {
         let fresh = !self.fits(mlp);
         if fresh {
@@ -396,7 +396,7 @@ impl OptimizerState {
             self.step = 0;
         }
         self.step += 1;
-        self.match_plan(sparse, fresh);
+        self.match_plan(sparse.as_deref(), fresh);
         mlp.update_params(&mut Step { state: self, grads }, sparse)
     }
 }
@@ -423,13 +423,28 @@ impl ParamUpdate for Step<'_> {
         update(&state.config, state.step, &mut state.slots[slot], values, g)
     }
 
-    fn update_at(&mut self, slot: usize, values: &mut [f32], at: &[usize], grads: &[f32]) -> bool {
+    fn update_at(
+        &mut self,
+        slot: usize,
+        values: &mut [f32],
+        at: &[usize],
+        grads: &[f32],
+        copy: &mut [f32],
+    ) -> bool {
         let state = &mut *self.state;
         let c = state.compact[slot]
             .as_mut()
             .expect("the state of a sparse layer is compact (OptimizerState::match_plan)");
         debug_assert!(*c.at == *at);
-        update_indexed(&state.config, state.step, values, grads, &mut c.slot, at)
+        update_indexed(
+            &state.config,
+            state.step,
+            values,
+            grads,
+            &mut c.slot,
+            at,
+            copy,
+        )
     }
 
     fn pruned(&mut self, slot: usize, index: usize) {
@@ -637,7 +652,8 @@ fn apply(
 }
 
 /// The optimiser's update of the entries `at` only: entry `at[e]` of `params` with gradient `grads[e]` and
-/// the compact state `slot` (its entry `e`), each as [`update_chunk_any`] updates it (the same bits).
+/// the compact state `slot` (its entry `e`), each as [`update_chunk_any`] updates it (the same bits); the
+/// new value also goes to `copy[e]`.
 fn update_indexed(
     config: &Optimizer,
     step: u64,
@@ -645,20 +661,32 @@ fn update_indexed(
     grads: &[f32],
     slot: &mut Slot,
     at: &[usize],
+    copy: &mut [f32],
 ) -> bool {
     assert!(
-        grads.len() == at.len() && slot.first.len() == at.len() && slot.second.len() == at.len(),
-        "one gradient and one state per kept entry"
+        grads.len() == at.len()
+            && slot.first.len() == at.len()
+            && slot.second.len() == at.len()
+            && copy.len() == at.len(),
+        "one gradient, one state and one copy per kept entry"
     );
     let rule = Rule::new(config, step);
+    let entries = Indexed { at, grads, copy };
     #[cfg(target_arch = "x86_64")]
     if crate::kernels::family() != crate::kernels::SimdFamily::Portable
         && crate::kernels::has_avx2()
     {
         // SAFETY: `has_avx2()` is the one-time CPU detection in `kernels`: the CPU has AVX2.
-        return unsafe { indexed_avx2(&rule, params, grads, slot, at) } == 0;
+        return unsafe { indexed_avx2(&rule, params, slot, entries) } == 0;
     }
-    indexed_any(&rule, params, grads, slot, at) == 0
+    indexed_any(&rule, params, slot, entries) == 0
+}
+
+/// The kept entries of an indexed update: positions, gradients, and where their new values are copied.
+struct Indexed<'a> {
+    at: &'a [usize],
+    grads: &'a [f32],
+    copy: &'a mut [f32],
 }
 
 /// [`indexed_any`] compiled for AVX2 (the same numbers, as [`update_chunk_avx2`]).
@@ -667,40 +695,34 @@ fn update_indexed(
 /// The CPU must have AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn indexed_avx2(
-    rule: &Rule,
-    params: &mut [f32],
-    grads: &[f32],
-    slot: &mut Slot,
-    at: &[usize],
-) -> u32 {
-    indexed_any(rule, params, grads, slot, at)
+unsafe fn indexed_avx2(rule: &Rule, params: &mut [f32], slot: &mut Slot, entries: Indexed) -> u32 {
+    indexed_any(rule, params, slot, entries)
 }
 
-/// [`update_indexed`]'s loop: the kept parameters gathered a piece at a time into a contiguous buffer,
-/// updated there by the same vector loop as a dense step, and written back.
+/// [`update_indexed`]'s loop: the kept parameters gathered a piece at a time into the copy, updated there
+/// by the same vector loop as a dense step, and written back.
 #[inline(always)]
-fn indexed_any(
-    rule: &Rule,
-    params: &mut [f32],
-    grads: &[f32],
-    slot: &mut Slot,
-    all: &[usize],
-) -> u32 {
+fn indexed_any(rule: &Rule, params: &mut [f32], slot: &mut Slot, entries: Indexed) -> u32 {
     const PIECE: usize = 64;
-    let mut buf = [0.0f32; PIECE];
+    let Indexed {
+        at: all,
+        grads,
+        copy,
+    } = entries;
     let mut bad = 0u32;
-    let pieces = all.chunks(PIECE).zip(grads.chunks(PIECE)).zip(
-        slot.first
-            .chunks_mut(PIECE)
-            .zip(slot.second.chunks_mut(PIECE)),
-    );
-    for (p, ((at, g), (m, v))) in pieces.enumerate() {
+    let pieces = all
+        .chunks(PIECE)
+        .zip(grads.chunks(PIECE).zip(copy.chunks_mut(PIECE)))
+        .zip(
+            slot.first
+                .chunks_mut(PIECE)
+                .zip(slot.second.chunks_mut(PIECE)),
+        );
+    for (p, ((at, (g, b)), (m, v))) in pieces.enumerate() {
         // Kept entries lie far apart: the next piece's parameters are fetched while this one is updated.
         for &i in all.iter().skip(PIECE * (p + 1)).take(PIECE) {
             crate::kernels::prefetch(params, i);
         }
-        let b = &mut buf[..at.len()];
         for (b, &i) in b.iter_mut().zip(at) {
             *b = params[i];
         }

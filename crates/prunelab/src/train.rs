@@ -469,7 +469,7 @@ impl Trainer {
                 if let Some(tracker) = &mut self.movement {
                     tracker.update(model, &grads);
                 }
-                if !self.state.step(model, &grads, ws.sparse.as_ref()) {
+                if !self.state.step(model, &grads, ws.sparse.as_mut()) {
                     return Err(self.diverged(model, &snapshot, epoch));
                 }
                 if let Some(schedule) = &p.gradual {

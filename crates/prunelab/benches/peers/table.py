@@ -1,7 +1,10 @@
 """Prints the comparison table from the JSON lines written by run.sh: per workload and thread count,
 prunelab against the best peer whose outputs agree with prunelab's, then every peer's time and check.
 
-Usage: table.py RESULTS.jsonl
+Usage: table.py RESULTS.jsonl [--missing FILE]
+
+--missing: a file saying why a peer's rows are absent (run.sh writes one when DeepSparse could not run);
+its lines are printed above and below the table, so that absent rows never pass unnoticed.
 """
 import json
 import re
@@ -65,7 +68,15 @@ def show(r):
     return f"{s * 1e3:.1f} ms" if s >= 1e-3 else f"{s * 1e6:.0f} µs"
 
 
-def main(path):
+def main(path, missing=None):
+    absent = []
+    if missing:
+        try:
+            absent = [l.strip() for l in open(missing) if l.strip()]
+        except FileNotFoundError:
+            pass
+    for line in absent:
+        print(f"NOTE: {line}")
     rows = [json.loads(l) for l in open(path) if l.strip().startswith("{")]
     get = {(r["side"], r["threads"], r["workload"]): r for r in rows}
     threads = sorted({r["threads"] for r in rows})
@@ -112,6 +123,10 @@ def main(path):
           "prunelab. GFLOP/s counts the FLOPs done: 6 per weight and sample for training, 2 for inference, and for "
           "the sparse rows 2 (training: 6) per kept weight only; %peak against the measured FMA peak. Training rows "
           "check the weights after the epoch (relative to the largest weight), not logits.")
+    for line in absent:
+        print(f"NOTE: {line}")
 
 
-main(sys.argv[1])
+if len(sys.argv) not in (2, 4) or (len(sys.argv) == 4 and sys.argv[2] != "--missing"):
+    sys.exit(__doc__)
+main(sys.argv[1], sys.argv[3] if len(sys.argv) == 4 else None)

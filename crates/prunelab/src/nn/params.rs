@@ -10,8 +10,16 @@ pub(crate) trait ParamUpdate {
     fn update(&mut self, slot: usize, values: &mut [f32]) -> bool;
     /// Updates only the entries `at` (rising) of `slot`, entry `at[e]` with gradient `grads[e]`, each
     /// exactly as [`ParamUpdate::update`] would: the kept weights of a layer that trains sparse (its other
-    /// entries are pruned zeros, left as they are).
-    fn update_at(&mut self, slot: usize, values: &mut [f32], at: &[usize], grads: &[f32]) -> bool;
+    /// entries are pruned zeros, left as they are). Each entry's new value goes to `copy[e]` too (the
+    /// sparse form's values).
+    fn update_at(
+        &mut self,
+        slot: usize,
+        values: &mut [f32],
+        at: &[usize],
+        grads: &[f32],
+        copy: &mut [f32],
+    ) -> bool;
     /// Entry `index` of `slot` is pruned: its value has been set to zero; state kept for it should be too.
     fn pruned(&mut self, slot: usize, index: usize);
 }

@@ -393,6 +393,21 @@ impl Csr {
             }
             *v = src[i];
         }
+        self.refresh_blocked();
+    }
+
+    /// The stored values, in row and column order, to be written; [`Csr::refresh_blocked`] must follow
+    /// before the matrix is read. Made by [`Csr::for_vectors`] (no per-sample layout to keep in step).
+    pub(super) fn values_mut(&mut self) -> &mut [f32] {
+        assert!(
+            self.sliced.is_none(),
+            "values_mut: a matrix made for vectors"
+        );
+        &mut self.values
+    }
+
+    /// Brings the column-blocked copy in step with the stored values.
+    pub(super) fn refresh_blocked(&mut self) {
         if let (Some(b), Some(from)) = (&mut self.blocked, &self.blocked_from) {
             for (v, &e) in b.values.iter_mut().zip(from) {
                 *v = self.values[e as usize];

@@ -39,6 +39,19 @@ struct LayerPlan {
     from_w: Vec<usize>,
     /// The weight gradient at the kept entries, in `w`'s order (the dense gradient is not written).
     grad: Vec<f32>,
+    /// Whether `w`'s values are the layer's current weights already (the optimiser wrote them there as
+    /// it updated the dense ones), so that the next forward pass need not read them again.
+    synced: bool,
+}
+
+/// A sparse layer's kept weights as the optimiser updates them (see [`SparsePlan::kept_update`]).
+pub(crate) struct KeptUpdate<'a> {
+    /// Row-major index of each kept weight in the weight matrix, rising.
+    pub(crate) at: &'a [usize],
+    /// The gradient at each.
+    pub(crate) grad: &'a [f32],
+    /// The sparse form's value of each, to be set to the updated weight.
+    pub(crate) values: &'a mut [f32],
 }
 
 /// What the training passes of a network need to run its sparse layers: each such layer's CSR forms and
@@ -104,6 +117,7 @@ impl SparsePlan {
                     kept,
                     from_w,
                     grad,
+                    synced: false,
                 })
             })
             .collect();
@@ -136,20 +150,27 @@ impl SparsePlan {
         self.layers.get(k).is_some_and(Option::is_some)
     }
 
-    /// Layer `k`'s kept weights as [`SparsePlan::kept_grad`] lists them, shared: the same allocation for as
+    /// Layer `k`'s kept weights as [`SparsePlan::kept_update`] lists them, shared: the same allocation for as
     /// long as this plan stands, so that state kept per entry can tell whether it still fits.
     pub(crate) fn kept_shared(&self, k: usize) -> Option<&Arc<[usize]>> {
         self.layers.get(k)?.as_ref().map(|p| &p.kept)
     }
 
-    /// Layer `k`'s kept weights (row-major indices into its weight matrix, rising) and the gradient at
-    /// each from the last backward pass, if it trains sparse.
-    pub(crate) fn kept_grad(&self, k: usize) -> Option<(&[usize], &[f32])> {
-        let p = self.layers.get(k)?.as_ref()?;
-        Some((&p.kept, &p.grad))
+    /// Layer `k`'s kept weights, their gradients and its sparse form's values, if it trains sparse, for an
+    /// update that writes each new weight into both the dense matrix and these values (which the next
+    /// forward pass then reads as they are).
+    pub(crate) fn kept_update(&mut self, k: usize) -> Option<KeptUpdate<'_>> {
+        let p = self.layers.get_mut(k)?.as_mut()?;
+        p.synced = true;
+        Some(KeptUpdate {
+            at: &p.kept,
+            grad: &p.grad,
+            values: p.w.values_mut(),
+        })
     }
 
-    /// As [`SparsePlan::kept_grad`], the gradient writable.
+    /// Layer `k`'s kept weights (row-major indices into its weight matrix, rising) and the gradient at
+    /// each from the last backward pass, writable, if it trains sparse.
     pub(crate) fn kept_grad_mut(&mut self, k: usize) -> Option<(&[usize], &mut [f32])> {
         let p = self.layers.get_mut(k)?.as_mut()?;
         Some((&p.kept, &mut p.grad))
@@ -197,7 +218,11 @@ impl SparsePlan {
             self.mirrored = inputs.end;
         }
         let plan = self.layers[k].as_mut().expect("a sparse layer");
-        plan.w.gather_values(weight, &plan.kept);
+        if std::mem::take(&mut plan.synced) {
+            plan.w.refresh_blocked();
+        } else {
+            plan.w.gather_values(weight, &plan.kept);
+        }
         let rows = plan.w.rows();
         plan.w.matmul_into(
             &self.acts_t[inputs.start * stride..],
@@ -210,7 +235,7 @@ impl SparsePlan {
     }
 
     /// Layer `k`'s backward pass for `∂L/∂Z` = `dz` (sample-major, `n` rows), after its forward pass:
-    /// computes the weight gradient at the kept entries ([`SparsePlan::kept_grad`]) and, where the layer
+    /// computes the weight gradient at the kept entries ([`SparsePlan::kept_update`]) and, where the layer
     /// reads hidden outputs, adds `∂L/∂Z·W` for them into `dinputs` (sample-major, the columns of inputs
     /// `hidden_from..`).
     /// `fresh`: `dinputs` holds zeros (no other layer reads these inputs), so the product is written

@@ -10,17 +10,18 @@ impl Mlp {
     pub(crate) fn update_params(
         &mut self,
         update: &mut impl ParamUpdate,
-        sparse: Option<&SparsePlan>,
+        mut sparse: Option<&mut SparsePlan>,
     ) -> bool {
         let mut finite = true;
         for (k, layer) in self.layers.iter_mut().enumerate() {
             let w = layer.weight.as_slice_mut().expect("weights are contiguous");
-            if let Some((kept, grads)) = sparse.and_then(|p| p.kept_grad(k)) {
-                finite &= update.update_at(2 * k, w, kept, grads);
+            let is_sparse = sparse.as_deref().is_some_and(|p| p.is_sparse(k));
+            if let Some(kept) = sparse.as_deref_mut().and_then(|p| p.kept_update(k)) {
+                finite &= update.update_at(2 * k, w, kept.at, kept.grad, kept.values);
             } else {
                 finite &= update.update(2 * k, w);
             }
-            if let (Some(mask), false) = (&layer.mask, sparse.is_some_and(|p| p.is_sparse(k))) {
+            if let (Some(mask), false) = (&layer.mask, is_sparse) {
                 zero_pruned(w, mask.as_slice().expect("masks are contiguous"), |i| {
                     update.pruned(2 * k, i)
                 });
