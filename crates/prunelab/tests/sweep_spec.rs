@@ -306,6 +306,16 @@ fn mistakes_name_their_field() {
         ),
         ("batch_size = 16", "batch_size = 0", "train.batch_size"),
         (
+            "batch_size = 16",
+            "batch_size = 16\nsparse_density = 1.5",
+            "train.sparse_density",
+        ),
+        (
+            "batch_size = 16",
+            "batch_size = 16\nsparse_density = nan",
+            "train.sparse_density",
+        ),
+        (
             "optimizer = \"adam\"",
             "optimizer = \"adamw\"",
             "train.optimizer",
@@ -437,6 +447,15 @@ fn threshold_iterative_and_lottery_kinds_run() {
         vec!["lottery ticket", "random reinit", "one-shot"]
     );
     assert_eq!(r.rows.len(), 9);
+    // Every masked layer through the sparse kernels, and none: the same numbers (only the time differs).
+    for density in ["0.0", "1.0"] {
+        let text = lottery.replacen(
+            "[train]\n",
+            &format!("[train]\nsparse_density = {density}\n"),
+            1,
+        );
+        same_numbers(&r, &SweepSpec::from_toml(&text).unwrap().run_local().unwrap());
+    }
     let dir = tmp("lottery");
     run_shards(&spec, &dir, 2);
     same_numbers(&r, &merge_dir(&dir).unwrap());
@@ -712,9 +731,9 @@ fn wrong_values(f: &DocField) -> Vec<(String, String)> {
 #[test]
 fn every_documented_field_given_a_wrong_type_names_that_field() {
     let fields = documented_fields();
-    // The doc's tables: 3 top-level, 7 data, 6 network, 7 train and 4 + 3 + 5 + 6 experiment fields, plus
+    // The doc's tables: 3 top-level, 7 data, 6 network, 8 train and 4 + 3 + 5 + 6 experiment fields, plus
     // `kind` per kind.
-    assert_eq!(fields.len(), 3 + 7 + 6 + 7 + 18 + 4, "{fields:#?}");
+    assert_eq!(fields.len(), 3 + 7 + 6 + 8 + 18 + 4, "{fields:#?}");
     for kind in ["sparsity", "threshold", "iterative", "lottery"] {
         SweepSpec::from_toml(&spec_with(Some(kind), None, ""))
             .unwrap_or_else(|e| panic!("the base {kind} spec: {e}"));
@@ -764,6 +783,7 @@ fn every_field_a_spec_writes_is_documented() {
             ("train.weight_decay", "0.1"),
             ("train.batch_size", "8"),
             ("train.loss", "\"cross_entropy\""),
+            ("train.sparse_density", "0.5"),
         ]
         .iter()
         .chain(extra)

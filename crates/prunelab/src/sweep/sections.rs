@@ -105,6 +105,11 @@ pub struct TrainSpec {
     /// The loss (default: `cross_entropy` for softmax, `binary_cross_entropy` for sigmoid, `mse` else).
     #[serde(default)]
     pub loss: Option<LossName>,
+    /// Masked layers with at most this fraction of their weights kept train through the sparse kernels
+    /// (default: the measured crossover, `prunelab::nn::TRAIN_CROSSOVER`; `0`: every layer dense with its
+    /// mask). The trained weights are the same bits either way; only the time differs.
+    #[serde(default)]
+    pub sparse_density: Option<f64>,
 }
 
 /// A batch size: a number of samples, or `"full"`.

@@ -281,6 +281,14 @@ impl SweepSpec {
                 format!("at most 1000000, got {}", t.epochs),
             ));
         }
+        if let Some(d) = t.sparse_density {
+            if !(0.0..=1.0).contains(&d) {
+                return Err(bad(
+                    "train.sparse_density",
+                    format!("must lie in [0, 1], got {d}"),
+                ));
+            }
+        }
         match &t.batch_size {
             Some(BatchSpec::Size(0)) => return Err(bad("train.batch_size", "must be at least 1")),
             Some(BatchSpec::Word(w)) if w != "full" => {
@@ -602,6 +610,7 @@ impl SweepSpec {
                 Some(BatchSpec::Size(n)) => BatchSize::Size(*n),
                 Some(BatchSpec::Word(_)) => BatchSize::Full,
             })
+            .sparse_density(t.sparse_density.unwrap_or(crate::nn::TRAIN_CROSSOVER))
             .seed(seed)
     }
 }
