@@ -408,7 +408,7 @@ struct Step<'a> {
 }
 
 impl ParamUpdate for Step<'_> {
-    fn update(&mut self, slot: usize, values: &mut [f32]) -> bool {
+    fn update(&mut self, slot: usize, values: &mut [f32], keep: Option<&[bool]>) -> bool {
         let (k, grads) = (slot / 2, self.grads);
         let g = if slot.is_multiple_of(2) {
             grads.weights[k].as_slice()
@@ -420,7 +420,14 @@ impl ParamUpdate for Step<'_> {
             return true;
         };
         let state = &mut *self.state;
-        update(&state.config, state.step, &mut state.slots[slot], values, g)
+        update(
+            &state.config,
+            state.step,
+            &mut state.slots[slot],
+            values,
+            g,
+            keep,
+        )
     }
 
     fn update_at(
@@ -446,25 +453,24 @@ impl ParamUpdate for Step<'_> {
             copy,
         )
     }
-
-    fn pruned(&mut self, slot: usize, index: usize) {
-        let s = &mut self.state.slots[slot];
-        s.first[index] = 0.0;
-        s.second[index] = 0.0;
-    }
 }
 
 /// Parameters per parallel piece of an update; smaller tensors are updated on the calling thread.
 const PARALLEL_CHUNK: usize = 1 << 15;
 
-/// Updates `params` from `grads`; returns whether every gradient was finite.
+/// Updates `params` from `grads`; returns whether every gradient was finite. Where `keep` says `false`, the
+/// parameter and its state end as zero (a pruned entry), in the same pass.
 fn update(
     config: &Optimizer,
     step: u64,
     slot: &mut Slot,
     params: &mut [f32],
     grads: &[f32],
+    keep: Option<&[bool]>,
 ) -> bool {
+    if let Some(keep) = keep {
+        assert_eq!(keep.len(), params.len(), "one mask entry per parameter");
+    }
     if params.len() < 4 * PARALLEL_CHUNK || !crate::linalg::may_split() {
         return update_chunk(
             config,
@@ -473,16 +479,22 @@ fn update(
             grads,
             &mut slot.first,
             &mut slot.second,
+            keep,
         );
     }
     // Every parameter's update is independent of the others, so pieces give the same numbers.
     use rayon::prelude::*;
+    let keeps: Vec<Option<&[bool]>> = match keep {
+        Some(keep) => keep.chunks(PARALLEL_CHUNK).map(Some).collect(),
+        None => vec![None; params.len().div_ceil(PARALLEL_CHUNK)],
+    };
     params
         .par_chunks_mut(PARALLEL_CHUNK)
         .zip(grads.par_chunks(PARALLEL_CHUNK))
         .zip(slot.first.par_chunks_mut(PARALLEL_CHUNK))
         .zip(slot.second.par_chunks_mut(PARALLEL_CHUNK))
-        .map(|(((p, g), m), v)| update_chunk(config, step, p, g, m, v))
+        .zip(keeps)
+        .map(|((((p, g), m), v), k)| update_chunk(config, step, p, g, m, v, k))
         .reduce(|| true, |a, b| a && b)
 }
 
@@ -496,6 +508,7 @@ fn update_chunk(
     grads: &[f32],
     first: &mut [f32],
     second: &mut [f32],
+    keep: Option<&[bool]>,
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     if crate::kernels::family() != crate::kernels::SimdFamily::Portable
@@ -503,9 +516,9 @@ fn update_chunk(
     {
         // SAFETY: `has_avx2()` is the one-time CPU detection in `kernels`: the CPU has AVX2. (It always
         // holds here: the AVX2 and AVX-512 families need AVX2, and `family()` is always a supported one.)
-        return unsafe { update_chunk_avx2(config, step, params, grads, first, second) };
+        return unsafe { update_chunk_avx2(config, step, params, grads, first, second, keep) };
     }
-    update_chunk_any(config, step, params, grads, first, second)
+    update_chunk_any(config, step, params, grads, first, second, keep)
 }
 
 /// [`update_chunk_any`] compiled for AVX2: eight lanes for Adam's square roots and divisions instead of
@@ -523,8 +536,9 @@ unsafe fn update_chunk_avx2(
     grads: &[f32],
     first: &mut [f32],
     second: &mut [f32],
+    keep: Option<&[bool]>,
 ) -> bool {
-    update_chunk_any(config, step, params, grads, first, second)
+    update_chunk_any(config, step, params, grads, first, second, keep)
 }
 
 /// The optimiser's rule for one step, its per-step constants computed once.
@@ -614,8 +628,51 @@ fn update_chunk_any(
     grads: &[f32],
     first: &mut [f32],
     second: &mut [f32],
+    keep: Option<&[bool]>,
 ) -> bool {
-    apply(&Rule::new(config, step), params, grads, first, second) == 0
+    let rule = Rule::new(config, step);
+    match keep {
+        None => apply(&rule, params, grads, first, second) == 0,
+        Some(keep) => apply_masked(&rule, params, grads, first, second, keep) == 0,
+    }
+}
+
+/// [`apply`], then the parameter and state of every entry `keep` says is pruned set to zero, in one
+/// branch-free pass (the same bits as an update followed by zeroing those entries).
+#[inline(always)]
+fn apply_masked(
+    rule: &Rule,
+    params: &mut [f32],
+    grads: &[f32],
+    first: &mut [f32],
+    second: &mut [f32],
+    keep: &[bool],
+) -> u32 {
+    let mut bad = 0u32;
+    let kept = |k: bool, x: f32| if k { x } else { 0.0 };
+    match *rule {
+        Rule::Sgd { s, first: f } => {
+            for (((p, &g), b), &k) in params.iter_mut().zip(grads).zip(first.iter_mut()).zip(keep) {
+                bad |= not_finite(g);
+                sgd_one(&s, f, p, g, b);
+                (*p, *b) = (kept(k, *p), kept(k, *b));
+            }
+        }
+        Rule::Adam(c) => {
+            for ((((p, &g), m), v), &k) in params
+                .iter_mut()
+                .zip(grads)
+                .zip(first.iter_mut())
+                .zip(second.iter_mut())
+                .zip(keep)
+            {
+                bad |= not_finite(g);
+                adam_one(&c, p, g, m, v);
+                (*p, *m, *v) = (kept(k, *p), kept(k, *m), kept(k, *v));
+            }
+        }
+    }
+    bad
 }
 
 /// `rule`'s update of `params` from `grads` with state `first` (and `second`), entry by entry; returns
@@ -761,10 +818,10 @@ mod tests {
                 for step in 1..=5u64 {
                     let grads: Vec<f32> = (0..n).map(|i| wave(i + step as usize, 0.91)).collect();
                     let (p, m, v) = &mut plain;
-                    assert!(update_chunk_any(&config, step, p, &grads, m, v));
+                    assert!(update_chunk_any(&config, step, p, &grads, m, v, None));
                     let (p, m, v) = &mut wide;
                     // SAFETY: inside `if has_avx2()`: the one-time CPU detection found AVX2.
-                    assert!(unsafe { update_chunk_avx2(&config, step, p, &grads, m, v) });
+                    assert!(unsafe { update_chunk_avx2(&config, step, p, &grads, m, v, None) });
                 }
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&plain.0), bits(&wide.0), "{config:?}");
@@ -774,8 +831,69 @@ mod tests {
                 broken[n - 2] = f32::NAN;
                 let (p, m, v) = &mut wide;
                 // SAFETY: still inside `if has_avx2()`: the one-time CPU detection found AVX2.
-                assert!(!unsafe { update_chunk_avx2(&config, 6, p, &broken, m, v) });
+                assert!(!unsafe { update_chunk_avx2(&config, 6, p, &broken, m, v, None) });
             }
+        }
+    }
+
+    /// A masked update is the plain update followed by zeroing the pruned entries and their state, bit for
+    /// bit, on every loop; a pruned entry stays zero while its gradient is not.
+    #[test]
+    fn a_masked_update_equals_the_update_then_zeroing() {
+        let n = 1003;
+        let wave = |i: usize, f: f32| ((i as f32 * f).sin() * 1.7) * 10f32.powi((i % 7) as i32 - 3);
+        let keep: Vec<bool> = (0..n).map(|i| (i * 7) % 5 != 0).collect();
+        let configs: [Optimizer; 3] = [
+            Adam::new(1e-3).weight_decay(1e-2, true).into(),
+            Adam::new(1e-2).weight_decay(1e-3, false).into(),
+            Sgd::new(0.1).momentum(0.9).weight_decay(1e-3).into(),
+        ];
+        for config in configs {
+            let start = (0..n).map(|i| wave(i, 0.37)).collect::<Vec<_>>();
+            let mut want = (start.clone(), vec![0.0f32; n], vec![0.0f32; n]);
+            let mut got = want.clone();
+            let mut wide = want.clone();
+            for step in 1..=4u64 {
+                let grads: Vec<f32> = (0..n).map(|i| wave(i + step as usize, 0.91)).collect();
+                let (p, m, v) = &mut want;
+                assert!(update_chunk_any(&config, step, p, &grads, m, v, None));
+                for (i, &k) in keep.iter().enumerate() {
+                    if !k {
+                        (p[i], m[i], v[i]) = (0.0, 0.0, 0.0);
+                    }
+                }
+                let (p, m, v) = &mut got;
+                assert!(update_chunk_any(
+                    &config,
+                    step,
+                    p,
+                    &grads,
+                    m,
+                    v,
+                    Some(&keep)
+                ));
+                #[cfg(target_arch = "x86_64")]
+                if crate::kernels::has_avx2() {
+                    let (p, m, v) = &mut wide;
+                    // SAFETY: inside `if has_avx2()`: the one-time CPU detection found AVX2.
+                    assert!(unsafe {
+                        update_chunk_avx2(&config, step, p, &grads, m, v, Some(&keep))
+                    });
+                }
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            for (a, b) in [(&want.0, &got.0), (&want.1, &got.1), (&want.2, &got.2)] {
+                assert_eq!(bits(a), bits(b), "{config:?}");
+            }
+            #[cfg(target_arch = "x86_64")]
+            if crate::kernels::has_avx2() {
+                assert_eq!(bits(&want.0), bits(&wide.0), "{config:?}");
+            }
+            assert!(keep
+                .iter()
+                .zip(&got.0)
+                .all(|(&k, &p)| k || p.to_bits() == 0));
+            assert!(keep.iter().zip(&got.0).any(|(&k, &p)| k && p != 0.0));
         }
     }
 }

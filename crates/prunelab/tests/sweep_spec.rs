@@ -454,7 +454,10 @@ fn threshold_iterative_and_lottery_kinds_run() {
             &format!("[train]\nsparse_density = {density}\n"),
             1,
         );
-        same_numbers(&r, &SweepSpec::from_toml(&text).unwrap().run_local().unwrap());
+        same_numbers(
+            &r,
+            &SweepSpec::from_toml(&text).unwrap().run_local().unwrap(),
+        );
     }
     let dir = tmp("lottery");
     run_shards(&spec, &dir, 2);

@@ -220,22 +220,16 @@ impl Gradients {
     /// Zeroes the gradient of every pruned weight and bias: pruned parameters are not parameters. Layers
     /// for which `sparse(k)` holds are skipped for weights: their pruned gradients are never written.
     pub(crate) fn apply_masks(&mut self, mlp: &Mlp, sparse: impl Fn(usize) -> bool) {
+        // A select, not a branch: a mask's kept entries are as unpredictable as the pruning that made it.
+        let masked = |g: &mut f32, &keep: &bool| *g = if keep { *g } else { 0.0 };
         for (k, layer) in mlp.layers.iter().enumerate() {
             if let (Some(m), false) = (&layer.mask, sparse(k)) {
                 ndarray::Zip::from(&mut self.weights[k])
                     .and(m)
-                    .for_each(|g, &keep| {
-                        if !keep {
-                            *g = 0.0;
-                        }
-                    });
+                    .for_each(masked);
             }
             if let (Some(m), Some(g)) = (&layer.bias_mask, &mut self.biases[k]) {
-                ndarray::Zip::from(g).and(m).for_each(|g, &keep| {
-                    if !keep {
-                        *g = 0.0;
-                    }
-                });
+                ndarray::Zip::from(g).and(m).for_each(masked);
             }
         }
     }

@@ -1,11 +1,11 @@
 //! The ways code outside `nn` changes a network's parameters, each keeping "a pruned weight is exactly zero".
 
-use super::params::{zero_pruned, ParamUpdate};
+use super::params::ParamUpdate;
 use super::{Dense, Mlp, SparsePlan};
 
 impl Mlp {
-    /// Runs `update` over every parameter slot (see [`ParamUpdate`]), then zeroes the pruned entries of
-    /// each. The weights of a layer that trains sparse under `sparse` are updated at their kept entries
+    /// Runs `update` over every parameter slot with its mask (see [`ParamUpdate`]: pruned entries end as
+    /// zero). The weights of a layer that trains sparse under `sparse` are updated at their kept entries
     /// only (the pruned ones stay the zeros they are). Returns whether every slot's update was finite.
     pub(crate) fn update_params(
         &mut self,
@@ -15,25 +15,18 @@ impl Mlp {
         let mut finite = true;
         for (k, layer) in self.layers.iter_mut().enumerate() {
             let w = layer.weight.as_slice_mut().expect("weights are contiguous");
-            let is_sparse = sparse.as_deref().is_some_and(|p| p.is_sparse(k));
             if let Some(kept) = sparse.as_deref_mut().and_then(|p| p.kept_update(k)) {
                 finite &= update.update_at(2 * k, w, kept.at, kept.grad, kept.values);
             } else {
-                finite &= update.update(2 * k, w);
-            }
-            if let (Some(mask), false) = (&layer.mask, is_sparse) {
-                zero_pruned(w, mask.as_slice().expect("masks are contiguous"), |i| {
-                    update.pruned(2 * k, i)
-                });
+                let keep = layer.mask.as_ref();
+                let keep = keep.map(|m| m.as_slice().expect("masks are contiguous"));
+                finite &= update.update(2 * k, w, keep);
             }
             if let Some(b) = &mut layer.bias {
                 let b = b.as_slice_mut().expect("biases are contiguous");
-                finite &= update.update(2 * k + 1, b);
-                if let Some(mask) = &layer.bias_mask {
-                    zero_pruned(b, mask.as_slice().expect("masks are contiguous"), |i| {
-                        update.pruned(2 * k + 1, i)
-                    });
-                }
+                let keep = layer.bias_mask.as_ref();
+                let keep = keep.map(|m| m.as_slice().expect("masks are contiguous"));
+                finite &= update.update(2 * k + 1, b, keep);
             }
         }
         finite
