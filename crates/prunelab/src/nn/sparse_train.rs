@@ -16,10 +16,10 @@ use crate::kernels::sampled::sampled_product;
 /// The density (fraction of weights kept) at or below which a masked layer trains through the sparse
 /// kernels by default. Measured on the 784-1000-1000-500-200-10 network (every layer pruned to the density),
 /// batch 100, Adam, AMD EPYC (Zen 3) with AVX2, by `cargo run --release -p prunelab --example
-/// sparse_training` (which prints the figures for the machine it runs on): the sparse step took 0.93x the
-/// dense masked step's time at 30% density on one thread and 0.78x on two; at 40%, 1.11x on one thread.
-/// Either way the weights are the same bits.
-pub const TRAIN_CROSSOVER: f64 = 0.3;
+/// sparse_training` (which prints the figures for the machine it runs on): the sparse step took 0.85x the
+/// dense masked step's time at 20% density on one thread and 0.95x on two; at 25%, 0.99x on one thread and
+/// 1.29x on two. Either way the weights are the same bits.
+pub const TRAIN_CROSSOVER: f64 = 0.2;
 
 /// f32 lanes of a 64-byte line: the feature-major buffers' rows hold a multiple of this many samples.
 const LANES: usize = 16;
