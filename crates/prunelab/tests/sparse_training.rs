@@ -207,3 +207,43 @@ fn divergence_restores_the_same_weights() {
         "not restored to the epoch's start"
     );
 }
+
+/// Layers and batches large enough that the sparse step shares its work over rayon's threads (the
+/// optimiser's step over kept weights, the transposes, the kernels, the copy of new values into the
+/// column-blocked layout): the same bits as one thread, and as dense masked training. (On a one-core
+/// machine the global pool has one thread and both runs are serial.)
+#[test]
+fn large_sparse_layers_train_to_the_same_bits_on_one_thread_and_on_all() {
+    let (n, inputs) = (512, 300);
+    let x = ndarray::Array2::from_shape_fn((n, inputs), |(i, j)| {
+        ((i * 31 + j * 17) % 97) as f32 / 97.0
+    });
+    let y: Vec<usize> = (0..n).map(|i| (i * 7 + i / 5) % 10).collect();
+    let data = Dataset::classification(x, y.into(), 10).unwrap();
+    let mut model = Mlp::config(&[inputs, 640, 640, 10])
+        .output_activation(Activation::Softmax)
+        .seed(3)
+        .build()
+        .unwrap();
+    // The 640x640 layer keeps 81,920 weights; a batch of 128 of its outputs is 81,920 values.
+    WeightPruning::magnitude(0.8).apply(&mut model).unwrap();
+    let params = TrainParams::new(Loss::CrossEntropy, Adam::new(1e-3))
+        .epochs(2)
+        .batch_size(BatchSize::Size(128))
+        .sparse_density(0.25);
+    let fit = |params: &TrainParams| {
+        let mut m = model.clone();
+        params.fit(&mut m, &data).unwrap();
+        m
+    };
+    let all = fit(&params);
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| fit(&params));
+    let dense = fit(&params.clone().sparse_density(0.0));
+    assert!(bits(&all) == bits(&one), "one thread and all differ");
+    assert!(bits(&all) == bits(&dense), "sparse and dense masked differ");
+    assert_ne!(bits(&all), bits(&model), "training changed nothing");
+}

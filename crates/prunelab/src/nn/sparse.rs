@@ -408,9 +408,23 @@ impl Csr {
 
     /// Brings the column-blocked copy in step with the stored values.
     pub(super) fn refresh_blocked(&mut self) {
+        /// Entries per parallel piece; fewer are copied on the calling thread.
+        const PIECE: usize = 1 << 15;
         if let (Some(b), Some(from)) = (&mut self.blocked, &self.blocked_from) {
-            for (v, &e) in b.values.iter_mut().zip(from) {
-                *v = self.values[e as usize];
+            let values = &self.values;
+            let copy = |(out, from): (&mut [f32], &[u32])| {
+                for (v, &e) in out.iter_mut().zip(from) {
+                    *v = values[e as usize];
+                }
+            };
+            if b.values.len() < 2 * PIECE || !crate::linalg::may_split() {
+                copy((&mut b.values, from));
+            } else {
+                use rayon::prelude::*;
+                b.values
+                    .par_chunks_mut(PIECE)
+                    .zip(from.par_chunks(PIECE))
+                    .for_each(copy);
             }
         }
     }

@@ -295,49 +295,79 @@ fn copy_short(dst: &mut [f32], src: &[f32]) {
     }
 }
 
+/// Values of a transpose below which it runs on the calling thread.
+const PARALLEL_TRANSPOSE: usize = 1 << 16;
+
 /// Writes the `(n, cols)` sample-major `src` feature-major into `dst`: column `c`'s samples at `c · stride`.
-/// Tile by tile: sixteen rows' pieces copied into a local tile, then written out a column at a time.
+/// Tile by tile: sixteen rows' pieces copied into a local tile, then written out a column at a time; a large
+/// transpose's column tiles are shared over rayon's threads (each writes its own columns).
 fn to_feature_major(src: ArrayView2<f32>, dst: &mut [f32], stride: usize) {
     let (n, cols) = src.dim();
     assert!(n <= stride && dst.len() >= cols * stride);
+    let dst = &mut dst[..cols * stride];
+    if n * cols < PARALLEL_TRANSPOSE || !crate::linalg::may_split() {
+        for (t, d) in dst.chunks_mut(TILE * stride).enumerate() {
+            columns_to_feature_major(src, t * TILE, d, stride);
+        }
+        return;
+    }
+    use rayon::prelude::*;
+    dst.par_chunks_mut(TILE * stride)
+        .enumerate()
+        .for_each(|(t, d)| columns_to_feature_major(src, t * TILE, d, stride));
+}
+
+/// [`to_feature_major`] for the columns from `c0` that `dst` holds (up to a tile's side of them).
+fn columns_to_feature_major(src: ArrayView2<f32>, c0: usize, dst: &mut [f32], stride: usize) {
+    let n = src.nrows();
+    let w = dst.len() / stride;
     let mut tile = [[0.0f32; TILE]; TILE];
     for s0 in (0..n).step_by(TILE) {
         let rows = (n - s0).min(TILE);
-        for c0 in (0..cols).step_by(TILE) {
-            let w = (cols - c0).min(TILE);
-            for (i, t) in tile.iter_mut().enumerate().take(rows) {
-                let row = src.row(s0 + i);
-                let row = row.as_slice().expect("contiguous rows");
-                copy_short(&mut t[..w], &row[c0..c0 + w]);
-            }
-            for j in 0..w {
-                let out = &mut dst[(c0 + j) * stride + s0..][..rows];
-                for (i, o) in out.iter_mut().enumerate() {
-                    *o = tile[i][j];
-                }
+        for (i, t) in tile.iter_mut().enumerate().take(rows) {
+            let row = src.row(s0 + i);
+            let row = row.as_slice().expect("contiguous rows");
+            copy_short(&mut t[..w], &row[c0..c0 + w]);
+        }
+        for j in 0..w {
+            let out = &mut dst[j * stride + s0..][..rows];
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = tile[i][j];
             }
         }
     }
 }
 
 /// Reads feature-major `src` (row `c`'s samples at `c · stride`) into the sample-major `dst`, tile by tile
-/// as [`to_feature_major`] writes.
+/// as [`to_feature_major`] writes; a large one's blocks of samples are shared over rayon's threads.
 fn from_feature_major(src: &[f32], stride: usize, dst: &mut ArrayViewMut2<f32>) {
     let (n, cols) = dst.dim();
     assert!(src.len() >= cols * stride && n <= stride);
+    let blocks = dst.axis_chunks_iter_mut(ndarray::Axis(0), TILE).enumerate();
+    if n * cols < PARALLEL_TRANSPOSE || !crate::linalg::may_split() {
+        blocks.for_each(|(b, mut d)| samples_from_feature_major(src, stride, b * TILE, &mut d));
+        return;
+    }
+    use rayon::prelude::*;
+    let blocks: Vec<_> = blocks.collect();
+    blocks
+        .into_par_iter()
+        .for_each(|(b, mut d)| samples_from_feature_major(src, stride, b * TILE, &mut d));
+}
+
+/// [`from_feature_major`] for the samples from `s0` that `dst` holds (up to a tile's side of them).
+fn samples_from_feature_major(src: &[f32], stride: usize, s0: usize, dst: &mut ArrayViewMut2<f32>) {
+    let (rows, cols) = dst.dim();
     let mut tile = [[0.0f32; TILE]; TILE];
-    for s0 in (0..n).step_by(TILE) {
-        let rows = (n - s0).min(TILE);
-        for c0 in (0..cols).step_by(TILE) {
-            let w = (cols - c0).min(TILE);
-            for (j, t) in tile.iter_mut().enumerate().take(w) {
-                copy_short(&mut t[..rows], &src[(c0 + j) * stride + s0..][..rows]);
-            }
-            for (i, mut row) in dst.rows_mut().into_iter().skip(s0).take(rows).enumerate() {
-                let row = row.as_slice_mut().expect("contiguous rows");
-                for (o, t) in row[c0..c0 + w].iter_mut().zip(&tile) {
-                    *o = t[i];
-                }
+    for c0 in (0..cols).step_by(TILE) {
+        let w = (cols - c0).min(TILE);
+        for (j, t) in tile.iter_mut().enumerate().take(w) {
+            copy_short(&mut t[..rows], &src[(c0 + j) * stride + s0..][..rows]);
+        }
+        for (i, mut row) in dst.rows_mut().into_iter().enumerate() {
+            let row = row.as_slice_mut().expect("contiguous rows");
+            for (o, t) in row[c0..c0 + w].iter_mut().zip(&tile) {
+                *o = t[i];
             }
         }
     }
