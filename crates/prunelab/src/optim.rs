@@ -631,35 +631,38 @@ fn update_chunk_any(
     keep: Option<&[bool]>,
 ) -> bool {
     let rule = Rule::new(config, step);
-    match keep {
-        None => apply(&rule, params, grads, first, second) == 0,
-        Some(keep) => apply_masked(&rule, params, grads, first, second, keep) == 0,
-    }
+    let bad = match keep {
+        None => apply(&rule, params, grads, first, second, std::iter::repeat(true)),
+        Some(keep) => apply(&rule, params, grads, first, second, keep.iter().copied()),
+    };
+    bad == 0
 }
 
-/// [`apply`], then the parameter and state of every entry `keep` says is pruned set to zero, in one
-/// branch-free pass (the same bits as an update followed by zeroing those entries).
+/// `rule`'s update of `params` from `grads` with state `first` (and `second`), entry by entry; where `keep`
+/// says `false` the parameter and its state are then set to zero in the same branch-free pass (the bits of an
+/// update followed by zeroing; `repeat(true)` for a slot without a mask, which compiles to the plain loop).
+/// Returns nonzero where a gradient was not finite.
 #[inline(always)]
-fn apply_masked(
+fn apply(
     rule: &Rule,
     params: &mut [f32],
     grads: &[f32],
     first: &mut [f32],
     second: &mut [f32],
-    keep: &[bool],
+    keep: impl Iterator<Item = bool>,
 ) -> u32 {
     let mut bad = 0u32;
     let kept = |k: bool, x: f32| if k { x } else { 0.0 };
     match *rule {
         Rule::Sgd { s, first: f } => {
-            for (((p, &g), b), &k) in params.iter_mut().zip(grads).zip(first.iter_mut()).zip(keep) {
+            for (((p, &g), b), k) in params.iter_mut().zip(grads).zip(first.iter_mut()).zip(keep) {
                 bad |= not_finite(g);
                 sgd_one(&s, f, p, g, b);
                 (*p, *b) = (kept(k, *p), kept(k, *b));
             }
         }
         Rule::Adam(c) => {
-            for ((((p, &g), m), v), &k) in params
+            for ((((p, &g), m), v), k) in params
                 .iter_mut()
                 .zip(grads)
                 .zip(first.iter_mut())
@@ -669,39 +672,6 @@ fn apply_masked(
                 bad |= not_finite(g);
                 adam_one(&c, p, g, m, v);
                 (*p, *m, *v) = (kept(k, *p), kept(k, *m), kept(k, *v));
-            }
-        }
-    }
-    bad
-}
-
-/// `rule`'s update of `params` from `grads` with state `first` (and `second`), entry by entry; returns
-/// nonzero where a gradient was not finite.
-#[inline(always)]
-fn apply(
-    rule: &Rule,
-    params: &mut [f32],
-    grads: &[f32],
-    first: &mut [f32],
-    second: &mut [f32],
-) -> u32 {
-    let mut bad = 0u32;
-    match *rule {
-        Rule::Sgd { s, first: f } => {
-            for ((p, &g), b) in params.iter_mut().zip(grads).zip(first.iter_mut()) {
-                bad |= not_finite(g);
-                sgd_one(&s, f, p, g, b);
-            }
-        }
-        Rule::Adam(c) => {
-            for (((p, &g), m), v) in params
-                .iter_mut()
-                .zip(grads)
-                .zip(first.iter_mut())
-                .zip(second.iter_mut())
-            {
-                bad |= not_finite(g);
-                adam_one(&c, p, g, m, v);
             }
         }
     }
@@ -858,7 +828,7 @@ fn indexed_any(rule: &Rule, params: &mut [f32], base: usize, entries: Indexed) -
         for (b, &i) in b.iter_mut().zip(at) {
             *b = params[i - base];
         }
-        bad |= apply(rule, b, g, m, v);
+        bad |= apply(rule, b, g, m, v, std::iter::repeat(true));
         for (&b, &i) in b.iter().zip(at) {
             params[i - base] = b;
         }
