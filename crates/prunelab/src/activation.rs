@@ -196,11 +196,11 @@ impl Activation {
     ) {
         match self {
             Activation::Identity => {}
-            Activation::Relu => Zip::from(&mut d).and(&z).for_each(|d, &z| {
-                if z <= 0.0 {
-                    *d = 0.0;
-                }
-            }),
+            // A select, not a branch: the sign of `z` is as unpredictable as the data, and the select
+            // vectorises (the same values: `d` where `z > 0` or `z` is NaN, else zero).
+            Activation::Relu => Zip::from(&mut d)
+                .and(&z)
+                .for_each(|d, &z| *d = if z <= 0.0 { 0.0 } else { *d }),
             Activation::Sigmoid => Zip::from(&mut d)
                 .and(&a)
                 .for_each(|d, &a| *d *= a * (1.0 - a)),
