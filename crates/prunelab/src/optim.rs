@@ -430,28 +430,15 @@ impl ParamUpdate for Step<'_> {
         )
     }
 
-    fn update_at(
-        &mut self,
-        slot: usize,
-        values: &mut [f32],
-        at: &[usize],
-        grads: &[f32],
-        copy: &mut [f32],
-    ) -> bool {
+    fn update_kept(&mut self, slot: usize, at: &[usize], grads: &[f32], kept: &mut [f32]) -> bool {
         let state = &mut *self.state;
         let c = state.compact[slot]
             .as_mut()
             .expect("the state of a sparse layer is compact (OptimizerState::match_plan)");
         debug_assert!(*c.at == *at);
-        update_indexed(
-            &state.config,
-            state.step,
-            values,
-            grads,
-            &mut c.slot,
-            at,
-            copy,
-        )
+        assert_eq!(grads.len(), kept.len(), "one gradient per kept weight");
+        // Contiguous values and state: the dense loop, to the same numbers (each entry is updated alone).
+        update(&state.config, state.step, &mut c.slot, kept, grads, None)
     }
 }
 
@@ -673,164 +660,6 @@ fn apply(
                 adam_one(&c, p, g, m, v);
                 (*p, *m, *v) = (kept(k, *p), kept(k, *m), kept(k, *v));
             }
-        }
-    }
-    bad
-}
-
-/// The optimiser's update of the entries `at` only: entry `at[e]` of `params` with gradient `grads[e]` and
-/// the compact state `slot` (its entry `e`), each as [`update_chunk_any`] updates it (the same bits); the
-/// new value also goes to `copy[e]`.
-fn update_indexed(
-    config: &Optimizer,
-    step: u64,
-    params: &mut [f32],
-    grads: &[f32],
-    slot: &mut Slot,
-    at: &[usize],
-    copy: &mut [f32],
-) -> bool {
-    assert!(
-        grads.len() == at.len()
-            && slot.first.len() == at.len()
-            && slot.second.len() == at.len()
-            && copy.len() == at.len(),
-        "one gradient, one state and one copy per kept entry"
-    );
-    let rule = Rule::new(config, step);
-    let entries = Indexed {
-        at,
-        grads,
-        copy,
-        first: &mut slot.first,
-        second: &mut slot.second,
-    };
-    let ways = match crate::linalg::may_split() {
-        true => rayon::current_num_threads(),
-        false => 1,
-    };
-    indexed_split(&rule, params, 0, entries, ways) == 0
-}
-
-/// Kept entries per parallel piece of an indexed update; fewer are updated on the calling thread.
-const PARALLEL_INDEXED: usize = 1 << 15;
-
-/// [`indexed_any`] in up to `ways` pieces on rayon's threads for many entries: halves of the entries
-/// update disjoint parts of `params` (the positions rise), so each is updated alone, to the same numbers.
-/// `params[0]` is parameter `base`.
-fn indexed_split(
-    rule: &Rule,
-    params: &mut [f32],
-    base: usize,
-    entries: Indexed,
-    ways: usize,
-) -> u32 {
-    let n = entries.at.len();
-    if n < 2 * PARALLEL_INDEXED || ways < 2 {
-        return indexed(rule, params, base, entries);
-    }
-    let h = n / 2;
-    let cut = entries.at[h];
-    assert!(
-        cut >= base && cut - base <= params.len(),
-        "kept positions rise"
-    );
-    let (low, high) = params.split_at_mut(cut - base);
-    let (e1, e2) = entries.split_at(h);
-    let (a, b) = rayon::join(
-        || indexed_split(rule, low, base, e1, ways / 2),
-        || indexed_split(rule, high, cut, e2, ways - ways / 2),
-    );
-    a | b
-}
-
-/// [`indexed_any`] with the loop of the kernel family in force.
-fn indexed(rule: &Rule, params: &mut [f32], base: usize, entries: Indexed) -> u32 {
-    #[cfg(target_arch = "x86_64")]
-    if crate::kernels::family() != crate::kernels::SimdFamily::Portable
-        && crate::kernels::has_avx2()
-    {
-        // SAFETY: `has_avx2()` is the one-time CPU detection in `kernels`: the CPU has AVX2.
-        return unsafe { indexed_avx2(rule, params, base, entries) };
-    }
-    indexed_any(rule, params, base, entries)
-}
-
-/// The kept entries of an indexed update: positions, gradients, where their new values are copied, and
-/// their optimiser state.
-struct Indexed<'a> {
-    at: &'a [usize],
-    grads: &'a [f32],
-    copy: &'a mut [f32],
-    first: &'a mut [f32],
-    second: &'a mut [f32],
-}
-
-impl<'a> Indexed<'a> {
-    /// Entries `..h` and `h..`.
-    fn split_at(self, h: usize) -> (Indexed<'a>, Indexed<'a>) {
-        let (at1, at2) = self.at.split_at(h);
-        let (g1, g2) = self.grads.split_at(h);
-        let (c1, c2) = self.copy.split_at_mut(h);
-        let (f1, f2) = self.first.split_at_mut(h);
-        let (s1, s2) = self.second.split_at_mut(h);
-        (
-            Indexed {
-                at: at1,
-                grads: g1,
-                copy: c1,
-                first: f1,
-                second: s1,
-            },
-            Indexed {
-                at: at2,
-                grads: g2,
-                copy: c2,
-                first: f2,
-                second: s2,
-            },
-        )
-    }
-}
-
-/// [`indexed_any`] compiled for AVX2 (the same numbers, as [`update_chunk_avx2`]).
-///
-/// # Safety
-/// The CPU must have AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn indexed_avx2(rule: &Rule, params: &mut [f32], base: usize, entries: Indexed) -> u32 {
-    indexed_any(rule, params, base, entries)
-}
-
-/// [`update_indexed`]'s loop: the kept parameters gathered a piece at a time into the copy, updated there
-/// by the same vector loop as a dense step, and written back (`params[0]` is parameter `base`).
-#[inline(always)]
-fn indexed_any(rule: &Rule, params: &mut [f32], base: usize, entries: Indexed) -> u32 {
-    const PIECE: usize = 64;
-    let Indexed {
-        at: all,
-        grads,
-        copy,
-        first,
-        second,
-    } = entries;
-    let mut bad = 0u32;
-    let pieces = all
-        .chunks(PIECE)
-        .zip(grads.chunks(PIECE).zip(copy.chunks_mut(PIECE)))
-        .zip(first.chunks_mut(PIECE).zip(second.chunks_mut(PIECE)));
-    for (p, ((at, (g, b)), (m, v))) in pieces.enumerate() {
-        // Kept entries lie far apart: the next piece's parameters are fetched while this one is updated.
-        for &i in all.iter().skip(PIECE * (p + 1)).take(PIECE) {
-            crate::kernels::prefetch(params, i.wrapping_sub(base));
-        }
-        for (b, &i) in b.iter_mut().zip(at) {
-            *b = params[i - base];
-        }
-        bad |= apply(rule, b, g, m, v, std::iter::repeat(true));
-        for (&b, &i) in b.iter().zip(at) {
-            params[i - base] = b;
         }
     }
     bad

@@ -440,7 +440,11 @@ impl Trainer {
             };
             for (step, chunk) in order.chunks(bs).enumerate() {
                 if step > 0 {
-                    crate::interrupt::checkpoint("training", stopped_at(step))?;
+                    if let Err(stop) = crate::interrupt::checkpoint("training", stopped_at(step)) {
+                        // The model keeps the weights of the last completed step.
+                        ws.write_back(model);
+                        return Err(stop);
+                    }
                 }
                 let m = chunk.len();
                 let (xv, yv) = if full_batch {
@@ -467,6 +471,8 @@ impl Trainer {
                     tracker.update(batch);
                 }
                 if let Some(tracker) = &mut self.movement {
+                    // It reads the weights: the sparse layers' current ones are written back first.
+                    ws.write_back(model);
                     tracker.update(model, &grads);
                 }
                 if !self.state.step(model, &grads, ws.sparse.as_mut()) {
@@ -474,6 +480,7 @@ impl Trainer {
                 }
                 if let Some(schedule) = &p.gradual {
                     if let Some(target) = schedule.target_at(self.steps_done) {
+                        ws.write_back(model);
                         schedule.prune_to(model, target)?;
                         // New masks: the gradients and state of the newly pruned are zeroed once, and the
                         // layers now sparse enough switch kernels.
@@ -495,6 +502,8 @@ impl Trainer {
                 }
                 total += value as f64 * m as f64;
             }
+            // Everything after the epoch's steps reads the weights.
+            ws.write_back(model);
             if !model.params_finite() {
                 return Err(self.diverged(model, &snapshot, epoch));
             }

@@ -131,5 +131,52 @@ fn interrupts_stop_between_steps_and_keep_the_work() -> Result<()> {
     );
     assert_ne!(long, start, "the steps before the stop are kept");
     assert!(long.forward(&data.records)?.iter().all(|v| v.is_finite()));
+
+    // A network whose layers train sparse, stopped part-way, has exactly the weights of its last completed
+    // step: those of dense masked training for the same steps (its sparse layers update their kept weights
+    // apart from the weight matrices, which get them back when training stops).
+    let digits = data::digits()?;
+    let mut masked = Mlp::config(&[64, 48, 32, 10])
+        .output_activation(Activation::Softmax)
+        .seed(6)
+        .build()?;
+    WeightPruning::magnitude(0.9).apply(&mut masked)?;
+    let start = masked.clone();
+    let params = TrainParams::new(Loss::CrossEntropy, Adam::new(1e-3))
+        .epochs(1_000_000)
+        .batch_size(BatchSize::Size(1))
+        .shuffle(false)
+        .progress(Progress::Silent);
+    let stopper = std::thread::spawn(|| {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        interrupt::request();
+    });
+    let mut sparse = start.clone();
+    let err = params
+        .clone()
+        .sparse_density(1.0)
+        .fit(&mut sparse, &digits)
+        .unwrap_err();
+    stopper.join().expect("the stopping thread");
+    let Error::Interrupted { at, .. } = &err else {
+        panic!("expected an interrupt, got {err}")
+    };
+    // "in epoch E of N after S of T steps; ..."
+    let words: Vec<&str> = at.split_whitespace().collect();
+    let epoch: usize = words[2].parse().expect("the epoch");
+    let steps: usize = words[6].parse().expect("the steps");
+    let mut dense = start.clone();
+    let mut trainer = params.clone().sparse_density(0.0).trainer()?;
+    if epoch > 1 {
+        trainer.set_epochs(epoch - 1)?;
+        trainer.fit(&mut dense, &digits)?;
+    }
+    if steps > 0 {
+        let first: Vec<usize> = (0..steps).collect();
+        trainer.set_epochs(1)?;
+        trainer.fit(&mut dense, &digits.select(&first)?)?;
+    }
+    assert!(epoch > 1 || steps > 0, "stopped before any step: {at}");
+    assert_eq!(sparse, dense, "stopped {at}");
     Ok(())
 }

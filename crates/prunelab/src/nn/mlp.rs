@@ -283,9 +283,19 @@ impl Workspace {
 
     /// Lets the layers of `mlp` with at most `below` of their weights kept train through the sparse kernels
     /// ([`SparsePlan`]), for batches of up to the rows these buffers hold; made again after any mask changes.
-    pub(crate) fn plan_sparse(&mut self, mlp: &Mlp, below: f64) {
+    /// Writes the kept weights of the layers training sparse back first (see [`Workspace::write_back`]).
+    pub(crate) fn plan_sparse(&mut self, mlp: &mut Mlp, below: f64) {
+        self.write_back(mlp);
         let inputs: Vec<_> = (0..mlp.layers.len()).map(|k| mlp.input_range(k)).collect();
         self.sparse = SparsePlan::new(&mlp.layers, &inputs, mlp.n_inputs, self.acts.nrows(), below);
+    }
+
+    /// Writes the weights that the layers training sparse updated in their sparse form into `mlp`'s weight
+    /// matrices: needed before anything outside the training passes reads `mlp`'s weights.
+    pub(crate) fn write_back(&mut self, mlp: &mut Mlp) {
+        if let Some(plan) = &mut self.sparse {
+            plan.write_back(&mut mlp.layers);
+        }
     }
 
     /// Makes sure the buffers fit `mlp` and hold at least `rows` samples.
@@ -299,6 +309,10 @@ impl Workspace {
                 .zip(&mlp.layers)
                 .all(|(p, l)| p.ncols() == l.n_outputs());
         if !fits || self.sparse.as_ref().is_some_and(|p| !p.holds(rows)) {
+            assert!(
+                !self.sparse.as_ref().is_some_and(SparsePlan::has_pending),
+                "a sparse plan's weights are written back before its workspace is made again"
+            );
             let track = self.utility.is_some();
             *self = Workspace::new(mlp, rows.max(self.acts.nrows()));
             if track {
@@ -757,14 +771,13 @@ impl Mlp {
             let mut sq = 0.0f64;
             for (k, (layer, g)) in self.layers.iter().zip(grads.weights.iter_mut()).enumerate() {
                 let square = |w: f32| (w as f64) * (w as f64);
-                match ws.sparse.as_mut().and_then(|p| p.kept_grad_mut(k)) {
+                match ws.sparse.as_mut().and_then(|p| p.kept_values_grad_mut(k)) {
                     // The same sum and updates as below without the pruned zeros (adding `+0.0` to a
-                    // sum of squares changes no bit), on the sparse layer's own gradient.
+                    // sum of squares changes no bit), on the sparse layer's own weights and gradient.
                     Some((kept, g)) => {
-                        let w = layer.weight.as_slice().expect("weights are contiguous");
-                        sq += kept.iter().map(|&i| square(w[i])).sum::<f64>();
-                        for (g, &i) in g.iter_mut().zip(kept) {
-                            *g += scale * w[i];
+                        sq += kept.iter().map(|&w| square(w)).sum::<f64>();
+                        for (g, &w) in g.iter_mut().zip(kept) {
+                            *g += scale * w;
                         }
                     }
                     None => {

@@ -9,16 +9,9 @@ pub(crate) trait ParamUpdate {
     /// Updates the parameters of `slot` in place; where `keep` (the slot's mask, if it has one) is
     /// `false`, the value and its state end as zero. Returns whether everything it read was finite.
     fn update(&mut self, slot: usize, values: &mut [f32], keep: Option<&[bool]>) -> bool;
-    /// Updates only the entries `at` (rising) of `slot`, entry `at[e]` with gradient `grads[e]`, each
-    /// exactly as [`ParamUpdate::update`] would: the kept weights of a layer that trains sparse (its other
-    /// entries are pruned zeros, left as they are). Each entry's new value goes to `copy[e]` too (the
-    /// sparse form's values).
-    fn update_at(
-        &mut self,
-        slot: usize,
-        values: &mut [f32],
-        at: &[usize],
-        grads: &[f32],
-        copy: &mut [f32],
-    ) -> bool;
+    /// Updates the kept weights of a layer that trains sparse, held apart from the weight matrix: `kept[e]`
+    /// is the weight at row-major position `at[e]` (rising) of `slot`, with gradient `grads[e]`, each updated
+    /// exactly as [`ParamUpdate::update`] would update it in place (the pruned entries are zeros, left as
+    /// they are; the matrix itself is written back later).
+    fn update_kept(&mut self, slot: usize, at: &[usize], grads: &[f32], kept: &mut [f32]) -> bool;
 }

@@ -39,9 +39,11 @@ struct LayerPlan {
     from_w: Vec<usize>,
     /// The weight gradient at the kept entries, in `w`'s order (the dense gradient is not written).
     grad: Vec<f32>,
-    /// Whether `w`'s values are the layer's current weights already (the optimiser wrote them there as
-    /// it updated the dense ones), so that the next forward pass need not read them again.
-    synced: bool,
+    /// Whether the optimiser wrote `w`'s values since the column-blocked copy was made.
+    refresh: bool,
+    /// Whether `w`'s values are newer than the layer's weight matrix (the optimiser updates them alone;
+    /// [`SparsePlan::write_back`] brings the matrix in step).
+    pending: bool,
 }
 
 /// A sparse layer's kept weights as the optimiser updates them (see [`SparsePlan::kept_update`]).
@@ -50,7 +52,7 @@ pub(crate) struct KeptUpdate<'a> {
     pub(crate) at: &'a [usize],
     /// The gradient at each.
     pub(crate) grad: &'a [f32],
-    /// The sparse form's value of each, to be set to the updated weight.
+    /// Each kept weight's current value (the sparse form's values), to be updated in place.
     pub(crate) values: &'a mut [f32],
 }
 
@@ -117,7 +119,8 @@ impl SparsePlan {
                     kept,
                     from_w,
                     grad,
-                    synced: false,
+                    refresh: false,
+                    pending: false,
                 })
             })
             .collect();
@@ -157,11 +160,12 @@ impl SparsePlan {
     }
 
     /// Layer `k`'s kept weights, their gradients and its sparse form's values, if it trains sparse, for an
-    /// update that writes each new weight into both the dense matrix and these values (which the next
-    /// forward pass then reads as they are).
+    /// update of these values in place (which the next forward pass then reads as they are). The layer's
+    /// weight matrix is stale from then until [`SparsePlan::write_back`].
     pub(crate) fn kept_update(&mut self, k: usize) -> Option<KeptUpdate<'_>> {
         let p = self.layers.get_mut(k)?.as_mut()?;
-        p.synced = true;
+        p.refresh = true;
+        p.pending = true;
         Some(KeptUpdate {
             at: &p.kept,
             grad: &p.grad,
@@ -169,11 +173,36 @@ impl SparsePlan {
         })
     }
 
-    /// Layer `k`'s kept weights (row-major indices into its weight matrix, rising) and the gradient at
-    /// each from the last backward pass, writable, if it trains sparse.
-    pub(crate) fn kept_grad_mut(&mut self, k: usize) -> Option<(&[usize], &mut [f32])> {
+    /// Layer `k`'s kept weights' current values (in the order of [`SparsePlan::kept_update`]) and the
+    /// gradient at each from the last backward pass, writable, if it trains sparse.
+    pub(crate) fn kept_values_grad_mut(&mut self, k: usize) -> Option<(&[f32], &mut [f32])> {
         let p = self.layers.get_mut(k)?.as_mut()?;
-        Some((&p.kept, &mut p.grad))
+        Some((p.w.values(), &mut p.grad))
+    }
+
+    /// Whether some layer's kept weights are newer than its weight matrix.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.layers.iter().flatten().any(|p| p.pending)
+    }
+
+    /// Writes the kept weights the optimiser updated into the weight matrices of `layers` (the layers this
+    /// plan was made for), so that readers of the network see its current weights. Needed before anything
+    /// reads the weights of a layer that trains sparse outside the training passes.
+    pub(crate) fn write_back(&mut self, layers: &mut [Dense]) {
+        for (p, layer) in self.layers.iter_mut().zip(layers) {
+            let Some(p) = p.as_mut().filter(|p| p.pending) else {
+                continue;
+            };
+            let w = layer.weight.as_slice_mut().expect("weights are contiguous");
+            assert!(
+                p.kept.last().is_none_or(|&i| i < w.len()),
+                "the plan's layer shapes"
+            );
+            for (&at, &v) in p.kept.iter().zip(p.w.values()) {
+                w[at] = v;
+            }
+            p.pending = false;
+        }
     }
 
     /// Writes the sparse layers' gradients into the dense weight gradients `grads` (pruned entries stay as they are), for
@@ -218,9 +247,11 @@ impl SparsePlan {
             self.mirrored = inputs.end;
         }
         let plan = self.layers[k].as_mut().expect("a sparse layer");
-        if std::mem::take(&mut plan.synced) {
+        if std::mem::take(&mut plan.refresh) {
             plan.w.refresh_blocked();
-        } else {
+        } else if !plan.pending {
+            // Values not written by the optimiser since the plan was made or written back: the weight
+            // matrix is current.
             plan.w.gather_values(weight, &plan.kept);
         }
         let rows = plan.w.rows();

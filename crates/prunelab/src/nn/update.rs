@@ -6,7 +6,8 @@ use super::{Dense, Mlp, SparsePlan};
 impl Mlp {
     /// Runs `update` over every parameter slot with its mask (see [`ParamUpdate`]: pruned entries end as
     /// zero). The weights of a layer that trains sparse under `sparse` are updated at their kept entries
-    /// only (the pruned ones stay the zeros they are). Returns whether every slot's update was finite.
+    /// only, in the plan's sparse form (the pruned ones stay the zeros they are; the weight matrix waits
+    /// for [`SparsePlan::write_back`]). Returns whether every slot's update was finite.
     pub(crate) fn update_params(
         &mut self,
         update: &mut impl ParamUpdate,
@@ -16,7 +17,7 @@ impl Mlp {
         for (k, layer) in self.layers.iter_mut().enumerate() {
             let w = layer.weight.as_slice_mut().expect("weights are contiguous");
             if let Some(kept) = sparse.as_deref_mut().and_then(|p| p.kept_update(k)) {
-                finite &= update.update_at(2 * k, w, kept.at, kept.grad, kept.values);
+                finite &= update.update_kept(2 * k, kept.at, kept.grad, kept.values);
             } else {
                 let keep = layer.mask.as_ref();
                 let keep = keep.map(|m| m.as_slice().expect("masks are contiguous"));
