@@ -16,7 +16,7 @@
 //!
 //! | family | where | vectors |
 //! | --- | --- | --- |
-//! | [`SimdFamily::Avx512`] | x86-64 with AVX-512F, AVX2 and FMA | 16 lanes |
+//! | [`SimdFamily::Avx512`] | x86-64 with AVX-512F and AVX-512VL, AVX2 and FMA | 16 lanes |
 //! | [`SimdFamily::Avx2`] | x86-64 with AVX2 and FMA | 8 lanes |
 //! | [`SimdFamily::Portable`] | any CPU | plain Rust with [`f32::mul_add`] (the FMA unit where there is one) |
 //!
@@ -61,7 +61,7 @@ pub enum SimdFamily {
     Portable,
     /// 256-bit AVX2 with FMA (x86-64).
     Avx2,
-    /// 512-bit AVX-512F (x86-64; AVX2 and FMA too).
+    /// 512-bit AVX-512F with AVX-512VL's 32 registers for 256-bit vectors too (x86-64; AVX2 and FMA too).
     Avx512,
 }
 
@@ -135,7 +135,9 @@ impl Cpu {
             Cpu {
                 avx2,
                 avx2_fma,
-                avx512: avx2_fma && std::arch::is_x86_feature_detected!("avx512f"),
+                avx512: avx2_fma
+                    && std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl"),
                 fma,
             }
         }

@@ -85,10 +85,13 @@ pub(crate) fn sampled_product(
 /// [`sampled_product`] for rows `rows`, whose entries `out` holds (from row `rows.start`'s first).
 fn rows_into(op: Operands, rows: std::ops::Range<usize>, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if crate::kernels::family() != crate::kernels::SimdFamily::Portable {
-        // SAFETY: the AVX2 and AVX-512 families both need AVX2 and FMA, and `family()` is always a family
-        // the one-time detection found this CPU to support.
-        return unsafe { avx2::rows(op, rows, out) };
+    match crate::kernels::family() {
+        // SAFETY: the AVX-512 family needs AVX-512F and AVX-512VL besides AVX2 and FMA, and `family()` is
+        // always a family the one-time detection found this CPU to support.
+        crate::kernels::SimdFamily::Avx512 => return unsafe { avx2::rows_wide(op, rows, out) },
+        // SAFETY: the AVX2 family needs AVX2 and FMA; as above.
+        crate::kernels::SimdFamily::Avx2 => return unsafe { avx2::rows(op, rows, out) },
+        crate::kernels::SimdFamily::Portable => {}
     }
     #[cfg(target_arch = "x86_64")]
     if crate::kernels::has_fma() {
@@ -150,32 +153,91 @@ fn rows_any(op: Operands, rows: std::ops::Range<usize>, out: &mut [f32]) {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::super::avx2::transpose8;
     use super::Operands;
 
     /// Samples `s..s + 8` of eight rows, transposed: vector `k` holds sample `s + k` of rows `0..8`.
+    ///
+    /// The loads do the first step of the transpose: each vector is built from two 4-sample halves of rows
+    /// `l` and `l + 4` (a load, a load broadcast and a blend, none of which needs a shuffle unit), and two
+    /// 4x4 transposes within the 128-bit halves finish it: 16 shuffles instead of the 24 of a transpose of
+    /// eight whole rows, the shuffles being what bounds this kernel.
     ///
     /// # Safety
     /// AVX is enabled; each `rows[l].add(s)..+8` is readable.
     #[inline(always)]
     unsafe fn transposed(rows: &[*const f32; 8], s: usize) -> [__m256; 8] {
-        // SAFETY: as the caller guarantees.
-        unsafe { transpose8(std::array::from_fn(|l| _mm256_loadu_ps(rows[l].add(s)))) }
+        // SAFETY: as the caller guarantees: every load reads inside `rows[l].add(s)..+8`.
+        unsafe {
+            // `half(l, h)`: samples `s + 4h..s + 4h + 4` of row `l` in the low half, of row `l + 4` in the
+            // high half.
+            let half = |l: usize, h: usize| {
+                let lo = _mm256_castps128_ps256(_mm_loadu_ps(rows[l].add(s + 4 * h)));
+                let hi = _mm256_broadcast_ps(&*(rows[l + 4].add(s + 4 * h) as *const __m128));
+                _mm256_blend_ps::<0xF0>(lo, hi)
+            };
+            let [a, b] = [
+                transposed_half(half(0, 0), half(1, 0), half(2, 0), half(3, 0)),
+                transposed_half(half(0, 1), half(1, 1), half(2, 1), half(3, 1)),
+            ];
+            [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
+        }
     }
 
-    /// `G` groups of eight entries of one row: `cols[g][l]` is entry `8g + l`'s input row, `d` the row's
-    /// `∂L/∂z`; writes the sums to `out[8g + l]`.
+    /// Samples `s..s + 4` of eight rows, transposed: vector `k` holds sample `s + k` of rows `0..8` (the
+    /// first half of [`transposed`], for the last four samples of a chain).
     ///
     /// # Safety
-    /// AVX2 and FMA are enabled; `d` and every `cols[g][l]` hold `n` readable floats; `out` holds `8G`.
+    /// AVX is enabled; each `rows[l].add(s)..+4` is readable.
+    #[inline(always)]
+    unsafe fn transposed4(rows: &[*const f32; 8], s: usize) -> [__m256; 4] {
+        // SAFETY: as the caller guarantees: every load reads inside `rows[l].add(s)..+4`.
+        unsafe {
+            let half = |l: usize| {
+                let lo = _mm256_castps128_ps256(_mm_loadu_ps(rows[l].add(s)));
+                let hi = _mm256_broadcast_ps(&*(rows[l + 4].add(s) as *const __m128));
+                _mm256_blend_ps::<0xF0>(lo, hi)
+            };
+            transposed_half(half(0), half(1), half(2), half(3))
+        }
+    }
+
+    /// Four vectors each holding four samples of row `l` (low half) and of row `l + 4` (high half),
+    /// transposed within the halves: vector `k` holds sample `k` of rows `0..8`.
+    ///
+    /// # Safety
+    /// AVX is enabled.
+    #[inline(always)]
+    unsafe fn transposed_half(r0: __m256, r1: __m256, r2: __m256, r3: __m256) -> [__m256; 4] {
+        // SAFETY: as the caller guarantees; register shuffles only.
+        unsafe {
+            let t0 = _mm256_unpacklo_ps(r0, r1);
+            let t1 = _mm256_unpackhi_ps(r0, r1);
+            let t2 = _mm256_unpacklo_ps(r2, r3);
+            let t3 = _mm256_unpackhi_ps(r2, r3);
+            [
+                _mm256_shuffle_ps::<0x44>(t0, t2),
+                _mm256_shuffle_ps::<0xEE>(t0, t2),
+                _mm256_shuffle_ps::<0x44>(t1, t3),
+                _mm256_shuffle_ps::<0xEE>(t1, t3),
+            ]
+        }
+    }
+
+    /// `G` groups of eight entries, each of one row: group `g`'s entries read the row's `∂L/∂z` at
+    /// `ds[g]` and the input rows `cols[g][l]`; writes the sums to `out[g]`. The groups' chains are
+    /// independent, so `G` of them hide the latency of a multiply-add.
+    ///
+    /// # Safety
+    /// AVX2 and FMA are enabled; every `ds[g]` and `cols[g][l]` holds `n` readable floats.
     #[inline(always)]
     unsafe fn groups<const G: usize>(
-        d: *const f32,
+        ds: &[*const f32; G],
         cols: &[[*const f32; 8]; G],
         n: usize,
-        out: &mut [f32],
+        out: &mut [[f32; 8]; G],
     ) {
-        // SAFETY: as the caller guarantees (every load below reads samples `s..s + 8 ≤ n` or `s < n`).
+        // SAFETY: as the caller guarantees (every load below reads samples `s..s + 8 ≤ n`, `s..s + 4 ≤ n`
+        // or `s < n`).
         unsafe {
             let mut acc = [_mm256_setzero_ps(); G];
             let mut s = 0;
@@ -183,30 +245,70 @@ mod avx2 {
                 for g in 0..G {
                     let x = transposed(&cols[g], s);
                     for (k, xk) in x.iter().enumerate() {
-                        acc[g] = _mm256_fmadd_ps(*xk, _mm256_set1_ps(*d.add(s + k)), acc[g]);
+                        acc[g] = _mm256_fmadd_ps(*xk, _mm256_set1_ps(*ds[g].add(s + k)), acc[g]);
                     }
                 }
                 s += 8;
             }
+            if s + 4 <= n {
+                for g in 0..G {
+                    let x = transposed4(&cols[g], s);
+                    for (k, xk) in x.iter().enumerate() {
+                        acc[g] = _mm256_fmadd_ps(*xk, _mm256_set1_ps(*ds[g].add(s + k)), acc[g]);
+                    }
+                }
+                s += 4;
+            }
             for g in 0..G {
-                let sums = &mut out[8 * g..8 * g + 8];
+                let sums = &mut out[g];
                 _mm256_storeu_ps(sums.as_mut_ptr(), acc[g]);
                 for t in s..n {
-                    let ds = *d.add(t);
+                    let d = *ds[g].add(t);
                     for (l, sum) in sums.iter_mut().enumerate() {
-                        *sum = ds.mul_add(*cols[g][l].add(t), *sum);
+                        *sum = d.mul_add(*cols[g][l].add(t), *sum);
                     }
                 }
             }
         }
     }
 
-    /// [`super::rows_any`] with eight entries per vector (the same chains, so the same bits).
+    /// One group of [`groups`]: up to eight entries of a row, written to `out[at..at + len]`.
+    #[derive(Clone, Copy)]
+    struct Group {
+        d: *const f32,
+        cols: [*const f32; 8],
+        at: usize,
+        len: usize,
+    }
+
+    /// Runs `G` gathered groups and stores each one's entries.
     ///
     /// # Safety
-    /// The CPU has AVX2 and FMA; the operands as [`super::sampled_product`] checked them.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn rows(op: Operands, rows: std::ops::Range<usize>, out: &mut [f32]) {
+    /// As [`groups`], for the groups' pointers; each `at + len` lies inside `out`.
+    #[inline(always)]
+    unsafe fn run<const G: usize>(pending: &[Group], n: usize, out: &mut [f32]) {
+        let ds: [*const f32; G] = std::array::from_fn(|g| pending[g].d);
+        let cols: [[*const f32; 8]; G] = std::array::from_fn(|g| pending[g].cols);
+        let mut sums = [[0.0f32; 8]; G];
+        // SAFETY: as the caller guarantees.
+        unsafe { groups::<G>(&ds, &cols, n, &mut sums) };
+        for (p, sums) in pending.iter().zip(&sums) {
+            out[p.at..p.at + p.len].copy_from_slice(&sums[..p.len]);
+        }
+    }
+
+    /// The loop behind both compilations of [`rows`]: each row's entries in groups of eight (a last group
+    /// of one to seven repeats an entry's input in its spare lanes, computed, not stored), and `G` groups,
+    /// of one row or of consecutive ones, side by side.
+    ///
+    /// # Safety
+    /// AVX2 and FMA are enabled; the operands as [`super::sampled_product`] checked them.
+    #[inline(always)]
+    unsafe fn rows_with<const G: usize>(
+        op: Operands,
+        rows: std::ops::Range<usize>,
+        out: &mut [f32],
+    ) {
         let Operands {
             indptr,
             indices,
@@ -217,35 +319,72 @@ mod avx2 {
         } = op;
         let base = indptr[rows.start];
         let col = |e: usize| b[indices[e] as usize * stride..][..n].as_ptr();
+        let empty = Group {
+            d: std::ptr::null(),
+            cols: [std::ptr::null(); 8],
+            at: 0,
+            len: 0,
+        };
+        let mut pending = [empty; G];
+        let mut count = 0;
         for r in rows {
-            let d = &a[r * stride..][..n];
+            let d = a[r * stride..][..n].as_ptr();
             let (lo, hi) = (indptr[r], indptr[r + 1]);
-            let mut e = lo;
-            while e + 16 <= hi {
-                let cols: [[*const f32; 8]; 2] =
-                    std::array::from_fn(|g| std::array::from_fn(|l| col(e + 8 * g + l)));
-                // SAFETY: AVX2 and FMA are enabled here; `d` and each column's slice hold `n` floats
-                // (sliced above, so checked); `out` from `e - base` holds these 16 entries.
-                unsafe { groups::<2>(d.as_ptr(), &cols, n, &mut out[e - base..e - base + 16]) };
-                e += 16;
-            }
-            while e + 8 <= hi {
-                let cols: [[*const f32; 8]; 1] = [std::array::from_fn(|l| col(e + l))];
-                // SAFETY: as above, for 8 entries.
-                unsafe { groups::<1>(d.as_ptr(), &cols, n, &mut out[e - base..e - base + 8]) };
-                e += 8;
-            }
-            if e < hi {
-                // The last one to seven entries: a group whose spare lanes repeat the first entry's input
-                // (computed, not stored), so that they too run side by side instead of as lone chains.
-                let t = hi - e;
-                let cols: [[*const f32; 8]; 1] = [std::array::from_fn(|l| col(e + l.min(t - 1)))];
-                let mut sums = [0.0f32; 8];
-                // SAFETY: as above; every lane's column is one of these entries' (checked slices).
-                unsafe { groups::<1>(d.as_ptr(), &cols, n, &mut sums) };
-                out[e - base..hi - base].copy_from_slice(&sums[..t]);
+            for e in (lo..hi).step_by(8) {
+                let len = (hi - e).min(8);
+                pending[count] = Group {
+                    d,
+                    cols: std::array::from_fn(|l| col(e + l.min(len - 1))),
+                    at: e - base,
+                    len,
+                };
+                count += 1;
+                if count == G {
+                    // SAFETY: AVX2 and FMA are enabled here; `d` and each column's slice hold `n` floats
+                    // (sliced above, so checked); each group's entries lie inside `out` (`indptr` rises to
+                    // `out.len()` from `base`).
+                    unsafe { run::<G>(&pending, n, out) };
+                    count = 0;
+                }
             }
         }
+        // SAFETY: as above, for the groups left.
+        unsafe {
+            match count {
+                0 => {}
+                1 => run::<1>(&pending[..1], n, out),
+                2 => run::<2>(&pending[..2], n, out),
+                _ => {
+                    // Three or more left: pad with copies of the first (computed, stored again alike).
+                    let mut rest = [pending[0]; G];
+                    rest[..count].copy_from_slice(&pending[..count]);
+                    run::<G>(&rest, n, out)
+                }
+            }
+        }
+    }
+
+    /// [`super::rows_any`] with eight entries per vector (the same chains, so the same bits), for AVX2's
+    /// sixteen vector registers: two groups side by side.
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and FMA; the operands as [`super::sampled_product`] checked them.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn rows(op: Operands, rows: std::ops::Range<usize>, out: &mut [f32]) {
+        // SAFETY: AVX2 and FMA are enabled; the operands as the caller guarantees.
+        unsafe { rows_with::<2>(op, rows, out) }
+    }
+
+    /// [`rows`] compiled where AVX-512 gives thirty-two vector registers: four groups side by side (the
+    /// same 256-bit arithmetic, so the same bits).
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F and AVX-512VL besides AVX2 and FMA; the operands as
+    /// [`super::sampled_product`] checked them.
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+    pub(super) unsafe fn rows_wide(op: Operands, rows: std::ops::Range<usize>, out: &mut [f32]) {
+        // SAFETY: AVX2 and FMA are enabled; the operands as the caller guarantees.
+        unsafe { rows_with::<4>(op, rows, out) }
     }
 }
 
@@ -303,6 +442,16 @@ mod tests {
                 .iter()
                 .zip(&out)
                 .all(|(v, o)| v.to_bits() == o.to_bits()));
+            if crate::kernels::SimdFamily::Avx512.is_supported() {
+                let mut wide = vec![f32::NAN; indices.len()];
+                // SAFETY: the AVX-512 family's detection found AVX-512F and AVX-512VL besides AVX2 and
+                // FMA; the operands as above.
+                unsafe { avx2::rows_wide(op, 0..rows, &mut wide) };
+                assert!(wide
+                    .iter()
+                    .zip(&out)
+                    .all(|(v, o)| v.to_bits() == o.to_bits()));
+            }
         }
         for r in 0..rows {
             for e in indptr[r]..indptr[r + 1] {
