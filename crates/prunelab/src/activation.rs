@@ -152,6 +152,63 @@ impl Activation {
         }
     }
 
+    /// [`Activation::forward`] on feature-major buffers (the sparse training path's layout): row `r` of `z`
+    /// and `a` (`stride` apart, the first `n` values used) holds unit `r`'s samples; `z ← z + bias[r]`,
+    /// then `a ← f(z)`, with the function chosen outside the loop so the pass vectorises. Not for `Softmax`
+    /// (it needs a sample's whole row).
+    pub(crate) fn forward_rows(
+        self,
+        z: &mut [f32],
+        a: &mut [f32],
+        stride: usize,
+        n: usize,
+        bias: Option<ArrayView1<f32>>,
+    ) {
+        assert!(
+            self != Activation::Softmax,
+            "softmax has no feature-major form"
+        );
+        assert!(n <= stride && z.len() == a.len() && z.len().is_multiple_of(stride));
+        #[inline(always)]
+        fn pass(
+            f: impl Fn(f32) -> f32,
+            z: &mut [f32],
+            a: &mut [f32],
+            stride: usize,
+            n: usize,
+            bias: Option<ArrayView1<f32>>,
+        ) {
+            let rows = z.chunks_exact_mut(stride).zip(a.chunks_exact_mut(stride));
+            for (r, (z, a)) in rows.enumerate() {
+                let (z, a) = (&mut z[..n], &mut a[..n]);
+                match &bias {
+                    Some(b) => {
+                        let b = b[r];
+                        for (z, a) in z.iter_mut().zip(a.iter_mut()) {
+                            *z += b;
+                            *a = f(*z);
+                        }
+                    }
+                    None => {
+                        for (z, a) in z.iter().zip(a.iter_mut()) {
+                            *a = f(*z);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(b) = &bias {
+            assert_eq!(b.len() * stride, z.len(), "one bias per row");
+        }
+        match self {
+            Activation::Identity | Activation::Softmax => pass(|z| z, z, a, stride, n, bias),
+            Activation::Relu => pass(|z| z.max(0.0), z, a, stride, n, bias),
+            Activation::Sigmoid => pass(sigmoid, z, a, stride, n, bias),
+            Activation::Tanh => pass(libm::tanhf, z, a, stride, n, bias),
+            Activation::Gelu => pass(|z| Activation::Gelu.scalar(z), z, a, stride, n, bias),
+        }
+    }
+
     /// `a ← f(z)` for one sample.
     fn apply_row(self, z: ArrayView1<f32>, mut a: ArrayViewMut1<f32>) {
         if self == Activation::Softmax {

@@ -107,6 +107,49 @@ fn sgd_adamw_and_the_l2_penalty_train_to_the_same_bits() {
 }
 
 #[test]
+fn chains_of_sparse_and_dense_layers_train_to_the_same_bits() {
+    // Consecutive sparse layers keep their activations feature-major between them (no transposes); a
+    // dense layer on either side of them, pruned units (pruned biases), SGD, Adam and the L2 penalty
+    // must not change a bit.
+    let ds = data::digits().unwrap();
+    for (seed, hidden) in [Activation::Relu, Activation::Gelu, Activation::Sigmoid]
+        .into_iter()
+        .enumerate()
+    {
+        let mut model = Mlp::config(&[64, 48, 40, 32, 24, 16, 10])
+            .activation(hidden)
+            .output_activation(Activation::Softmax)
+            .seed(seed as u64)
+            .build()
+            .unwrap();
+        TrainParams::new(Loss::CrossEntropy, Adam::new(1e-3))
+            .epochs(1)
+            .batch_size(BatchSize::Size(64))
+            .fit(&mut model, &ds)
+            .unwrap();
+        // Layers 0 and 3 stay dense (unpruned); 1, 2, 4 and 5 are 90% pruned.
+        WeightPruning::magnitude(0.9)
+            .skip(&[0, 3])
+            .apply(&mut model)
+            .unwrap();
+        if seed != 1 {
+            UnitPruning::l1(0.2).apply(&mut model).unwrap();
+        }
+        for optimizer in [
+            Optimizer::from(Adam::new(2e-3)),
+            Optimizer::from(Sgd::new(0.05).momentum(0.9)),
+        ] {
+            let params = TrainParams::new(Loss::CrossEntropy, optimizer)
+                .epochs(3)
+                .alpha(if seed == 2 { 1e-2 } else { 0.0 })
+                .batch_size(BatchSize::Size(45))
+                .seed(seed as u64);
+            same_bits(&model, params);
+        }
+    }
+}
+
+#[test]
 fn gradual_pruning_and_continued_training_keep_the_same_bits() {
     let model = pruned(Topology::Chain, Activation::Relu, 0.5, false, 4);
     let schedule = GradualPruning::polynomial(0.5, 0.95, 0, 4, 20);

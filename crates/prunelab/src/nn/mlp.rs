@@ -286,8 +286,18 @@ impl Workspace {
     /// Writes the kept weights of the layers training sparse back first (see [`Workspace::write_back`]).
     pub(crate) fn plan_sparse(&mut self, mlp: &mut Mlp, below: f64) {
         self.write_back(mlp);
-        let inputs: Vec<_> = (0..mlp.layers.len()).map(|k| mlp.input_range(k)).collect();
-        self.sparse = SparsePlan::new(&mlp.layers, &inputs, mlp.n_inputs, self.acts.nrows(), below);
+        let columns: Vec<_> = (0..mlp.layers.len())
+            .map(|k| (mlp.input_range(k), mlp.output_range(k)))
+            .collect();
+        self.sparse = SparsePlan::new(
+            &mlp.layers,
+            &columns,
+            mlp.n_inputs,
+            self.acts.nrows(),
+            below,
+            mlp.topology == Topology::Chain,
+            self.utility.is_some(),
+        );
     }
 
     /// Writes the weights that the layers training sparse updated in their sparse form into `mlp`'s weight
@@ -555,8 +565,10 @@ impl Mlp {
             let mut z = z.slice_mut(s![..n, ..]);
             match &mut ws.sparse {
                 Some(plan) if plan.is_sparse(k) => {
-                    let w = layer.weight.as_slice().expect("weights are contiguous");
-                    plan.forward(k, w, left.view(), inputs, &mut z);
+                    if plan.forward(k, layer, left.view(), inputs, &mut z) {
+                        // Outputs kept feature-major: the plan applied the activation.
+                        continue;
+                    }
                 }
                 _ => {
                     let input = left.slice(s![..n, inputs]);
@@ -581,6 +593,14 @@ impl Mlp {
             let layer = &self.layers[k];
             let inputs = self.input_range(k);
             let outputs = self.output_range(k);
+            // The hidden outputs this layer reads (the network input needs no gradient).
+            let lo = inputs.start.max(self.n_inputs);
+            if let Some(plan) = ws.sparse.as_mut().filter(|p| p.feature_major(k)) {
+                let hidden = (inputs.end > lo).then(|| ws.dacts.slice_mut(s![..n, lo..inputs.end]));
+                let db = grads.biases[k].as_mut();
+                plan.backward_feature_major(k, n, layer.activation, db, hidden);
+                continue;
+            }
             let (mut dleft, mut dright) = ws.dacts.view_mut().split_at(Axis(1), outputs.start);
             let mut dz = dright.slice_mut(s![..n, ..outputs.len()]);
             if k != last {
@@ -618,8 +638,7 @@ impl Mlp {
                     }
                 }
             }
-            // Propagate to the hidden outputs this layer reads; the network input needs no gradient.
-            let lo = inputs.start.max(self.n_inputs);
+            // Propagate to the hidden outputs this layer reads.
             let hidden = (inputs.end > lo).then(|| dleft.slice_mut(s![..n, lo..inputs.end]));
             match sparse {
                 Some(plan) => {

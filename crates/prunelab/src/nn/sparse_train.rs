@@ -8,9 +8,12 @@
 
 use std::sync::Arc;
 
-use ndarray::{ArrayView2, ArrayViewMut2};
+use std::ops::Range;
+
+use ndarray::{Array1, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 use super::{Csr, Dense};
+use crate::activation::Activation;
 use crate::kernels::sampled::sampled_product;
 
 /// The density (fraction of weights kept) at or below which a masked layer trains through the sparse
@@ -72,19 +75,50 @@ pub(crate) struct SparsePlan {
     out_t: Vec<f32>,
     /// A layer's `∂L/∂X`, feature-major.
     in_t: Vec<f32>,
+    /// Per layer, whether its outputs stay feature-major ([`SparsePlan::feature_major`]).
+    fm: Vec<bool>,
+    /// Per layer, the columns of the activations it reads and those it writes.
+    columns: Vec<(Range<usize>, Range<usize>)>,
+    /// The pre-activations of the layers whose outputs stay feature-major, by column as `acts_t` (empty
+    /// where there are none).
+    pre_t: Vec<f32>,
+    /// `∂L/∂a`, then `∂L/∂z` in place, of the layers whose outputs stay feature-major, by column as
+    /// `acts_t` (empty where there are none).
+    dacts_t: Vec<f32>,
+}
+
+/// Where a sparse layer's backward pass puts `∂L/∂X` for the hidden outputs it reads.
+enum InputGrad<'a, 'b> {
+    /// The layer reads only the network's inputs.
+    None,
+    /// Into a feature-major buffer, written (the layer is their only reader).
+    FeatureMajor(&'a mut [f32]),
+    /// Into sample-major columns, through the feature-major scratch `scratch`; `fresh`: written, else
+    /// added.
+    SampleMajor {
+        target: ArrayViewMut2<'b, f32>,
+        scratch: &'a mut [f32],
+        fresh: bool,
+    },
 }
 
 impl SparsePlan {
-    /// The plan for a network's `layers`, layer `k` reading columns `inputs[k]` of the activations (the
-    /// network's `n_inputs` inputs, then each layer's outputs), with batches of up to `rows` samples: masked
-    /// layers with at most `below` of their weights kept train sparse. `None` when no layer does.
+    /// The plan for a network's `layers`, layer `k` reading columns `columns[k].0` of the activations (the
+    /// network's `n_inputs` inputs, then each layer's outputs) and writing columns `columns[k].1`, with
+    /// batches of up to `rows` samples: masked layers with at most `below` of their weights kept train
+    /// sparse. `None` when no layer does. `chain`: each layer reads the previous one's outputs only;
+    /// `sample_major`: something besides the layers reads every hidden activation sample-major (the
+    /// utility tracker), so none stays feature-major.
     pub(crate) fn new(
         layers: &[Dense],
-        inputs: &[std::ops::Range<usize>],
+        columns: &[(Range<usize>, Range<usize>)],
         n_inputs: usize,
         rows: usize,
         below: f64,
+        chain: bool,
+        sample_major: bool,
     ) -> Option<SparsePlan> {
+        let inputs: Vec<Range<usize>> = columns.iter().map(|c| c.0.clone()).collect();
         let width = n_inputs + layers.iter().map(Dense::n_outputs).sum::<usize>();
         let dense = layers;
         let layers: Vec<Option<LayerPlan>> = dense
@@ -133,6 +167,26 @@ impl SparsePlan {
             .map(|l| l.n_outputs().max(l.n_inputs()))
             .max()
             .unwrap_or(0);
+        // A hidden layer's outputs stay feature-major where it and its only reader train sparse: the
+        // activation and its derivative are taken there, and no transpose is needed either way.
+        let fm: Vec<bool> = (0..layers.len())
+            .map(|k| {
+                chain
+                    && !sample_major
+                    && k + 1 < layers.len()
+                    && layers[k].is_some()
+                    && layers[k + 1].is_some()
+                    && dense[k].activation != Activation::Softmax
+            })
+            .collect();
+        let held = |on: bool| {
+            if on {
+                vec![0.0; width * stride]
+            } else {
+                Vec::new()
+            }
+        };
+        let any_fm = fm.iter().any(|&f| f);
         Some(SparsePlan {
             layers,
             stride,
@@ -140,6 +194,10 @@ impl SparsePlan {
             mirrored: 0,
             out_t: vec![0.0; widest * stride],
             in_t: vec![0.0; widest * stride],
+            fm,
+            columns: columns.to_vec(),
+            pre_t: held(any_fm),
+            dacts_t: held(any_fm),
         })
     }
 
@@ -151,6 +209,14 @@ impl SparsePlan {
     /// Whether layer `k` trains sparse.
     pub(crate) fn is_sparse(&self, k: usize) -> bool {
         self.layers.get(k).is_some_and(Option::is_some)
+    }
+
+    /// Whether layer `k`'s outputs stay feature-major in the training passes: [`SparsePlan::forward`]
+    /// takes its activation too and [`SparsePlan::backward_feature_major`] its whole backward step, and the
+    /// workspace's sample-major activations, pre-activations and gradients of these columns are not
+    /// written.
+    pub(crate) fn feature_major(&self, k: usize) -> bool {
+        self.fm.get(k).copied().unwrap_or(false)
     }
 
     /// Layer `k`'s kept weights as [`SparsePlan::kept_update`] lists them, shared: the same allocation for as
@@ -222,17 +288,19 @@ impl SparsePlan {
         self.mirrored = 0;
     }
 
-    /// Layer `k`'s forward product `z = x·Wᵀ` for the `n` samples of `acts` (sample-major, every column
-    /// up to the layer's inputs filled in), its inputs being columns `inputs` and its weights `weight`
-    /// (row-major, the layer's current values).
+    /// The forward product `z = x·Wᵀ` of `layer`, the network's layer `k`, for the `n` samples of `acts`
+    /// (sample-major, every column up to the layer's inputs filled in that no earlier layer kept
+    /// feature-major), its inputs being columns `inputs`. Where the layer's outputs stay feature-major
+    /// ([`SparsePlan::feature_major`]) it also adds the bias and applies the activation there and returns
+    /// `true`; `z` is not written then. Otherwise it writes `z` and returns `false`.
     pub(crate) fn forward(
         &mut self,
         k: usize,
-        weight: &[f32],
+        layer: &Dense,
         acts: ArrayView2<f32>,
-        inputs: std::ops::Range<usize>,
+        inputs: Range<usize>,
         z: &mut ArrayViewMut2<f32>,
-    ) {
+    ) -> bool {
         let n = z.nrows();
         let stride = self.stride;
         assert!(
@@ -252,56 +320,156 @@ impl SparsePlan {
         } else if !plan.pending {
             // Values not written by the optimiser since the plan was made or written back: the weight
             // matrix is current.
+            let weight = layer.weight.as_slice().expect("weights are contiguous");
             plan.w.gather_values(weight, &plan.kept);
         }
         let rows = plan.w.rows();
-        plan.w.matmul_into(
-            &self.acts_t[inputs.start * stride..],
-            stride,
-            n,
-            &mut self.out_t[..rows * stride],
-            false,
-        );
-        from_feature_major(&self.out_t, stride, z);
+        let xs = &self.acts_t[inputs.start * stride..];
+        if !self.fm[k] {
+            plan.w
+                .matmul_into(xs, stride, n, &mut self.out_t[..rows * stride], false);
+            from_feature_major(&self.out_t, stride, z);
+            return false;
+        }
+        let outputs = self.columns[k].1.clone();
+        assert_eq!(outputs.len(), rows, "the layer's output columns");
+        let zt = &mut self.pre_t[outputs.start * stride..outputs.end * stride];
+        plan.w.matmul_into(xs, stride, n, zt, false);
+        let at = &mut self.acts_t[outputs.start * stride..outputs.end * stride];
+        let bias = layer.bias.as_ref().map(|b| b.view());
+        layer.activation.forward_rows(zt, at, stride, n, bias);
+        self.mirrored = outputs.end;
+        true
     }
 
-    /// Layer `k`'s backward pass for `∂L/∂Z` = `dz` (sample-major, `n` rows), after its forward pass:
-    /// computes the weight gradient at the kept entries ([`SparsePlan::kept_update`]) and, where the layer
-    /// reads hidden outputs, adds `∂L/∂Z·W` for them into `dinputs` (sample-major, the columns of inputs
-    /// `hidden_from..`).
+    /// Layer `k`'s backward pass for `∂L/∂Z` = `dz` (sample-major, `n` rows), after its forward pass, for
+    /// a layer whose outputs do not stay feature-major: computes the weight gradient at the kept entries
+    /// ([`SparsePlan::kept_update`]) and `∂L/∂X` for the hidden outputs it reads: into the plan's
+    /// feature-major buffer where those stay feature-major, else added into `dinputs` (sample-major, the
+    /// columns of inputs `hidden_from..`).
     /// `fresh`: `dinputs` holds zeros (no other layer reads these inputs), so the product is written
     /// rather than added (the same bits: each chain then starts from zero either way).
     pub(crate) fn backward(
         &mut self,
         k: usize,
         dz: ArrayView2<f32>,
-        inputs: std::ops::Range<usize>,
+        inputs: Range<usize>,
         dinputs: Option<ArrayViewMut2<f32>>,
         fresh: bool,
     ) {
         let n = dz.nrows();
         let stride = self.stride;
         to_feature_major(dz, &mut self.out_t, stride);
+        let into = match (k.checked_sub(1).is_some_and(|j| self.fm[j]), dinputs) {
+            // A chain's previous layer, kept feature-major: this layer is its only reader.
+            (true, _) => InputGrad::FeatureMajor(
+                &mut self.dacts_t[inputs.start * stride..inputs.end * stride],
+            ),
+            (false, Some(target)) => InputGrad::SampleMajor {
+                target,
+                scratch: &mut self.in_t,
+                fresh,
+            },
+            (false, None) => InputGrad::None,
+        };
         let plan = self.layers[k].as_mut().expect("a sparse layer");
-        sampled_product(
-            plan.w.indptr(),
-            plan.w.indices(),
-            &self.out_t,
-            &self.acts_t[inputs.start * stride..inputs.end * stride],
-            stride,
-            n,
-            &mut plan.grad,
-        );
-        if let Some(mut target) = dinputs {
-            plan.wt.gather_values(plan.w.values(), &plan.from_w);
-            let rows = plan.wt.rows();
+        products_backward(plan, &self.out_t, &self.acts_t, stride, n, inputs, into);
+    }
+
+    /// The whole backward step of layer `k`, whose outputs stay feature-major, for `n` samples: its
+    /// `∂L/∂a` (written by the next layer's backward pass into the plan) becomes `∂L/∂z` through
+    /// `activation`, `bias_grad` gets its sums over the samples (in sample order, as the dense pass adds
+    /// them), and the weight gradient and `∂L/∂X` follow as in [`SparsePlan::backward`], `∂L/∂X` written
+    /// into `dinputs` where the inputs are sample-major hidden outputs.
+    pub(crate) fn backward_feature_major(
+        &mut self,
+        k: usize,
+        n: usize,
+        activation: Activation,
+        bias_grad: Option<&mut Array1<f32>>,
+        dinputs: Option<ArrayViewMut2<f32>>,
+    ) {
+        assert!(self.fm[k], "a layer whose outputs stay feature-major");
+        let stride = self.stride;
+        assert!(n <= stride, "batch larger than the plan");
+        let (inputs, outputs) = self.columns[k].clone();
+        let (below, rest) = self.dacts_t.split_at_mut(outputs.start * stride);
+        let d = &mut rest[..outputs.len() * stride];
+        let span = outputs.start * stride..outputs.end * stride;
+        {
+            let shape = (outputs.len(), n).strides((stride, 1));
+            let z = ArrayView2::from_shape(shape, &self.pre_t[span.clone()])
+                .expect("feature-major rows");
+            let a = ArrayView2::from_shape(shape, &self.acts_t[span]).expect("feature-major rows");
+            let dv = ArrayViewMut2::from_shape(shape, &mut *d).expect("feature-major rows");
+            activation.backward(z, a, dv);
+        }
+        if let Some(db) = bias_grad {
+            assert_eq!(db.len(), outputs.len(), "one bias per unit");
+            for (b, row) in db.iter_mut().zip(d.chunks_exact(stride)) {
+                *b = row[..n].iter().fold(0.0, |s, &v| s + v);
+            }
+        }
+        let into = match (k.checked_sub(1).is_some_and(|j| self.fm[j]), dinputs) {
+            (true, _) => {
+                InputGrad::FeatureMajor(&mut below[inputs.start * stride..inputs.end * stride])
+            }
+            (false, Some(target)) => InputGrad::SampleMajor {
+                target,
+                scratch: &mut self.in_t,
+                fresh: true,
+            },
+            (false, None) => InputGrad::None,
+        };
+        let plan = self.layers[k].as_mut().expect("a sparse layer");
+        products_backward(plan, d, &self.acts_t, stride, n, inputs, into);
+    }
+}
+
+/// A sparse layer's backward products from its feature-major `∂L/∂Z` `dz_t`: the weight gradient at the
+/// kept entries (from the feature-major activations `acts_t`, its inputs being columns `inputs`) and
+/// `∂L/∂X` where `into` says.
+fn products_backward(
+    plan: &mut LayerPlan,
+    dz_t: &[f32],
+    acts_t: &[f32],
+    stride: usize,
+    n: usize,
+    inputs: Range<usize>,
+    into: InputGrad<'_, '_>,
+) {
+    sampled_product(
+        plan.w.indptr(),
+        plan.w.indices(),
+        dz_t,
+        &acts_t[inputs.start * stride..inputs.end * stride],
+        stride,
+        n,
+        &mut plan.grad,
+    );
+    if matches!(into, InputGrad::None) {
+        return;
+    }
+    plan.wt.gather_values(plan.w.values(), &plan.from_w);
+    let rows = plan.wt.rows();
+    match into {
+        InputGrad::None => {}
+        InputGrad::FeatureMajor(d) => {
+            assert_eq!(d.len(), rows * stride, "the hidden inputs' gradient rows");
+            plan.wt.matmul_into(dz_t, stride, n, d, false);
+        }
+        InputGrad::SampleMajor {
+            mut target,
+            scratch,
+            fresh,
+        } => {
             assert_eq!(target.ncols(), rows, "the hidden inputs' gradient columns");
-            let d = &mut self.in_t[..rows * stride];
+            let d = &mut scratch[..rows * stride];
             if !fresh {
                 to_feature_major(target.view(), d, stride);
             }
-            plan.wt.matmul_into(&self.out_t, stride, n, d, !fresh);
-            from_feature_major(&self.in_t, stride, &mut target);
+            plan.wt.matmul_into(dz_t, stride, n, d, !fresh);
+            from_feature_major(scratch, stride, &mut target);
         }
     }
 }
