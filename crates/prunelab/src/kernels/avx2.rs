@@ -486,8 +486,11 @@ pub(super) unsafe fn gemv_packed(
     unsafe { dense::gemv_packed::<F32x8>(m, n, k, a, packed, c) }
 }
 
-/// The CSR tile kernel: tiles of 32 samples two rows at a time, a last tile of 16 four rows at a time
-/// (eight chains of eight lanes either way).
+/// The CSR tile kernel. A batch of up to 112 samples (training's) is one tile per row (up to fourteen
+/// accumulators of sixteen registers; two rows at a time up to 48 samples), so that each entry's weight
+/// and column are read once per row; larger batches (inference's blocks of 128) take tiles of 32 samples
+/// two rows at a time and a last tile of 16 four rows at a time (eight chains of eight lanes either way).
+/// The tiles change no bit: each lane is its own chain.
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; otherwise as [`sparse::tiles`].
@@ -500,7 +503,18 @@ pub(super) unsafe fn csr_tiles<P: Offset>(
 ) {
     // SAFETY: AVX2 and FMA are enabled here (`F32x8`'s family, this function's contract); the entries and
     // operands as the caller guarantees.
-    unsafe { sparse::tiles::<F32x8, P, 4, 2, 2, 4>(e, io, lanes, rows) }
+    unsafe {
+        match lanes / 16 {
+            1 => sparse::tiles::<F32x8, P, 2, 4, 2, 4>(e, io, lanes, rows),
+            2 => sparse::tiles::<F32x8, P, 4, 2, 2, 4>(e, io, lanes, rows),
+            3 => sparse::tiles::<F32x8, P, 6, 2, 2, 4>(e, io, lanes, rows),
+            4 => sparse::tiles::<F32x8, P, 8, 1, 2, 4>(e, io, lanes, rows),
+            5 => sparse::tiles::<F32x8, P, 10, 1, 2, 4>(e, io, lanes, rows),
+            6 => sparse::tiles::<F32x8, P, 12, 1, 2, 4>(e, io, lanes, rows),
+            7 => sparse::tiles::<F32x8, P, 14, 1, 2, 4>(e, io, lanes, rows),
+            _ => sparse::tiles::<F32x8, P, 4, 2, 2, 4>(e, io, lanes, rows),
+        }
+    }
 }
 
 /// The per-sample CSR kernel with the FMA unit.

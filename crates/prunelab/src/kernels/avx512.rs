@@ -89,7 +89,11 @@ pub(super) unsafe fn matmul(
     }
 }
 
-/// The CSR tile kernel: tiles of 32 samples four rows at a time, a last tile of 16 eight rows at a time.
+/// The CSR tile kernel. A batch of up to 112 samples (training's) is one tile per row, four rows at a time
+/// or more (up to 28 accumulators of 32 registers), so that each entry's weight and column are read once
+/// per row and feed up to seven multiply-adds; larger batches (inference's blocks of 128) take tiles of 32
+/// samples four rows at a time and a last tile of 16 eight rows at a time. The tiles change no bit: each
+/// lane is its own chain.
 ///
 /// # Safety
 /// The CPU has AVX-512F; otherwise as [`sparse::tiles`].
@@ -102,5 +106,16 @@ pub(super) unsafe fn csr_tiles<P: Offset>(
 ) {
     // SAFETY: AVX-512F is enabled here (`F32x16`'s family, this function's contract); the entries and
     // operands as the caller guarantees.
-    unsafe { sparse::tiles::<F32x16, P, 2, 4, 1, 8>(e, io, lanes, rows) }
+    unsafe {
+        match lanes / 16 {
+            1 => sparse::tiles::<F32x16, P, 1, 8, 1, 8>(e, io, lanes, rows),
+            2 => sparse::tiles::<F32x16, P, 2, 4, 1, 8>(e, io, lanes, rows),
+            3 => sparse::tiles::<F32x16, P, 3, 6, 1, 8>(e, io, lanes, rows),
+            4 => sparse::tiles::<F32x16, P, 4, 6, 1, 8>(e, io, lanes, rows),
+            5 => sparse::tiles::<F32x16, P, 5, 4, 1, 8>(e, io, lanes, rows),
+            6 => sparse::tiles::<F32x16, P, 6, 4, 1, 8>(e, io, lanes, rows),
+            7 => sparse::tiles::<F32x16, P, 7, 4, 1, 8>(e, io, lanes, rows),
+            _ => sparse::tiles::<F32x16, P, 2, 4, 1, 8>(e, io, lanes, rows),
+        }
+    }
 }

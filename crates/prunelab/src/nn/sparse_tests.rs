@@ -29,7 +29,7 @@ fn chain(csr: &Csr, xs: &[f32], stride: usize, r: usize, j: usize) -> f32 {
     })
 }
 
-/// Every family this CPU runs, blocked and plain, for strides of one to five vectors and row ranges
+/// Every family this CPU runs, blocked and plain, for strides of one to eight vectors and row ranges
 /// that start inside the matrix (as the threads' shares do): bit for bit the chain, and the dense
 /// product of the same matrix (pruned entries zero) too.
 #[test]
@@ -53,7 +53,7 @@ fn every_kernel_computes_each_output_as_one_chain_equal_to_the_dense_product() {
         let b = csr.blocked.as_ref().unwrap();
         sliced += usize::from(csr.sliced.is_some());
         for family in kernels::supported_families() {
-            for stride in [16, 32, 48, 64, 80] {
+            for stride in [16, 32, 48, 64, 80, 96, 112, 128] {
                 let mut rng = ChaCha8Rng::seed_from_u64(100 + seed as u64);
                 let xs: Vec<f32> = (0..cols * stride)
                     .map(|_| rng.gen_range(-2.0f32..2.0))
