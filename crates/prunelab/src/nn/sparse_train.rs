@@ -18,11 +18,12 @@ use crate::kernels::sampled::sampled_product;
 
 /// The density (fraction of weights kept) at or below which a masked layer trains through the sparse
 /// kernels by default. Measured on the 784-1000-1000-500-200-10 network (every layer pruned to the density),
-/// batch 100, Adam, AMD EPYC (Zen 3) with AVX2, by `cargo run --release -p prunelab --example
-/// sparse_training` (which prints the figures for the machine it runs on): the sparse step took 0.85x the
-/// dense masked step's time at 20% density on one thread and 0.95x on two; at 25%, 0.99x on one thread and
-/// 1.29x on two. Either way the weights are the same bits.
-pub const TRAIN_CROSSOVER: f64 = 0.2;
+/// batch 100, Adam, AMD EPYC (Zen 4) by `cargo run --release -p prunelab --example sparse_training` (which
+/// prints the figures for the machine it runs on): at 25% density the sparse step took 0.70x the dense
+/// masked step's time on one thread and 0.75x on two with the AVX-512 kernels, 0.80x and 0.74x with the
+/// AVX2 ones; at 30%, 0.88x and 1.04x (AVX-512), 0.85x and 0.98x (AVX2); at 40%, 1.05x and 1.02x.
+/// Either way the weights are the same bits.
+pub const TRAIN_CROSSOVER: f64 = 0.25;
 
 /// f32 lanes of a 64-byte line: the feature-major buffers' rows hold a multiple of this many samples.
 const LANES: usize = 16;
