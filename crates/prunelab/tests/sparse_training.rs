@@ -17,10 +17,10 @@ fn bits(model: &Mlp) -> Vec<u32> {
         .collect()
 }
 
-/// A digits network pruned by magnitude (and, when `units`, by whole units, which prunes biases too).
-fn pruned(topology: Topology, hidden: Activation, amount: f64, units: bool, seed: u64) -> Mlp {
+/// A digits network of `sizes` trained for one epoch, unpruned.
+fn trained(sizes: &[usize], topology: Topology, hidden: Activation, seed: u64) -> Mlp {
     let ds = data::digits().unwrap();
-    let mut model = Mlp::config(&[64, 40, 24, 10])
+    let mut model = Mlp::config(sizes)
         .activation(hidden)
         .output_activation(Activation::Softmax)
         .topology(topology)
@@ -32,6 +32,12 @@ fn pruned(topology: Topology, hidden: Activation, amount: f64, units: bool, seed
         .batch_size(BatchSize::Size(64))
         .fit(&mut model, &ds)
         .unwrap();
+    model
+}
+
+/// A digits network pruned by magnitude (and, when `units`, by whole units, which prunes biases too).
+fn pruned(topology: Topology, hidden: Activation, amount: f64, units: bool, seed: u64) -> Mlp {
+    let mut model = trained(&[64, 40, 24, 10], topology, hidden, seed);
     WeightPruning::magnitude(amount).apply(&mut model).unwrap();
     if units {
         UnitPruning::l1(0.25).apply(&mut model).unwrap();
@@ -111,22 +117,12 @@ fn chains_of_sparse_and_dense_layers_train_to_the_same_bits() {
     // Consecutive sparse layers keep their activations feature-major between them (no transposes); a
     // dense layer on either side of them, pruned units (pruned biases), SGD, Adam and the L2 penalty
     // must not change a bit.
-    let ds = data::digits().unwrap();
     for (seed, hidden) in [Activation::Relu, Activation::Gelu, Activation::Sigmoid]
         .into_iter()
         .enumerate()
     {
-        let mut model = Mlp::config(&[64, 48, 40, 32, 24, 16, 10])
-            .activation(hidden)
-            .output_activation(Activation::Softmax)
-            .seed(seed as u64)
-            .build()
-            .unwrap();
-        TrainParams::new(Loss::CrossEntropy, Adam::new(1e-3))
-            .epochs(1)
-            .batch_size(BatchSize::Size(64))
-            .fit(&mut model, &ds)
-            .unwrap();
+        let sizes = [64, 48, 40, 32, 24, 16, 10];
+        let mut model = trained(&sizes, Topology::Chain, hidden, seed as u64);
         // Layers 0 and 3 stay dense (unpruned); 1, 2, 4 and 5 are 90% pruned.
         WeightPruning::magnitude(0.9)
             .skip(&[0, 3])
