@@ -153,33 +153,49 @@ mod avx2 {
 
     use super::Operands;
 
-    /// Samples `s..s + K` (`K` is 4 or 8) of eight rows, transposed: vector `k` holds sample `s + k` of
-    /// rows `0..8`.
+    /// Samples `s..s + 8` of eight rows, transposed: vector `k` holds sample `s + k` of rows `0..8`.
     ///
     /// The loads do the first step of the transpose: each vector is built from two 4-sample halves of rows
-    /// `l` and `l + 4` (a load, a load broadcast and a blend, none of which needs a shuffle unit), and 4x4
-    /// transposes within the 128-bit halves finish it: 16 shuffles for eight samples instead of the 24 of a
-    /// transpose of eight whole rows, the shuffles being what bounds this kernel.
+    /// `l` and `l + 4` (a load, a load broadcast and a blend, none of which needs a shuffle unit), and two
+    /// 4x4 transposes within the 128-bit halves finish it: 16 shuffles instead of the 24 of a transpose of
+    /// eight whole rows, the shuffles being what bounds this kernel.
     ///
     /// # Safety
-    /// AVX is enabled; each `rows[l].add(s)..+K` is readable.
+    /// AVX is enabled; each `rows[l].add(s)..+8` is readable.
     #[inline(always)]
-    unsafe fn transposed<const K: usize>(rows: &[*const f32; 8], s: usize) -> [__m256; K] {
-        const { assert!(K == 4 || K == 8) };
-        // SAFETY: as the caller guarantees: every load reads inside `rows[l].add(s)..+K`.
+    unsafe fn transposed(rows: &[*const f32; 8], s: usize) -> [__m256; 8] {
+        // SAFETY: as the caller guarantees: every load reads inside `rows[l].add(s)..+8`.
         unsafe {
-            // Samples `t..t + 4` of rows `0..8`, transposed.
-            let four = |t: usize| {
-                let half = |l: usize| {
-                    let lo = _mm256_castps128_ps256(_mm_loadu_ps(rows[l].add(t)));
-                    let hi = _mm256_broadcast_ps(&*(rows[l + 4].add(t) as *const __m128));
-                    _mm256_blend_ps::<0xF0>(lo, hi)
-                };
-                transposed_half(half(0), half(1), half(2), half(3))
+            // `half(l, h)`: samples `s + 4h..s + 4h + 4` of row `l` in the low half, of row `l + 4` in the
+            // high half.
+            let half = |l: usize, h: usize| {
+                let lo = _mm256_castps128_ps256(_mm_loadu_ps(rows[l].add(s + 4 * h)));
+                let hi = _mm256_broadcast_ps(&*(rows[l + 4].add(s + 4 * h) as *const __m128));
+                _mm256_blend_ps::<0xF0>(lo, hi)
             };
-            let first = four(s);
-            let second = if K == 8 { four(s + 4) } else { first };
-            std::array::from_fn(|k| if k < 4 { first[k] } else { second[k - 4] })
+            let [a, b] = [
+                transposed_half(half(0, 0), half(1, 0), half(2, 0), half(3, 0)),
+                transposed_half(half(0, 1), half(1, 1), half(2, 1), half(3, 1)),
+            ];
+            [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
+        }
+    }
+
+    /// Samples `s..s + 4` of eight rows, transposed: vector `k` holds sample `s + k` of rows `0..8` (the
+    /// first half of [`transposed`], for the last four samples of a chain).
+    ///
+    /// # Safety
+    /// AVX is enabled; each `rows[l].add(s)..+4` is readable.
+    #[inline(always)]
+    unsafe fn transposed4(rows: &[*const f32; 8], s: usize) -> [__m256; 4] {
+        // SAFETY: as the caller guarantees: every load reads inside `rows[l].add(s)..+4`.
+        unsafe {
+            let half = |l: usize| {
+                let lo = _mm256_castps128_ps256(_mm_loadu_ps(rows[l].add(s)));
+                let hi = _mm256_broadcast_ps(&*(rows[l + 4].add(s) as *const __m128));
+                _mm256_blend_ps::<0xF0>(lo, hi)
+            };
+            transposed_half(half(0), half(1), half(2), half(3))
         }
     }
 
@@ -224,11 +240,21 @@ mod avx2 {
             let mut acc = [_mm256_setzero_ps(); G];
             let mut s = 0;
             while s + 8 <= n {
-                add_samples::<G, 8>(&mut acc, ds, cols, s);
+                for g in 0..G {
+                    let x = transposed(&cols[g], s);
+                    for (k, xk) in x.iter().enumerate() {
+                        acc[g] = _mm256_fmadd_ps(*xk, _mm256_set1_ps(*ds[g].add(s + k)), acc[g]);
+                    }
+                }
                 s += 8;
             }
             if s + 4 <= n {
-                add_samples::<G, 4>(&mut acc, ds, cols, s);
+                for g in 0..G {
+                    let x = transposed4(&cols[g], s);
+                    for (k, xk) in x.iter().enumerate() {
+                        acc[g] = _mm256_fmadd_ps(*xk, _mm256_set1_ps(*ds[g].add(s + k)), acc[g]);
+                    }
+                }
                 s += 4;
             }
             for g in 0..G {
@@ -239,28 +265,6 @@ mod avx2 {
                     for (l, sum) in sums.iter_mut().enumerate() {
                         *sum = d.mul_add(*cols[g][l].add(t), *sum);
                     }
-                }
-            }
-        }
-    }
-
-    /// Samples `s..s + K` into every group's chains (`acc[g]`, eight entries' chains in its lanes).
-    ///
-    /// # Safety
-    /// AVX2 and FMA are enabled; every `ds[g]` and `cols[g][l]` holds samples `s..s + K` readable.
-    #[inline(always)]
-    unsafe fn add_samples<const G: usize, const K: usize>(
-        acc: &mut [__m256; G],
-        ds: &[*const f32; G],
-        cols: &[[*const f32; 8]; G],
-        s: usize,
-    ) {
-        // SAFETY: as the caller guarantees.
-        unsafe {
-            for g in 0..G {
-                let x = transposed::<K>(&cols[g], s);
-                for (k, xk) in x.iter().enumerate() {
-                    acc[g] = _mm256_fmadd_ps(*xk, _mm256_set1_ps(*ds[g].add(s + k)), acc[g]);
                 }
             }
         }
