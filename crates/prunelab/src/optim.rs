@@ -259,11 +259,32 @@ fn in_unit_interval(name: &'static str, v: f32, allow_zero: bool) -> Result<()> 
     }
 }
 
-/// Per-parameter optimiser state (momentum buffer, or Adam's moments).
-#[derive(Debug, Clone, PartialEq)]
+/// Per-parameter optimiser state (momentum buffer, or Adam's moments). A dense slot of a layer that trains
+/// sparse from the start stays empty, standing for zeros, until something needs it whole
+/// ([`Slot::ensure`]): its kept entries' state lives in a [`Compact`] one.
+#[derive(Debug, Clone, Default, PartialEq)]
 struct Slot {
     first: Vec<f32>,
     second: Vec<f32>,
+}
+
+impl Slot {
+    /// A slot of `n` zeros.
+    fn zeros(n: usize) -> Slot {
+        Slot {
+            first: vec![0.0; n],
+            second: vec![0.0; n],
+        }
+    }
+
+    /// Makes an empty slot (zeros not yet held) `n` zeros; one that holds its values stays as it is.
+    fn ensure(&mut self, n: usize) -> &mut Slot {
+        if self.first.len() != n {
+            debug_assert!(self.first.is_empty(), "a slot of another size");
+            *self = Slot::zeros(n);
+        }
+        self
+    }
 }
 
 /// The state of a sparse layer's kept weights, compact: entry `e` belongs to weight `at[e]`. While it
@@ -281,6 +302,8 @@ pub(crate) struct OptimizerState {
     step: u64,
     /// Two slots per layer (weights, bias), created on the first step.
     slots: Vec<Slot>,
+    /// The number of values of each slot (its dense slot may be empty: zeros not yet held).
+    sizes: Vec<usize>,
     /// Per slot, the compact state of a layer that trains sparse (so that its step reads and writes its
     /// kept entries' state contiguously), made from the dense slot when a sparse plan first steps it.
     compact: Vec<Option<Compact>>,
@@ -292,6 +315,7 @@ impl OptimizerState {
             config,
             step: 0,
             slots: Vec::new(),
+            sizes: Vec::new(),
             compact: Vec::new(),
         }
     }
@@ -299,7 +323,7 @@ impl OptimizerState {
     /// Writes slot `slot`'s compact state, if any, back into the dense slot.
     fn flush(&mut self, slot: usize) {
         if let Some(c) = self.compact.get_mut(slot).and_then(Option::take) {
-            let dense = &mut self.slots[slot];
+            let dense = self.slots[slot].ensure(self.sizes[slot]);
             for (e, &i) in c.at.iter().enumerate() {
                 dense.first[i] = c.slot.first[e];
                 dense.second[i] = c.slot.second[e];
@@ -326,7 +350,8 @@ impl OptimizerState {
             self.flush(slot);
             if let Some(at) = at {
                 let dense = &self.slots[slot];
-                let gather = |state: &[f32]| match fresh {
+                // (An empty dense slot holds zeros.)
+                let gather = |state: &[f32]| match fresh || state.is_empty() {
                     true => vec![0.0; at.len()],
                     false => at.iter().map(|&i| state[i]).collect(),
                 };
@@ -349,8 +374,11 @@ impl OptimizerState {
                 self.flush(slot);
             }
             mlp.for_each_pruned(|slot, i| {
-                self.slots[slot].first[i] = 0.0;
-                self.slots[slot].second[i] = 0.0;
+                // (An empty slot is zeros already.)
+                if let Some(f) = self.slots[slot].first.get_mut(i) {
+                    *f = 0.0;
+                    self.slots[slot].second[i] = 0.0;
+                }
             });
         }
     }
@@ -359,6 +387,7 @@ impl OptimizerState {
     pub(crate) fn reset(&mut self) {
         self.step = 0;
         self.slots.clear();
+        self.sizes.clear();
         self.compact.clear();
     }
 
@@ -366,10 +395,7 @@ impl OptimizerState {
     fn fits(&self, mlp: &Mlp) -> bool {
         self.slots.len() == 2 * mlp.n_layers()
             && self.compact.len() == self.slots.len()
-            && mlp
-                .slot_sizes()
-                .zip(&self.slots)
-                .all(|(n, slot)| slot.first.len() == n)
+            && mlp.slot_sizes().eq(self.sizes.iter().copied())
     }
 
     /// One update of every parameter of `mlp` from `grads`. Returns whether every gradient was finite,
@@ -385,11 +411,16 @@ impl OptimizerState {
     ) -> bool {
         let fresh = !self.fits(mlp);
         if fresh {
-            self.slots = mlp
-                .slot_sizes()
-                .map(|n| Slot {
-                    first: vec![0.0; n],
-                    second: vec![0.0; n],
+            // The weight slots of layers that train sparse stay empty: their state starts compact.
+            self.sizes = mlp.slot_sizes().collect();
+            self.slots = (self.sizes.iter().enumerate())
+                .map(|(slot, &n)| {
+                    let sparse_weights =
+                        slot % 2 == 0 && sparse.as_deref().is_some_and(|p| p.is_sparse(slot / 2));
+                    match sparse_weights {
+                        true => Slot::default(),
+                        false => Slot::zeros(n),
+                    }
                 })
                 .collect();
             self.compact = vec![None; self.slots.len()];
@@ -423,7 +454,7 @@ impl ParamUpdate for Step<'_> {
         update(
             &state.config,
             state.step,
-            &mut state.slots[slot],
+            state.slots[slot].ensure(values.len()),
             values,
             g,
             keep,

@@ -13,7 +13,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::metrics::Metric;
-use crate::nn::{Gradients, Mlp, Workspace, TRAIN_CROSSOVER};
+use crate::nn::{Gradients, Mlp, Snapshot, Workspace, TRAIN_CROSSOVER};
 use crate::optim::{Optimizer, OptimizerState};
 use crate::prune::scores::{MovementTracker, UtilityTracker};
 use crate::prune::GradualPruning;
@@ -397,7 +397,7 @@ impl Trainer {
                 Array2::zeros((bs, y.ncols())),
             )
         };
-        let mut snapshot = model.clone();
+        let mut snapshot = Snapshot::take(model, ws.sparse.as_ref());
         let mut order: Vec<usize> = (0..n).collect();
         let mut history = History {
             loss: Vec::with_capacity(p.epochs),
@@ -421,7 +421,7 @@ impl Trainer {
             })?;
             if local > 1 {
                 // (The first epoch's snapshot is the clone taken above.)
-                snapshot.copy_params_from(model);
+                snapshot.retake(model, ws.sparse.as_ref());
             }
             if p.shuffle && !full_batch {
                 // A fresh permutation per epoch, so continued runs equal one longer run.
@@ -504,7 +504,7 @@ impl Trainer {
             }
             // Everything after the epoch's steps reads the weights.
             ws.write_back(model);
-            if !model.params_finite() {
+            if !model.params_finite(ws.sparse.as_ref()) {
                 return Err(self.diverged(model, &snapshot, epoch));
             }
             self.epochs_done += 1;
@@ -550,8 +550,8 @@ impl Trainer {
     }
 
     /// Restores the weights of the start of the epoch, resets the optimiser and builds the error.
-    fn diverged(&mut self, model: &mut Mlp, snapshot: &Mlp, epoch: usize) -> Error {
-        model.copy_params_from(snapshot);
+    fn diverged(&mut self, model: &mut Mlp, snapshot: &Snapshot, epoch: usize) -> Error {
+        snapshot.restore(model);
         self.state.reset();
         Error::NonFiniteLoss { epoch }
     }

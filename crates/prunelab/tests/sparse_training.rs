@@ -247,6 +247,61 @@ fn divergence_restores_the_same_weights() {
     );
 }
 
+/// A run that diverges after some epochs restores the weights of the failing epoch's start, which the
+/// snapshot took from the sparse layers' kept weights: the same bits as dense masked training, and as a
+/// run stopped before that epoch.
+#[test]
+fn divergence_in_a_later_epoch_restores_that_epochs_start() {
+    // A regression with large targets, which plain SGD overshoots into overflow after a while.
+    let x =
+        ndarray::Array2::from_shape_fn((300, 48), |(i, j)| ((i * 13 + j * 7) % 29) as f32 / 29.0);
+    let y = ndarray::Array2::from_shape_fn((300, 1), |(i, _)| (i % 17) as f32 * 100.0);
+    let data = Dataset::regression(x, y).unwrap();
+    let mut model = Mlp::config(&[48, 64, 32, 1])
+        .activation(Activation::Identity)
+        .seed(8)
+        .build()
+        .unwrap();
+    WeightPruning::magnitude(0.9).apply(&mut model).unwrap();
+    let params = |lr: f32| {
+        TrainParams::new(Loss::Mse, Sgd::new(lr))
+            .epochs(30)
+            .batch_size(BatchSize::Size(100))
+    };
+    // The smallest learning rate of these that diverges, after at least two epochs.
+    let (lr, epoch) = (1..60)
+        .map(|i| 1e-5f32 * 1.3f32.powi(i))
+        .find_map(|lr| {
+            let mut m = model.clone();
+            match params(lr).sparse_density(0.0).fit(&mut m, &data) {
+                Err(Error::NonFiniteLoss { epoch }) => Some((lr, epoch)),
+                _ => None,
+            }
+        })
+        .expect("a learning rate that diverges");
+    assert!(epoch > 1, "diverged in the first epoch at lr {lr}");
+    let mut results = Vec::new();
+    for density in [0.0, 1.0] {
+        let mut m = model.clone();
+        let err = params(lr).sparse_density(density).fit(&mut m, &data);
+        assert!(
+            matches!(err, Err(Error::NonFiniteLoss { epoch: e }) if e == epoch),
+            "{err:?}"
+        );
+        results.push(bits(&m));
+    }
+    assert!(results[0] == results[1], "restored weights differ");
+    let mut reference = model.clone();
+    params(lr)
+        .epochs(epoch - 1)
+        .fit(&mut reference, &data)
+        .unwrap();
+    assert!(
+        results[1] == bits(&reference),
+        "not the failing epoch's start"
+    );
+}
+
 /// Layers and batches large enough that the sparse step shares its work over rayon's threads (the
 /// optimiser's step over kept weights, the transposes, the kernels, the copy of new values into the
 /// column-blocked layout): the same bits as one thread, and as dense masked training. (On a one-core

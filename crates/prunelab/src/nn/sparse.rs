@@ -61,29 +61,37 @@ fn masked_parts(
         weight.as_slice().expect("standard layout"),
         mask.as_slice().expect("standard layout"),
     );
+    // Eight mask entries at a time become the bits of a byte, and only the set bits are visited: the
+    // branches follow the kept entries, not each mask entry.
     let mut indptr = Vec::with_capacity(rows + 1);
     indptr.push(0);
-    let mut nnz = 0;
-    for m in mask.chunks_exact(cols).take(rows) {
-        nnz += m.iter().map(|&k| usize::from(k)).sum::<usize>();
-        indptr.push(nnz);
-    }
-    // Each entry is written at the next free place and the place moves on only if it is kept: no branch
-    // on the mask (a kept weight's place is as unpredictable as the mask). One spare place takes the
-    // writes after the last kept entry.
-    let (mut indices, mut values) = (vec![0u32; nnz + 1], vec![0.0f32; nnz + 1]);
-    let mut at = 0;
+    let (mut indices, mut values) = (Vec::new(), Vec::new());
     for (w, m) in weight.chunks_exact(cols).zip(mask.chunks_exact(cols)) {
-        for (c, (&v, &k)) in w.iter().zip(m).enumerate() {
-            let i = at.min(nnz);
-            indices[i] = c as u32;
-            values[i] = v;
-            at += usize::from(k);
+        let whole = cols - cols % 8;
+        for (at, eight) in m[..whole].chunks_exact(8).enumerate() {
+            let mut bits = mask_bits(eight.try_into().expect("eight entries"));
+            while bits != 0 {
+                let c = 8 * at + bits.trailing_zeros() as usize;
+                indices.push(c as u32);
+                values.push(w[c]);
+                bits &= bits - 1;
+            }
         }
+        for c in (whole..cols).filter(|&c| m[c]) {
+            indices.push(c as u32);
+            values.push(w[c]);
+        }
+        indptr.push(indices.len());
     }
-    indices.truncate(nnz);
-    values.truncate(nnz);
     (indptr, indices, values)
+}
+
+/// Bit `i` set where `mask[i]` is: each `bool` is one byte, 0 or 1, so one multiplication gathers the eight
+/// low bits into the top byte (the partial products of the other bytes never carry into it).
+#[inline(always)]
+fn mask_bits(mask: &[bool; 8]) -> u32 {
+    let bytes = u64::from_le_bytes(mask.map(u8::from));
+    (bytes.wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
 }
 
 /// Up to this many samples, the kernels work per sample (eight rows' scalar chains side by side) instead of
@@ -137,7 +145,8 @@ struct Blocked {
 }
 
 impl Blocked {
-    /// The blocked layout of a checked CSR matrix; `None` past 2^32 entries (the plain kernel runs then).
+    /// The blocked layout of a checked CSR matrix, with the plain entry each blocked one comes from; `None`
+    /// past 2^32 entries (the plain kernel runs then).
     fn new(
         rows: usize,
         cols: usize,
@@ -145,36 +154,51 @@ impl Blocked {
         indices: &[u32],
         values: &[f32],
         col_block: usize,
-    ) -> Option<Blocked> {
+    ) -> Option<(Blocked, Vec<u32>)> {
         let nnz = values.len();
         if nnz >= u32::MAX as usize {
             return None;
         }
         let blocks = cols.div_ceil(col_block).max(1);
+        // A row's entries are in column order, so those in one block are a run of them: row `r`'s run in
+        // block `b` starts at `starts[r * (blocks + 1) + b]` (found by bisection) and ends where the next
+        // block's starts.
+        let mut starts = Vec::with_capacity(rows * (blocks + 1));
+        for r in 0..rows {
+            let row = indptr[r]..indptr[r + 1];
+            let cols_of = &indices[row.clone()];
+            starts.extend((0..blocks).map(|b| {
+                let first = (b * col_block) as u64;
+                row.start + cols_of.partition_point(|&c| (c as u64) < first)
+            }));
+            starts.push(row.end);
+        }
         let mut ptr = Vec::with_capacity(blocks * rows + 1);
-        let (mut bi, mut bv) = (Vec::with_capacity(nnz), Vec::with_capacity(nnz));
-        // Where each row's next unread entry is; entries of a row are in column order.
-        let mut next: Vec<usize> = indptr[..rows].to_vec();
+        let (mut bi, mut bv, mut from) = (
+            Vec::with_capacity(nnz),
+            Vec::with_capacity(nnz),
+            Vec::with_capacity(nnz),
+        );
         ptr.push(0);
         for b in 0..blocks {
-            let end = ((b + 1) * col_block) as u64;
             for r in 0..rows {
-                let mut e = next[r];
-                while e < indptr[r + 1] && (indices[e] as u64) < end {
+                let run = starts[r * (blocks + 1) + b]..starts[r * (blocks + 1) + b + 1];
+                // (Element by element: runs are a few entries, shorter than a library copy pays for.)
+                for e in run {
                     bi.push(indices[e]);
                     bv.push(values[e]);
-                    e += 1;
+                    from.push(e as u32);
                 }
-                next[r] = e;
                 ptr.push(bi.len() as u32);
             }
         }
-        Some(Blocked {
+        let blocked = Blocked {
             blocks,
             ptr,
             indices: bi,
             values: bv,
-        })
+        };
+        Some((blocked, from))
     }
 }
 
@@ -295,12 +319,16 @@ impl Csr {
         per_sample: bool,
     ) -> Csr {
         let density = values.len() as f64 / (rows * cols).max(1) as f64;
-        let blocked = match per_sample {
-            true => Blocked::new(rows, cols, &indptr, &indices, &values, COL_BLOCK),
+        // A training matrix keeps where each blocked entry comes from, to refresh the blocked values.
+        let (blocked, blocked_from) = match per_sample {
+            true => (
+                Blocked::new(rows, cols, &indptr, &indices, &values, COL_BLOCK).map(|b| b.0),
+                None,
+            ),
             false if density >= TRAIN_BLOCKED_DENSITY => {
-                Blocked::new(rows, cols, &indptr, &indices, &values, TRAIN_COL_BLOCK)
+                Blocked::new(rows, cols, &indptr, &indices, &values, TRAIN_COL_BLOCK).unzip()
             }
-            false => None,
+            false => (None, None),
         };
         let sliced = per_sample
             .then(|| Sliced::new(rows, &indptr, &indices, &values))
@@ -313,7 +341,7 @@ impl Csr {
             values,
             blocked,
             sliced,
-            blocked_from: None,
+            blocked_from,
         }
     }
 
@@ -376,25 +404,14 @@ impl Csr {
     }
 
     /// The matrix as training uses it: whole vectors of samples only, so without the per-sample layout
-    /// (which [`Csr::refresh_values`] would otherwise have to keep in step).
+    /// (which [`Csr::refresh_values`] would otherwise have to keep in step). Only for a matrix made for
+    /// training, which knows where each of its blocked entries comes from.
     pub(super) fn for_vectors(mut self) -> Self {
         self.sliced = None;
-        self.blocked_from = self.blocked.as_ref().map(|b| {
-            // The blocked copy holds row `r`'s entries of column block after block, each row's in column
-            // order: walk each row's plain entries in step.
-            let rows = self.rows;
-            let mut next: Vec<usize> = self.indptr[..rows].to_vec();
-            let mut from = Vec::with_capacity(b.values.len());
-            for blk in 0..b.blocks {
-                for (r, n) in next.iter_mut().enumerate() {
-                    let i = blk * rows + r;
-                    let len = (b.ptr[i + 1] - b.ptr[i]) as usize;
-                    from.extend((*n..*n + len).map(|e| e as u32));
-                    *n += len;
-                }
-            }
-            from
-        });
+        assert!(
+            self.blocked.is_none() || self.blocked_from.is_some(),
+            "for_vectors: a matrix made for training"
+        );
         self
     }
 

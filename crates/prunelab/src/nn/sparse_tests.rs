@@ -266,13 +266,18 @@ fn a_stored_network_is_checked_when_read() {
 }
 
 /// `from_masked` keeps exactly the entries the mask keeps, row by row in column order, for views in any
-/// memory order and for matrices without columns or rows; the training form holds the same entries.
+/// memory order, for matrices without columns or rows, and for masks keeping none, some or nearly all; the
+/// training form holds the same entries.
 #[test]
 fn from_masked_keeps_exactly_the_masked_entries_in_any_layout() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
-    for (rows, cols) in [(0, 3), (3, 0), (1, 1), (5, 7), (33, 300)] {
+    let shapes = [(0, 3), (3, 0), (1, 1), (5, 7), (33, 300), (20, 64)];
+    for ((rows, cols), kept) in shapes
+        .into_iter()
+        .flat_map(|s| [(s, 0.0), (s, 0.3), (s, 0.97)])
+    {
         let w = Array2::from_shape_fn((rows, cols), |_| rng.gen_range(-1.0f32..1.0));
-        let mask = Array2::from_shape_fn((rows, cols), |_| rng.gen_bool(0.3));
+        let mask = Array2::from_shape_fn((rows, cols), |_| rng.gen_bool(kept));
         let want = |w: ArrayView2<f32>, m: ArrayView2<bool>| {
             let mut entries = Vec::new();
             for r in 0..w.nrows() {
@@ -299,6 +304,29 @@ fn from_masked_keeps_exactly_the_masked_entries_in_any_layout() {
             assert_eq!(got(&csr), want(w, m), "{rows}x{cols}");
             let training = Csr::from_masked_for_vectors(w, m);
             assert_eq!(got(&training), want(w, m), "{rows}x{cols}, training form");
+            // Its column blocks hold every entry once, each from its own row and block, in column order.
+            if let (Some(b), Some(from)) = (&training.blocked, &training.blocked_from) {
+                let mut seen = vec![false; training.nnz()];
+                for blk in 0..b.blocks {
+                    for r in 0..training.rows {
+                        let i = blk * training.rows + r;
+                        let run = b.ptr[i] as usize..b.ptr[i + 1] as usize;
+                        for t in run.clone() {
+                            let e = from[t] as usize;
+                            assert!(!std::mem::replace(&mut seen[e], true));
+                            assert!(training.indptr[r] <= e && e < training.indptr[r + 1]);
+                            assert_eq!(b.indices[t], training.indices[e]);
+                            assert_eq!(b.values[t].to_bits(), training.values[e].to_bits());
+                            assert_eq!(b.indices[t] as usize / TRAIN_COL_BLOCK, blk);
+                        }
+                        assert!(b.indices[run].windows(2).all(|p| p[0] < p[1]));
+                    }
+                }
+                assert!(
+                    seen.iter().all(|&s| s),
+                    "{rows}x{cols}: every entry blocked"
+                );
+            }
             let all = Csr::from_masked(w, None);
             assert_eq!(all.nnz(), w.len());
         }

@@ -31,7 +31,7 @@ const LANES: usize = 16;
 /// One layer's sparse form for training.
 #[derive(Debug, Clone)]
 struct LayerPlan {
-    /// The kept weights, one row per unit (values read again before each forward pass).
+    /// The kept weights, one row per unit; the optimiser updates their values in place.
     w: Csr,
     /// The kept weights transposed, one row per input that is a hidden output (the network's own inputs
     /// need no gradient), for `∂L/∂X`.
@@ -240,6 +240,12 @@ impl SparsePlan {
         })
     }
 
+    /// Layer `k`'s kept weights' current values (in the order of [`SparsePlan::kept_update`]), if it trains
+    /// sparse.
+    pub(crate) fn kept_values(&self, k: usize) -> Option<&[f32]> {
+        Some(self.layers.get(k)?.as_ref()?.w.values())
+    }
+
     /// Layer `k`'s kept weights' current values (in the order of [`SparsePlan::kept_update`]) and the
     /// gradient at each from the last backward pass, writable, if it trains sparse.
     pub(crate) fn kept_values_grad_mut(&mut self, k: usize) -> Option<(&[f32], &mut [f32])> {
@@ -316,13 +322,10 @@ impl SparsePlan {
             self.mirrored = inputs.end;
         }
         let plan = self.layers[k].as_mut().expect("a sparse layer");
+        // (Nothing but the optimiser writes a layer's weights while a plan for them stands: the values are
+        // the matrix's own or newer.)
         if std::mem::take(&mut plan.refresh) {
             plan.w.refresh_blocked();
-        } else if !plan.pending {
-            // Values not written by the optimiser since the plan was made or written back: the weight
-            // matrix is current.
-            let weight = layer.weight.as_slice().expect("weights are contiguous");
-            plan.w.gather_values(weight, &plan.kept);
         }
         let rows = plan.w.rows();
         let xs = &self.acts_t[inputs.start * stride..];

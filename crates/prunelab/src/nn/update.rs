@@ -1,7 +1,7 @@
 //! The ways code outside `nn` changes a network's parameters, each keeping "a pruned weight is exactly zero".
 
 use super::params::ParamUpdate;
-use super::{Dense, Mlp, SparsePlan};
+use super::{Mlp, SparsePlan};
 
 impl Mlp {
     /// Runs `update` over every parameter slot with its mask (see [`ParamUpdate`]: pruned entries end as
@@ -55,18 +55,15 @@ impl Mlp {
             .flat_map(|l| [l.weight.len(), l.bias.as_ref().map_or(0, |b| b.len())])
     }
 
-    /// Copies the weights and biases of `src`, a network of the same shape (an earlier snapshot of this
-    /// one), keeping this network's masks: entries pruned here stay zero whatever `src` holds.
-    pub(crate) fn copy_params_from(&mut self, src: &Mlp) {
-        for (d, s) in self.layers.iter_mut().zip(&src.layers) {
-            d.copy_params_from(s);
-        }
-    }
-
-    /// Whether every weight and bias is finite.
-    pub(crate) fn params_finite(&self) -> bool {
-        self.layers.iter().all(|l| {
-            l.weight.iter().all(|v| v.is_finite()) && l.bias.iter().flatten().all(|v| v.is_finite())
+    /// Whether every weight and bias is finite. A layer that trains sparse under `sparse` has its kept
+    /// weights read from the plan (its other weights are pruned zeros that training never writes).
+    pub(crate) fn params_finite(&self, sparse: Option<&SparsePlan>) -> bool {
+        self.layers.iter().enumerate().all(|(k, l)| {
+            let weights = match sparse.and_then(|p| p.kept_values(k)) {
+                Some(kept) => kept.iter().all(|v| v.is_finite()),
+                None => l.weight.iter().all(|v| v.is_finite()),
+            };
+            weights && l.bias.iter().flatten().all(|v| v.is_finite())
         })
     }
 
@@ -79,31 +76,5 @@ impl Mlp {
     /// Prunes unit `unit` of layer `k` (see [`Dense::prune_unit`]); returns how many weights were newly pruned.
     pub(crate) fn prune_unit(&mut self, k: usize, unit: usize) -> usize {
         self.layers[k].prune_unit(unit)
-    }
-}
-
-impl Dense {
-    /// Copies the weights and biases of `s` (same shape), keeping this layer's masks.
-    fn copy_params_from(&mut self, s: &Dense) {
-        let d = self;
-        copy_kept(&mut d.weight, &s.weight, d.mask.as_ref());
-        if let (Some(db), Some(sb)) = (&mut d.bias, &s.bias) {
-            copy_kept(db, sb, d.bias_mask.as_ref());
-        }
-    }
-}
-
-/// `dst = src` where `keep` holds (everywhere without it), zero elsewhere: one branch-free pass.
-fn copy_kept<D: ndarray::Dimension>(
-    dst: &mut ndarray::Array<f32, D>,
-    src: &ndarray::Array<f32, D>,
-    keep: Option<&ndarray::Array<bool, D>>,
-) {
-    match keep {
-        None => dst.assign(src),
-        Some(keep) => ndarray::Zip::from(dst)
-            .and(src)
-            .and(keep)
-            .for_each(|d, &s, &k| *d = if k { s } else { 0.0 }),
     }
 }
