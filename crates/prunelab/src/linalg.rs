@@ -175,9 +175,40 @@ pub(crate) fn row_blocks<S>(
 }
 
 /// Whether a call from this thread may fan out over rayon's pool: there is more than one thread, and the
-/// caller is not itself a pool worker (which already runs in parallel with its siblings).
+/// caller is not itself a pool worker (which already runs in parallel with its siblings) unless it runs a
+/// loop handed to the pool by [`on_pool`].
 pub(crate) fn may_split() -> bool {
-    rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none()
+    rayon::current_num_threads() > 1
+        && (rayon::current_thread_index().is_none() || DRIVER.with(std::cell::Cell::get))
+}
+
+thread_local! {
+    /// Whether this pool worker runs a loop handed over by [`on_pool`], whose steps fan out as the caller's
+    /// would.
+    static DRIVER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `op`, a loop of many short parallel steps (a training run), on one of rayon's workers where this
+/// thread may fan out, else here. Each step's parallel work then starts from a worker, which hands half of
+/// it to a sibling directly, instead of from outside the pool, where every step sends its work in and waits
+/// to be woken (in a virtual machine, several wake-ups of tens of microseconds per step). The same numbers
+/// either way: no result depends on how work is split.
+pub(crate) fn on_pool<R: Send>(op: impl FnOnce() -> R + Send) -> R {
+    if !may_split() {
+        return op();
+    }
+    /// Clears the mark however `op` ends.
+    struct Unmark;
+    impl Drop for Unmark {
+        fn drop(&mut self) {
+            DRIVER.with(|d| d.set(false));
+        }
+    }
+    rayon::scope(|_| {
+        DRIVER.with(|d| d.set(true));
+        let _unmark = Unmark;
+        op()
+    })
 }
 
 /// Whether every value is finite (no NaN, no ±∞). Written on the bit pattern so it vectorises; long slices

@@ -371,6 +371,16 @@ impl Trainer {
         train: &Dataset,
         validation: Option<(&Dataset, Metric)>,
     ) -> Result<History> {
+        crate::linalg::on_pool(|| self.run_here(model, train, validation))
+    }
+
+    /// [`Trainer::run`] on the calling thread.
+    fn run_here(
+        &mut self,
+        model: &mut Mlp,
+        train: &Dataset,
+        validation: Option<(&Dataset, Metric)>,
+    ) -> Result<History> {
         let p = &self.params;
         p.loss.check_output(model.output_activation())?;
         model.check_input(&train.records.view())?;

@@ -129,7 +129,14 @@ impl Dense {
     pub fn n_remaining(&self) -> usize {
         self.mask
             .as_ref()
-            .map_or(self.weight.len(), |m| m.iter().filter(|&&k| k).count())
+            .map_or(self.weight.len(), |m| match m.as_slice_memory_order() {
+                // Contiguous: a byte sum the compiler vectorises.
+                Some(s) => s
+                    .iter()
+                    .map(|&k| u32::from(k))
+                    .fold(0usize, |n, k| n + k as usize),
+                None => m.iter().filter(|&&k| k).count(),
+            })
     }
 
     /// Number of trainable parameters: weights plus biases.

@@ -683,7 +683,11 @@ impl Mlp {
                 activation: l.activation,
             })
             .collect();
-        Ok(dense_inference(self.n_inputs, self.topology, &layers, x))
+        // (Each layer's product may fan out: the pass runs on the pool, see `on_pool`.)
+        let (inputs, topology) = (self.n_inputs, self.topology);
+        Ok(crate::linalg::on_pool(|| {
+            dense_inference(inputs, topology, &layers, x)
+        }))
     }
 
     /// Class probabilities, shape `(samples, classes)`. A single sigmoid output gives two columns,

@@ -25,19 +25,14 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
-    /// The current parameters of `mlp`, whose weight matrices must be current (the plan's kept weights
-    /// written back); the layers that train sparse under `sparse` keep their kept weights only.
+    /// The current parameters of `mlp`; the layers that train sparse under `sparse` keep their kept weights
+    /// only, read from the plan (which holds them contiguously, and current).
     pub(crate) fn take(mlp: &Mlp, sparse: Option<&SparsePlan>) -> Snapshot {
         let layers = mlp
             .layers
             .iter()
             .enumerate()
-            .map(|(k, layer)| {
-                (
-                    weights_of(layer, sparse.and_then(|p| p.kept_shared(k))),
-                    None,
-                )
-            })
+            .map(|(k, layer)| (weights_of(layer, k, sparse), None))
             .collect();
         let mut snapshot = Snapshot { layers };
         snapshot.refresh_biases(mlp);
@@ -53,15 +48,15 @@ impl Snapshot {
             "the snapshot's network"
         );
         for (k, (layer, (weights, _))) in mlp.layers.iter().zip(&mut self.layers).enumerate() {
-            let kept = sparse.and_then(|p| p.kept_shared(k));
+            let kept = sparse.and_then(|p| Some((p.kept_shared(k)?, p.kept_values(k)?)));
             match (weights, kept) {
                 (Stored::Whole(w), None) if w.dim() == layer.weight.dim() => {
                     w.assign(&layer.weight)
                 }
-                (Stored::Kept { at, values }, Some(kept)) if Arc::ptr_eq(at, kept) => {
-                    gather(layer, at, values);
+                (Stored::Kept { at, values }, Some((kept, now))) if Arc::ptr_eq(at, kept) => {
+                    values.copy_from_slice(now);
                 }
-                (weights, kept) => *weights = weights_of(layer, kept),
+                (weights, _) => *weights = weights_of(layer, k, sparse),
             }
         }
         self.refresh_biases(mlp);
@@ -104,26 +99,15 @@ impl Snapshot {
     }
 }
 
-/// Layer `layer`'s weights to keep: the entries at `kept` only where given, else the whole matrix.
-fn weights_of(layer: &Dense, kept: Option<&Arc<[usize]>>) -> Stored {
-    match kept {
-        Some(at) => {
-            let mut values = vec![0.0; at.len()];
-            gather(layer, at, &mut values);
-            Stored::Kept {
-                at: Arc::clone(at),
-                values,
-            }
-        }
+/// Layer `k`'s weights to keep: where it trains sparse under `sparse`, its kept weights as the plan holds
+/// them (the matrix's own values, or newer), else the whole matrix.
+fn weights_of(layer: &Dense, k: usize, sparse: Option<&SparsePlan>) -> Stored {
+    match sparse.and_then(|p| Some((p.kept_shared(k)?, p.kept_values(k)?))) {
+        Some((at, values)) => Stored::Kept {
+            at: Arc::clone(at),
+            values: values.to_vec(),
+        },
         None => Stored::Whole(layer.weight.view().to_owned()),
-    }
-}
-
-/// `values[e] = ` the weight at row-major position `at[e]`.
-fn gather(layer: &Dense, at: &[usize], values: &mut [f32]) {
-    let w = layer.weight.as_slice().expect("weights are contiguous");
-    for (v, &i) in values.iter_mut().zip(at) {
-        *v = w[i];
     }
 }
 
