@@ -39,6 +39,10 @@ pub struct Csr {
     /// the plain entries, so that new values reach the blocked copy in one pass.
     #[serde(skip)]
     blocked_from: Option<Vec<u32>>,
+    /// Whether only the column-blocked copy holds the current values ([`Csr::gather_blocked_values`]);
+    /// the plain values are not read until [`Csr::gather_values`] writes them again.
+    #[serde(skip)]
+    plain_stale: bool,
 }
 
 /// The CSR parts of `weight`'s entries kept by `mask` (all of them without one), row by row.
@@ -84,6 +88,25 @@ fn masked_parts(
         indptr.push(indices.len());
     }
     (indptr, indices, values)
+}
+
+/// `out[t] = src[from[t]]` for every `t`: on rayon's threads in pieces where it is long.
+fn fill_from(out: &mut [f32], src: &[f32], from: &[u32]) {
+    /// Entries per parallel piece; fewer are copied on the calling thread.
+    const PIECE: usize = 1 << 15;
+    let copy = |(out, from): (&mut [f32], &[u32])| {
+        for (v, &e) in out.iter_mut().zip(from) {
+            *v = src[e as usize];
+        }
+    };
+    if out.len() < 2 * PIECE || !crate::linalg::may_split() {
+        copy((out, from));
+    } else {
+        use rayon::prelude::*;
+        out.par_chunks_mut(PIECE)
+            .zip(from.par_chunks(PIECE))
+            .for_each(copy);
+    }
 }
 
 /// Bit `i` set where `mask[i]` is: each `bool` is one byte, 0 or 1, so one multiplication gathers the eight
@@ -342,6 +365,7 @@ impl Csr {
             blocked,
             sliced,
             blocked_from,
+            plain_stale: false,
         }
     }
 
@@ -367,6 +391,10 @@ impl Csr {
 
     /// Value of each entry.
     pub fn values(&self) -> &[f32] {
+        assert!(
+            !self.plain_stale,
+            "a matrix whose blocked copy alone is current"
+        );
         &self.values
     }
 
@@ -431,7 +459,18 @@ impl Csr {
             }
             *v = src[i];
         }
+        self.plain_stale = false;
         self.refresh_blocked();
+    }
+
+    /// Sets the values of the column-blocked copy alone: its entry `t` takes `src[at[t]]`. The plain values
+    /// go stale until [`Csr::gather_values`]: only for a matrix whose products read the blocked copy (a
+    /// training matrix with one, multiplying more than [`LANES`] samples at a time).
+    pub(super) fn gather_blocked_values(&mut self, src: &[f32], at: &[u32]) {
+        let b = self.blocked.as_mut().expect("a matrix with a blocked copy");
+        assert_eq!(at.len(), b.values.len(), "one position per blocked entry");
+        fill_from(&mut b.values, src, at);
+        self.plain_stale = true;
     }
 
     /// The stored values, in row and column order, to be written; [`Csr::refresh_blocked`] must follow
@@ -441,30 +480,23 @@ impl Csr {
             self.sliced.is_none(),
             "values_mut: a matrix made for vectors"
         );
+        // (The caller writes every value.)
+        self.plain_stale = false;
         &mut self.values
     }
 
     /// Brings the column-blocked copy in step with the stored values.
     pub(super) fn refresh_blocked(&mut self) {
-        /// Entries per parallel piece; fewer are copied on the calling thread.
-        const PIECE: usize = 1 << 15;
+        assert!(!self.plain_stale, "refresh_blocked: stale plain values");
         if let (Some(b), Some(from)) = (&mut self.blocked, &self.blocked_from) {
-            let values = &self.values;
-            let copy = |(out, from): (&mut [f32], &[u32])| {
-                for (v, &e) in out.iter_mut().zip(from) {
-                    *v = values[e as usize];
-                }
-            };
-            if b.values.len() < 2 * PIECE || !crate::linalg::may_split() {
-                copy((&mut b.values, from));
-            } else {
-                use rayon::prelude::*;
-                b.values
-                    .par_chunks_mut(PIECE)
-                    .zip(from.par_chunks(PIECE))
-                    .for_each(copy);
-            }
+            fill_from(&mut b.values, &self.values, from);
         }
+    }
+
+    /// Where each entry of the column-blocked copy comes from among the plain entries, for a training matrix
+    /// that has one.
+    pub(super) fn blocked_from(&self) -> Option<&[u32]> {
+        self.blocked_from.as_deref()
     }
 
     /// What the per-sample kernels read.
@@ -550,6 +582,10 @@ impl Csr {
         };
         if stride == n && gathers(n) {
             assert!(!accumulate, "the per-sample kernels start from zero");
+            assert!(
+                !self.plain_stale,
+                "a matrix whose blocked copy alone is current"
+            );
             // SAFETY: the matrix was checked when built (`indptr`'s `rows + 1` offsets rise within the
             // entries, indices below `cols`; `sliced`, if any, made from it by `Sliced::new`); asserted just
             // now: `rows.end ≤ self.rows`, `n ≤ stride`, `xs` holds `cols · stride` floats and `out`
@@ -584,7 +620,7 @@ impl Csr {
                     Entries {
                         ptr: &self.indptr,
                         indices: &self.indices,
-                        values: &self.values,
+                        values: self.values(),
                         blocks: 1,
                         rows: self.rows,
                     },

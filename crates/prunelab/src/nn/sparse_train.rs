@@ -41,6 +41,9 @@ struct LayerPlan {
     kept: Arc<[usize]>,
     /// For each entry of `wt`, the index of the same weight among `w`'s entries.
     from_w: Vec<usize>,
+    /// Where `wt` has a column-blocked copy: for each of its entries, the index of the same weight among
+    /// `w`'s entries, so that new values reach it in one pass (`wt`'s plain values are not kept then).
+    blocked_from_w: Option<Vec<u32>>,
     /// The weight gradient at the kept entries, in `w`'s order (the dense gradient is not written).
     grad: Vec<f32>,
     /// Whether the optimiser wrote `w`'s values since the column-blocked copy was made.
@@ -147,12 +150,16 @@ impl SparsePlan {
                             .map(move |&c| r * cols + c as usize)
                     })
                     .collect();
+                let blocked_from_w = wt
+                    .blocked_from()
+                    .map(|b| b.iter().map(|&t| from_w[t as usize] as u32).collect());
                 let grad = vec![0.0; w.nnz()];
                 Some(LayerPlan {
                     w,
                     wt,
                     kept,
                     from_w,
+                    blocked_from_w,
                     grad,
                     refresh: false,
                     pending: false,
@@ -454,7 +461,11 @@ fn products_backward(
     if matches!(into, InputGrad::None) {
         return;
     }
-    plan.wt.gather_values(plan.w.values(), &plan.from_w);
+    // The products of more than a vector of samples read the blocked copy alone, where there is one.
+    match &plan.blocked_from_w {
+        Some(at) if stride > LANES => plan.wt.gather_blocked_values(plan.w.values(), at),
+        _ => plan.wt.gather_values(plan.w.values(), &plan.from_w),
+    }
     let rows = plan.wt.rows();
     match into {
         InputGrad::None => {}
