@@ -125,47 +125,50 @@ impl SparsePlan {
         let inputs: Vec<Range<usize>> = columns.iter().map(|c| c.0.clone()).collect();
         let width = n_inputs + layers.iter().map(Dense::n_outputs).sum::<usize>();
         let dense = layers;
-        let layers: Vec<Option<LayerPlan>> = dense
-            .iter()
-            .enumerate()
-            .map(|(k, layer)| {
-                let mask = layer.mask.as_ref()?;
-                let density = layer.n_remaining() as f64 / layer.n_weights().max(1) as f64;
-                if density > below {
-                    return None;
-                }
-                let inputs = inputs[k].clone();
-                let hidden_from = n_inputs.clamp(inputs.start, inputs.end) - inputs.start;
-                let weight = layer.weight.view();
-                let w = Csr::from_masked_for_vectors(weight, mask.view());
-                // Entry (input i, unit j) of `wt` is entry `from_w` of `w`.
-                let (wt, from_w) = w.transposed_from(hidden_from);
-                let wt = wt.for_vectors();
-                let cols = layer.n_inputs();
-                let kept = (0..w.rows())
-                    .flat_map(|r| {
-                        let (lo, hi) = (w.indptr()[r], w.indptr()[r + 1]);
-                        w.indices()[lo..hi]
-                            .iter()
-                            .map(move |&c| r * cols + c as usize)
-                    })
-                    .collect();
-                let blocked_from_w = wt
-                    .blocked_from()
-                    .map(|b| b.iter().map(|&t| from_w[t as usize] as u32).collect());
-                let grad = vec![0.0; w.nnz()];
-                Some(LayerPlan {
-                    w,
-                    wt,
-                    kept,
-                    from_w,
-                    blocked_from_w,
-                    grad,
-                    refresh: false,
-                    pending: false,
+        let plan_layer = |(k, layer): (usize, &Dense)| -> Option<LayerPlan> {
+            let mask = layer.mask.as_ref()?;
+            let density = layer.n_remaining() as f64 / layer.n_weights().max(1) as f64;
+            if density > below {
+                return None;
+            }
+            let inputs = inputs[k].clone();
+            let hidden_from = n_inputs.clamp(inputs.start, inputs.end) - inputs.start;
+            let weight = layer.weight.view();
+            let w = Csr::from_masked_for_vectors(weight, mask.view());
+            // Entry (input i, unit j) of `wt` is entry `from_w` of `w`.
+            let (wt, from_w) = w.transposed_from(hidden_from);
+            let wt = wt.for_vectors();
+            let cols = layer.n_inputs();
+            let kept = (0..w.rows())
+                .flat_map(|r| {
+                    let (lo, hi) = (w.indptr()[r], w.indptr()[r + 1]);
+                    w.indices()[lo..hi]
+                        .iter()
+                        .map(move |&c| r * cols + c as usize)
                 })
+                .collect();
+            let blocked_from_w = wt
+                .blocked_from()
+                .map(|b| b.iter().map(|&t| from_w[t as usize] as u32).collect());
+            let grad = vec![0.0; w.nnz()];
+            Some(LayerPlan {
+                w,
+                wt,
+                kept,
+                from_w,
+                blocked_from_w,
+                grad,
+                refresh: false,
+                pending: false,
             })
-            .collect();
+        };
+        // Each layer's forms are made alone: on rayon's threads where this thread may fan out.
+        let layers: Vec<Option<LayerPlan>> = if crate::linalg::may_split() {
+            use rayon::prelude::*;
+            dense.par_iter().enumerate().map(plan_layer).collect()
+        } else {
+            dense.iter().enumerate().map(plan_layer).collect()
+        };
         if layers.iter().all(Option::is_none) {
             return None;
         }
