@@ -194,7 +194,8 @@ thread_local! {
 /// to be woken (in a virtual machine, several wake-ups of tens of microseconds per step). The same numbers
 /// either way: no result depends on how work is split.
 pub(crate) fn on_pool<R: Send>(op: impl FnOnce() -> R + Send) -> R {
-    if !may_split() {
+    // Not from a worker: one that may split runs such a loop already (a validation pass inside training).
+    if !may_split() || rayon::current_thread_index().is_some() {
         return op();
     }
     /// Clears the mark however `op` ends.
@@ -282,6 +283,32 @@ mod tests {
                 .map(|p| (a[[i, p]] as f64) * (b[[p, j]] as f64))
                 .sum::<f64>() as f32
         })
+    }
+
+    /// A loop handed to the pool runs on a worker that may still fan out, and so does it after a nested
+    /// hand-over (a validation pass inside training); other workers (a sweep's cells) do not fan out. (With
+    /// one thread nothing fans out and the loop runs on the caller.)
+    #[test]
+    fn a_loop_on_the_pool_may_fan_out_and_keeps_that_after_a_nested_one() {
+        let threads = rayon::current_num_threads();
+        let (on_worker, before, nested, after) = on_pool(|| {
+            let before = may_split();
+            let nested = on_pool(may_split);
+            (
+                rayon::current_thread_index().is_some(),
+                before,
+                nested,
+                may_split(),
+            )
+        });
+        let split = threads > 1;
+        assert_eq!(
+            (on_worker, before, nested, after),
+            (split, split, split, split)
+        );
+        let (a, b) = rayon::join(may_split, may_split);
+        assert!(!a && !b, "a plain worker fans out");
+        assert_eq!(may_split(), split, "the caller's own thread");
     }
 
     #[test]
