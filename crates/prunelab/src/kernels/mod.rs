@@ -274,22 +274,6 @@ pub(crate) fn has_avx2() -> bool {
     cpu().avx2
 }
 
-/// Asks the CPU to bring element `i` of `s` into cache, for a loop that will read it soon at an address no
-/// prefetcher can guess (the kept entries of a sparse layer). Does nothing where `i` is out of range or on
-/// other architectures.
-#[inline(always)]
-pub(crate) fn prefetch<T>(s: &[T], i: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if i < s.len() {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: `i < s.len()`, so the address lies inside `s`; a prefetch reads nothing into the program
-        // and never faults, and SSE (which has it) is part of every x86-64 CPU.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(s.as_ptr().add(i).cast::<i8>()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (s, i);
-}
-
 /// A one-line account of the CPU's vector units and the family in use, for logs and CI.
 pub fn describe() -> String {
     let active = match active_family() {

@@ -168,8 +168,8 @@ struct Blocked {
 }
 
 impl Blocked {
-    /// The blocked layout of a checked CSR matrix, with the plain entry each blocked one comes from; `None`
-    /// past 2^32 entries (the plain kernel runs then).
+    /// The blocked layout of a checked CSR matrix and, where `with_from`, the plain entry each blocked one
+    /// comes from; `None` past 2^32 entries (the plain kernel runs then).
     fn new(
         rows: usize,
         cols: usize,
@@ -177,7 +177,8 @@ impl Blocked {
         indices: &[u32],
         values: &[f32],
         col_block: usize,
-    ) -> Option<(Blocked, Vec<u32>)> {
+        with_from: bool,
+    ) -> Option<(Blocked, Option<Vec<u32>>)> {
         let nnz = values.len();
         if nnz >= u32::MAX as usize {
             return None;
@@ -197,11 +198,8 @@ impl Blocked {
             starts.push(row.end);
         }
         let mut ptr = Vec::with_capacity(blocks * rows + 1);
-        let (mut bi, mut bv, mut from) = (
-            Vec::with_capacity(nnz),
-            Vec::with_capacity(nnz),
-            Vec::with_capacity(nnz),
-        );
+        let (mut bi, mut bv) = (Vec::with_capacity(nnz), Vec::with_capacity(nnz));
+        let mut from = Vec::with_capacity(if with_from { nnz } else { 0 });
         ptr.push(0);
         for b in 0..blocks {
             for r in 0..rows {
@@ -210,7 +208,9 @@ impl Blocked {
                 for e in run {
                     bi.push(indices[e]);
                     bv.push(values[e]);
-                    from.push(e as u32);
+                    if with_from {
+                        from.push(e as u32);
+                    }
                 }
                 ptr.push(bi.len() as u32);
             }
@@ -221,7 +221,7 @@ impl Blocked {
             indices: bi,
             values: bv,
         };
-        Some((blocked, from))
+        Some((blocked, with_from.then_some(from)))
     }
 }
 
@@ -345,11 +345,20 @@ impl Csr {
         // A training matrix keeps where each blocked entry comes from, to refresh the blocked values.
         let (blocked, blocked_from) = match per_sample {
             true => (
-                Blocked::new(rows, cols, &indptr, &indices, &values, COL_BLOCK).map(|b| b.0),
+                Blocked::new(rows, cols, &indptr, &indices, &values, COL_BLOCK, false).map(|b| b.0),
                 None,
             ),
             false if density >= TRAIN_BLOCKED_DENSITY => {
-                Blocked::new(rows, cols, &indptr, &indices, &values, TRAIN_COL_BLOCK).unzip()
+                let made = Blocked::new(
+                    rows,
+                    cols,
+                    &indptr,
+                    &indices,
+                    &values,
+                    TRAIN_COL_BLOCK,
+                    true,
+                );
+                made.map_or((None, None), |(b, from)| (Some(b), from))
             }
             false => (None, None),
         };
@@ -432,7 +441,7 @@ impl Csr {
     }
 
     /// The matrix as training uses it: whole vectors of samples only, so without the per-sample layout
-    /// (which [`Csr::refresh_values`] would otherwise have to keep in step). Only for a matrix made for
+    /// (which [`Csr::gather_values`] would otherwise have to keep in step). Only for a matrix made for
     /// training, which knows where each of its blocked entries comes from.
     pub(super) fn for_vectors(mut self) -> Self {
         self.sliced = None;
@@ -445,18 +454,12 @@ impl Csr {
 
     /// Sets every stored value from `src`: entry `e` (in row and column order) takes `src[at[e]]`, and the
     /// column-blocked copy follows. Made by [`Csr::for_vectors`] (no per-sample layout to keep in step).
-    /// `at` lists far-apart positions of a large `src` (a dense weight matrix), so each is fetched into
-    /// cache a few entries ahead.
     pub(super) fn gather_values(&mut self, src: &[f32], at: &[usize]) {
         assert!(
             self.sliced.is_none() && at.len() == self.values.len(),
             "gather_values: a matrix made for vectors, one position per entry"
         );
-        const AHEAD: usize = 64;
-        for (e, (v, &i)) in self.values.iter_mut().zip(at).enumerate() {
-            if let Some(&next) = at.get(e + AHEAD) {
-                crate::kernels::prefetch(src, next);
-            }
+        for (v, &i) in self.values.iter_mut().zip(at) {
             *v = src[i];
         }
         self.plain_stale = false;
