@@ -49,6 +49,7 @@ pub(crate) mod dense;
 mod mat;
 mod portable;
 pub(crate) mod sampled;
+pub(crate) mod sampled_tiles;
 pub(crate) mod sparse;
 mod vector;
 

@@ -69,13 +69,21 @@ fn masked_parts(
     // branches follow the kept entries, not each mask entry.
     let mut indptr = Vec::with_capacity(rows + 1);
     indptr.push(0);
-    let (mut indices, mut values) = (Vec::new(), Vec::new());
+    // The kept count first (a byte sum), so that the entries are written without a reallocation.
+    let kept = mask.iter().map(|&k| usize::from(k)).sum();
+    let (mut indices, mut values) = (Vec::with_capacity(kept), Vec::with_capacity(kept));
     for (w, m) in weight.chunks_exact(cols).zip(mask.chunks_exact(cols)) {
-        let whole = cols - cols % 8;
-        for (at, eight) in m[..whole].chunks_exact(8).enumerate() {
-            let mut bits = mask_bits(eight.try_into().expect("eight entries"));
+        // Sixty-four entries per bitmask: one loop exit (a mispredicted branch) per 64, not per 8.
+        let whole = cols - cols % 64;
+        for (at, many) in m[..whole].chunks_exact(64).enumerate() {
+            let mut bits = many
+                .chunks_exact(8)
+                .enumerate()
+                .fold(0u64, |b, (i, eight)| {
+                    b | u64::from(mask_bits(eight.try_into().expect("eight entries"))) << (8 * i)
+                });
             while bits != 0 {
-                let c = 8 * at + bits.trailing_zeros() as usize;
+                let c = 64 * at + bits.trailing_zeros() as usize;
                 indices.push(c as u32);
                 values.push(w[c]);
                 bits &= bits - 1;
