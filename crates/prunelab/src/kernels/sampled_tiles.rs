@@ -7,7 +7,7 @@
 //! columns of the tile, advance their chains by one fused multiply-add. [`super::sampled`] instead transposes
 //! eight input rows for every eight entries, which the shuffle units bound; this form needs two
 //! permutations per sixteen entries, and pays in lanes left empty where a tile holds few entries: it is worth
-//! it where the tiles are full enough ([`SampledTiles::fill`]).
+//! it where the tiles are full enough ([`SampledTiles::if_full`]).
 //!
 //! Each entry's sum is the same chain of fused multiply-adds over the samples in index order from zero,
 //! so the bits equal [`super::sampled::sampled_product`]'s (tested).
@@ -57,6 +57,36 @@ pub(crate) struct SampledTiles {
 }
 
 impl SampledTiles {
+    /// The tiles of a `rows x cols` CSR matrix (`rows = indptr.len() - 1`) with column `indices`, if their
+    /// vectors' lanes would be at least `min_fill` full (the share of lanes holding an entry, which the
+    /// tiled product's speed goes with; counted before anything is built).
+    ///
+    /// Panics unless `indptr` rises from 0 to `indices.len()` and every index is below `cols`.
+    pub(crate) fn if_full(
+        indptr: &[usize],
+        indices: &[u32],
+        cols: usize,
+        min_fill: f64,
+    ) -> Option<SampledTiles> {
+        let rows = indptr.len().saturating_sub(1);
+        let mut count = vec![0usize; cols.div_ceil(TILE)];
+        let mut vectors = 0;
+        for r0 in (0..rows).step_by(TILE) {
+            let r1 = (r0 + TILE).min(rows);
+            count.fill(0);
+            for &c in &indices[indptr[r0]..indptr[r1]] {
+                count[c as usize / TILE] += 1;
+            }
+            vectors += count.iter().map(|&k| k.div_ceil(TILE)).sum::<usize>();
+        }
+        let fill = if vectors == 0 {
+            1.0
+        } else {
+            indices.len() as f64 / (TILE * vectors) as f64
+        };
+        (fill >= min_fill).then(|| SampledTiles::new(indptr, indices, cols))
+    }
+
     /// The tiles of a `rows x cols` CSR matrix (`rows = indptr.len() - 1`) with column `indices`.
     ///
     /// Panics unless `indptr` rises from 0 to `indices.len()` and every index is below `cols`.
@@ -122,17 +152,6 @@ impl SampledTiles {
             indptr: indptr.to_vec(),
             rows,
             cols,
-        }
-    }
-
-    /// The share of the vectors' lanes that hold entries (1 where there are none): the tiled product's
-    /// speed against [`super::sampled::sampled_product`]'s goes with it.
-    pub(crate) fn fill(&self) -> f64 {
-        let held: usize = self.lanes.iter().map(|v| v.len as usize).sum();
-        if self.lanes.is_empty() {
-            1.0
-        } else {
-            held as f64 / (TILE * self.lanes.len()) as f64
         }
     }
 
@@ -406,6 +425,10 @@ mod tests {
                 indptr.push(indices.len());
             }
             let tiles = SampledTiles::new(&indptr, &indices, cols);
+            let held: u32 = tiles.lanes.iter().map(|v| v.len).sum();
+            let fill = f64::from(held) / (TILE * tiles.lanes.len()) as f64;
+            assert!(SampledTiles::if_full(&indptr, &indices, cols, fill).is_some());
+            assert!(SampledTiles::if_full(&indptr, &indices, cols, fill + 1e-9).is_none());
             let mut seen = vec![0; indices.len()];
             for v in &tiles.lanes {
                 for &e in &v.entries[..v.len as usize] {

@@ -172,8 +172,8 @@ impl SparsePlan {
                 .map(|b| b.iter().map(|&t| from_w[t as usize] as u32).collect());
             let grad = vec![0.0; w.nnz()];
             let tiles = (crate::kernels::family() == crate::kernels::SimdFamily::Avx512)
-                .then(|| SampledTiles::new(w.indptr(), w.indices(), cols))
-                .filter(|t| t.fill() >= TILES_FILL);
+                .then(|| SampledTiles::if_full(w.indptr(), w.indices(), cols, TILES_FILL))
+                .flatten();
             Some(LayerPlan {
                 w,
                 wt,
