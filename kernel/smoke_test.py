@@ -1,12 +1,17 @@
 """Executes a notebook through the installed prunelab kernel with nbclient and checks its outputs, then
 presses the stop button (Jupyter's interrupt_request) on a running fit, on an idle kernel, and on a cell
 that ignores it, through jupyter_client; then runs failing user code (a panic, an `Err` from `?`, a stack
-overflow, a failed allocation, a network too large) and checks the messages and what survives.
+overflow, a failed allocation, a network too large) and checks the messages and what survives; last, kills
+the client that started a kernel running a cell and checks that the kernel and the cell's process end.
 
 Usage: smoke_test.py NOTEBOOK  (the kernelspec must be findable, e.g. through JUPYTER_PATH)
 """
+import os
+import signal
 import subprocess
 import sys
+import tempfile
+import textwrap
 import time
 
 import nbformat
@@ -75,6 +80,7 @@ def main(path):
     expect(text.strip() == "14", f"variables from before the error survive (got {text.strip()!r})")
     interrupts()
     failures()
+    orphaned()
     if FAILURES:
         sys.exit(f"{len(FAILURES)} check(s) failed")
 
@@ -175,6 +181,86 @@ def interrupts():
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+# A client that starts a kernel, runs a cell that never ends, writes the kernel's process id into the file
+# named by its argument, and dies when told.
+ORPHANING_CLIENT = textwrap.dedent("""
+    import os, signal, sys
+    from jupyter_client.manager import start_new_kernel
+    manager, client = start_new_kernel(kernel_name="prunelab", startup_timeout=600)
+    client.execute('println!("sleeping"); loop { std::thread::sleep(std::time::Duration::from_millis(50)); }')
+    while True:
+        msg = client.get_iopub_msg(timeout=600)
+        if msg["msg_type"] == "stream" and "sleeping" in msg["content"]["text"]:
+            break
+    with open(sys.argv[1] + ".part", "w") as f:
+        f.write(str(manager.provisioner.process.pid))
+    os.rename(sys.argv[1] + ".part", sys.argv[1])
+    sys.stdin.readline()
+    os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+def live_processes(group):
+    """Process ids of the live (not zombie) processes of process group `group`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses; the fields follow the last ')'.
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] != "Z" and int(fields[2]) == group:
+            found.append(int(entry))
+    return found
+
+
+def orphaned():
+    """A client killed (a Jupyter server's `kill -9`, an out-of-memory kill) sends no shutdown request: the
+    kernel it started sees its parent go and ends, with the cell it was running, within seconds."""
+    # (The kernel writes its log to the client's stdout and stderr: a file, which no one has to keep reading.)
+    log = tempfile.TemporaryFile(mode="w+")
+    said = os.path.join(tempfile.mkdtemp(), "kernel-pid")
+    client = subprocess.Popen([sys.executable, "-c", ORPHANING_CLIENT, said], stdin=subprocess.PIPE,
+                              stdout=log, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 900
+    while not os.path.exists(said) and client.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    if not os.path.exists(said):
+        client.kill()
+        log.seek(0)
+        expect(False, f"a client started a kernel running a cell (got {client.poll()}, {log.read()[-2000:]!r})")
+        return
+    with open(said) as f:
+        line = f.read().strip()
+    kernel = int(line)
+    # The kernel leads its process group (Jupyter starts it in a new session); the cell runs in a process of it.
+    group = os.getpgid(kernel)
+    at_kill = live_processes(group)
+    client.stdin.write("die\n")
+    client.stdin.flush()
+    client.wait(timeout=60)
+    expect(client.returncode == -signal.SIGKILL, f"the client was killed (got {client.returncode})")
+    deadline = time.time() + 15
+    while live_processes(group) and time.time() < deadline:
+        time.sleep(0.2)
+    left = live_processes(group)
+    expect(group == kernel and kernel in at_kill and len(at_kill) >= 2 and not left,
+           f"the kernel and its cell's process end once the client that started them is gone "
+           f"(group {group} of kernel {kernel}: {at_kill} before the client died, {left} 15 s after)")
+    log.seek(0)
+    text = log.read()
+    expect("has ended, so the kernel ends too" in text, f"the kernel says why it ended on its log (got {text[-2000:]!r})")
+    for pid in left:  # a failed check leaves nothing running
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def failures():

@@ -9,6 +9,7 @@ mod kernel;
 mod lab;
 mod lockfile;
 mod notebook;
+mod parent;
 mod render;
 mod runner;
 mod session;
@@ -46,6 +47,8 @@ fn dispatch() -> Result<()> {
         // Each kernel builds in its own persistent folder, locked for as long as it runs.
         let slot = slot::Slot::acquire()?;
         slot.export();
+        // A kernel whose Jupyter server was killed ends too (with the cell it was running).
+        parent::watch();
         // The kernel answers while it starts; a start that fails (a crate missing from the cargo home)
         // is reported in the cells and on Jupyter's log with what to do about it.
         evcxr_jupyter::set_start_error_hint(lockfile::offline_hint);
