@@ -253,7 +253,6 @@ struct Operands<'a> {
 /// Writes the feature-major `src` (row `r`'s samples at `r · stride`, `rows` rows) sample-blocked into
 /// `dst`: block `k` at `k · 16 · stride` holds sample `s` of rows `16k..16k + 16` at `s · 16`. Only the
 /// first `n` samples of each row are written, and nothing for the rows past `rows` in the last block.
-/// A large one's blocks are shared over rayon's threads.
 pub(crate) fn to_sample_blocks(src: &[f32], rows: usize, stride: usize, n: usize, dst: &mut [f32]) {
     assert!(
         n <= stride
@@ -261,21 +260,12 @@ pub(crate) fn to_sample_blocks(src: &[f32], rows: usize, stride: usize, n: usize
             && dst.len() >= rows.div_ceil(TILE) * TILE * stride,
         "sample blocks"
     );
+    // (On the calling thread: in a step that fans out, the other threads compute `∂L/∂X` meanwhile.)
     let dst = &mut dst[..rows.div_ceil(TILE) * TILE * stride];
-    if rows * n < PARALLEL_TRANSPOSE || !crate::linalg::may_split() {
-        for (k, block) in dst.chunks_mut(TILE * stride).enumerate() {
-            block_of_samples(src, rows, stride, n, k, block);
-        }
-        return;
+    for (k, block) in dst.chunks_mut(TILE * stride).enumerate() {
+        block_of_samples(src, rows, stride, n, k, block);
     }
-    use rayon::prelude::*;
-    dst.par_chunks_mut(TILE * stride)
-        .enumerate()
-        .for_each(|(k, block)| block_of_samples(src, rows, stride, n, k, block));
 }
-
-/// Values of a layout change below which it runs on the calling thread.
-const PARALLEL_TRANSPOSE: usize = 1 << 16;
 
 /// Block `k` of [`to_sample_blocks`].
 fn block_of_samples(

@@ -492,16 +492,16 @@ fn products_backward(
     into: InputGrad<'_, '_>,
 ) {
     let x_t = &acts_t[inputs.start * stride..inputs.end * stride];
-    if !matches!(into, InputGrad::None) {
-        // The products of more than a vector of samples read the blocked copy alone, where there is one.
-        match &plan.blocked_from_w {
-            Some(at) if stride > LANES => plan.wt.gather_blocked_values(plan.w.values(), at),
-            _ => plan.wt.gather_values(plan.w.values(), &plan.from_w),
-        }
-    }
     let LayerPlan {
-        w, wt, grad, tiles, ..
+        w,
+        wt,
+        grad,
+        tiles,
+        from_w,
+        blocked_from_w,
+        ..
     } = plan;
+    let w = &*w;
     let mut weight_grad = move || match tiles {
         Some(tiles) => {
             to_sample_blocks(dz_t, w.rows(), stride, n, &mut blocks.dz);
@@ -510,8 +510,34 @@ fn products_backward(
         }
         None => sampled_product(w.indptr(), w.indices(), dz_t, x_t, stride, n, grad),
     };
+    let input_grad = move || {
+        if matches!(into, InputGrad::None) {
+            return;
+        }
+        // `wt`'s values first. The products of more than a vector of samples read the blocked copy alone,
+        // where there is one.
+        match blocked_from_w {
+            Some(at) if stride > LANES => wt.gather_blocked_values(w.values(), at),
+            _ => wt.gather_values(w.values(), from_w),
+        }
+        input_grad_into(wt, dz_t, stride, n, into);
+    };
+    // The two products are independent: side by side where this thread may fan out (the weight gradient,
+    // the longer, here, where its pieces can still be shared; `∂L/∂X` handed to a sibling). The same
+    // numbers either way.
+    if crate::linalg::may_split() {
+        rayon::join(weight_grad, input_grad);
+    } else {
+        weight_grad();
+        input_grad();
+    }
+}
+
+/// `∂L/∂X = ∂L/∂Z·W` of a sparse layer from its transposed kept weights `wt` and its feature-major `∂L/∂Z`
+/// `dz_t`, where `into` says.
+fn input_grad_into(wt: &Csr, dz_t: &[f32], stride: usize, n: usize, into: InputGrad<'_, '_>) {
     let rows = wt.rows();
-    let input_grad = move || match into {
+    match into {
         InputGrad::None => {}
         InputGrad::FeatureMajor(d) => {
             assert_eq!(d.len(), rows * stride, "the hidden inputs' gradient rows");
@@ -530,15 +556,6 @@ fn products_backward(
             wt.matmul_into(dz_t, stride, n, d, !fresh);
             from_feature_major(scratch, stride, &mut target);
         }
-    };
-    // The two products are independent: side by side where this thread may fan out (the weight gradient,
-    // the longer, here, where its pieces can still be shared; `∂L/∂X` handed to a sibling). The same
-    // numbers either way.
-    if crate::linalg::may_split() {
-        rayon::join(weight_grad, input_grad);
-    } else {
-        weight_grad();
-        input_grad();
     }
 }
 
