@@ -385,6 +385,33 @@ mod avx512 {
 mod tests {
     use super::*;
 
+    /// Each row's samples land in their block, sample by sample, whatever the rows and samples left over
+    /// past whole tiles.
+    #[test]
+    fn sample_blocks_hold_each_rows_samples() {
+        for (rows, stride, n) in [
+            (37usize, 48, 35),
+            (16, 16, 16),
+            (32, 64, 64),
+            (5, 16, 3),
+            (48, 112, 100),
+        ] {
+            let src: Vec<f32> = (0..rows * stride).map(|i| i as f32 * 0.25 - 3.0).collect();
+            let mut dst = vec![f32::NAN; rows.div_ceil(TILE) * TILE * stride];
+            to_sample_blocks(&src, rows, stride, n, &mut dst);
+            for r in 0..rows {
+                for s in 0..n {
+                    let at = (r / TILE) * TILE * stride + s * TILE + r % TILE;
+                    assert_eq!(
+                        dst[at].to_bits(),
+                        src[r * stride + s].to_bits(),
+                        "row {r}, sample {s}"
+                    );
+                }
+            }
+        }
+    }
+
     /// Every entry equals its own chain in sample order, with every family's kernel the CPU has, and the
     /// tiles hold each entry once.
     #[test]
