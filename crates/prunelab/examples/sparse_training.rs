@@ -1,7 +1,7 @@
 //! Measures on this machine the time of a training step (batch 100, Adam, the benchmark network
 //! 784-1000-1000-500-200-10 with every layer pruned by magnitude to a density) through the dense kernels
 //! and through the sparse ones, and prints the densities below which the sparse path wins: the measurement
-//! behind `prunelab::nn::TRAIN_CROSSOVER` (pass another with `TrainParams::sparse_density`). Both paths
+//! behind `prunelab::nn::train_crossover` (pass another with `TrainParams::sparse_density`). Both paths
 //! give the same weights, bit for bit; this is checked here too.
 //!
 //! `cargo run --release -p prunelab --example sparse_training [STEPS [DENSITY...]]` (default 60 steps per

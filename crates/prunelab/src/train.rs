@@ -13,7 +13,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::metrics::Metric;
-use crate::nn::{Gradients, Mlp, Snapshot, Workspace, TRAIN_CROSSOVER};
+use crate::nn::{train_crossover, Gradients, Mlp, Snapshot, Workspace};
 use crate::optim::{Optimizer, OptimizerState};
 use crate::prune::scores::{MovementTracker, UtilityTracker};
 use crate::prune::GradualPruning;
@@ -93,14 +93,10 @@ pub struct TrainParams {
     /// Prune gradually during training on the Zhu & Gupta schedule (default off).
     pub gradual: Option<GradualPruning>,
     /// Masked layers with at most this fraction of their weights kept train through sparse kernels, which
-    /// give the same numbers as the dense ones (default [`TRAIN_CROSSOVER`]; `0` trains every layer dense).
-    #[serde(default = "default_sparse_density")]
-    pub sparse_density: f64,
-}
-
-/// [`TrainParams::sparse_density`]'s default, for files written before it existed.
-fn default_sparse_density() -> f64 {
-    TRAIN_CROSSOVER
+    /// give the same numbers as the dense ones (default `None`: the measured crossover of the kernels in
+    /// use, [`train_crossover`]; `0` trains every layer dense).
+    #[serde(default)]
+    pub sparse_density: Option<f64>,
 }
 
 impl TrainParams {
@@ -119,7 +115,7 @@ impl TrainParams {
             track_utility: None,
             track_movement: false,
             gradual: None,
-            sparse_density: TRAIN_CROSSOVER,
+            sparse_density: None,
         }
     }
 
@@ -188,8 +184,15 @@ impl TrainParams {
 
     /// Sets the density at or below which masked layers train through sparse kernels (`0`: never).
     pub fn sparse_density(mut self, density: f64) -> Self {
-        self.sparse_density = density;
+        self.sparse_density = Some(density);
         self
+    }
+
+    /// The density at or below which masked layers train through sparse kernels: the one set, else the
+    /// crossover measured for the kernels in use ([`train_crossover`]).
+    pub fn sparse_density_in_force(&self) -> f64 {
+        self.sparse_density
+            .unwrap_or_else(|| train_crossover(crate::kernels::family()))
     }
 
     /// Checks every hyperparameter; an invalid one is an [`Error::InvalidParam`] naming the field.
@@ -233,10 +236,10 @@ impl TrainParams {
         if let Some(g) = &self.gradual {
             g.check()?;
         }
-        if !(0.0..=1.0).contains(&self.sparse_density) {
+        if let Some(d) = self.sparse_density.filter(|d| !(0.0..=1.0).contains(d)) {
             return Err(Error::param(
                 "sparse_density",
-                format!("must lie in [0, 1], got {}", self.sparse_density),
+                format!("must lie in [0, 1], got {d}"),
             ));
         }
         Ok(ValidTrainParams(self))
@@ -397,7 +400,7 @@ impl Trainer {
         }
         let mut grads = Gradients::zeros(model);
         // Sparse layers update their kept weights only: the state of pruned ones is zeroed once here.
-        ws.plan_sparse(model, p.sparse_density);
+        ws.plan_sparse(model, p.sparse_density_in_force());
         self.state.forget_pruned(model);
         let (mut xb, mut yb) = if full_batch {
             (Array2::zeros((0, 0)), Array2::zeros((0, 0)))
@@ -496,7 +499,7 @@ impl Trainer {
                         // layers now sparse enough switch kernels.
                         grads.apply_masks(model, |_| false);
                         self.state.forget_pruned(model);
-                        ws.plan_sparse(model, p.sparse_density);
+                        ws.plan_sparse(model, p.sparse_density_in_force());
                     }
                 }
                 self.steps_done += 1;

@@ -177,15 +177,24 @@ fn gradual_pruning_and_continued_training_keep_the_same_bits() {
 #[test]
 fn the_default_trains_sparse_layers_sparse_and_dense_layers_dense() {
     // A 95%-pruned layer is below the default crossover; an unpruned one is not. Both give the bits of an
-    // all-dense run (tested above); here the default itself is checked against its documented value.
+    // all-dense run (tested above); here the default itself is checked: unset, it is the crossover measured
+    // for the kernels in use, and a density set is the one in force.
+    let default = TrainParams::new(Loss::Mse, Sgd::new(0.1));
+    assert_eq!(default.sparse_density, None);
+    let family = prunelab::kernels::active_family().unwrap();
     assert_eq!(
-        TrainParams::new(Loss::Mse, Sgd::new(0.1)).sparse_density,
-        prunelab::nn::TRAIN_CROSSOVER
+        default.sparse_density_in_force(),
+        prunelab::nn::train_crossover(family)
     );
-    assert!(TrainParams::new(Loss::Mse, Sgd::new(0.1))
-        .sparse_density(1.5)
-        .check()
-        .is_err());
+    assert_eq!(
+        default
+            .clone()
+            .sparse_density(0.1)
+            .sparse_density_in_force(),
+        0.1
+    );
+    assert!(default.clone().sparse_density(1.5).check().is_err());
+    assert!(default.sparse_density(f64::NAN).check().is_err());
 }
 
 #[test]

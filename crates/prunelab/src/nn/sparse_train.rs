@@ -16,15 +16,33 @@ use super::{Csr, Dense};
 use crate::activation::Activation;
 use crate::kernels::sampled::sampled_product;
 use crate::kernels::sampled_tiles::{to_sample_blocks, SampledTiles};
+use crate::kernels::SimdFamily;
 
 /// The density (fraction of weights kept) at or below which a masked layer trains through the sparse
-/// kernels by default. Measured on the 784-1000-1000-500-200-10 network (every layer pruned to the density),
-/// batch 100, Adam, AMD EPYC (Zen 4) by `cargo run --release -p prunelab --example sparse_training` (which
-/// prints the figures for the machine it runs on): at 25% density the sparse step took 0.70x the dense
-/// masked step's time on one thread and 0.75x on two with the AVX-512 kernels, 0.80x and 0.74x with the
-/// AVX2 ones; at 30%, 0.88x and 1.04x (AVX-512), 0.85x and 0.98x (AVX2); at 40%, 1.05x and 1.02x.
-/// Either way the weights are the same bits.
-pub const TRAIN_CROSSOVER: f64 = 0.25;
+/// kernels by default with `family`'s kernels: 0.40 with AVX-512, 0.30 with AVX2, 0.25 with the portable
+/// ones. Either way the weights are the same bits; only the time differs.
+///
+/// Measured on the 784-1000-1000-500-200-10 network (every layer pruned to the density), batch 100, Adam,
+/// AMD EPYC (Zen 4) by `cargo run --release -p prunelab --example sparse_training` (which prints the figures
+/// for the machine it runs on; `PRUNELAB_SIMD` picks the family), as the dense masked step's time over the
+/// sparse step's, on one thread and on two: AVX-512 at 35% density 1.35x and 1.32x, at 40% 1.20x and 1.12x,
+/// at 45% 0.95x and 1.05x, at 50% 0.90x and 0.97x; AVX2 at 30% 1.17x and 1.28x, at 40% 0.87x and 0.94x;
+/// portable (one thread) at 25% 0.98x, at 30% 0.77x.
+///
+/// ```
+/// use prunelab::kernels::SimdFamily;
+/// use prunelab::nn::train_crossover;
+///
+/// assert_eq!(train_crossover(SimdFamily::Avx512), 0.40);
+/// assert!(SimdFamily::ALL.iter().all(|&f| train_crossover(f) > 0.0 && train_crossover(f) < 1.0));
+/// ```
+pub fn train_crossover(family: SimdFamily) -> f64 {
+    match family {
+        SimdFamily::Avx512 => 0.40,
+        SimdFamily::Avx2 => 0.30,
+        SimdFamily::Portable => 0.25,
+    }
+}
 
 /// The share of full lanes at or above which a layer's weight gradient takes the tiled sampled product
 /// ([`SampledTiles`], with the AVX-512 kernels), else the one by rows. Measured on a 1000x1000 matrix with
@@ -171,7 +189,7 @@ impl SparsePlan {
                 .blocked_from()
                 .map(|b| b.iter().map(|&t| from_w[t as usize] as u32).collect());
             let grad = vec![0.0; w.nnz()];
-            let tiles = (crate::kernels::family() == crate::kernels::SimdFamily::Avx512)
+            let tiles = (crate::kernels::family() == SimdFamily::Avx512)
                 .then(|| SampledTiles::if_full(w.indptr(), w.indices(), cols, TILES_FILL))
                 .flatten();
             Some(LayerPlan {

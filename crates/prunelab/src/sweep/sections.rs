@@ -106,8 +106,8 @@ pub struct TrainSpec {
     #[serde(default)]
     pub loss: Option<LossName>,
     /// Masked layers with at most this fraction of their weights kept train through the sparse kernels
-    /// (default: the measured crossover, `prunelab::nn::TRAIN_CROSSOVER`; `0`: every layer dense with its
-    /// mask). The trained weights are the same bits either way; only the time differs.
+    /// (default: the crossover measured for the kernels in use, `prunelab::nn::train_crossover`; `0`: every
+    /// layer dense with its mask). The trained weights are the same bits either way; only the time differs.
     #[serde(default)]
     pub sparse_density: Option<f64>,
 }

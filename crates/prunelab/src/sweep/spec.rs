@@ -603,14 +603,17 @@ impl SweepSpec {
                 .weight_decay(t.weight_decay)
                 .into(),
         };
-        TrainParams::new(self.loss(data), optimizer)
+        let params = TrainParams::new(self.loss(data), optimizer)
             .epochs(epochs.unwrap_or(t.epochs))
             .batch_size(match &t.batch_size {
                 None => BatchSize::Size(100),
                 Some(BatchSpec::Size(n)) => BatchSize::Size(*n),
                 Some(BatchSpec::Word(_)) => BatchSize::Full,
             })
-            .sparse_density(t.sparse_density.unwrap_or(crate::nn::TRAIN_CROSSOVER))
-            .seed(seed)
+            .seed(seed);
+        TrainParams {
+            sparse_density: t.sparse_density,
+            ..params
+        }
     }
 }
