@@ -225,26 +225,32 @@ def orphaned():
     kernel it started sees its parent go and ends, with the cell it was running, within seconds."""
     # (The kernel writes its log to the client's stdout and stderr: a file, which no one has to keep reading.)
     log = tempfile.TemporaryFile(mode="w+")
-    said = os.path.join(tempfile.mkdtemp(), "kernel-pid")
-    client = subprocess.Popen([sys.executable, "-c", ORPHANING_CLIENT, said], stdin=subprocess.PIPE,
-                              stdout=log, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 900
-    while not os.path.exists(said) and client.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
-    if not os.path.exists(said):
-        client.kill()
-        log.seek(0)
-        expect(False, f"a client started a kernel running a cell (got {client.poll()}, {log.read()[-2000:]!r})")
-        return
-    with open(said) as f:
-        line = f.read().strip()
+    with tempfile.TemporaryDirectory() as folder:
+        said = os.path.join(folder, "kernel-pid")
+        client = subprocess.Popen([sys.executable, "-c", ORPHANING_CLIENT, said], stdin=subprocess.PIPE,
+                                  stdout=log, stderr=subprocess.STDOUT, text=True)
+        deadline = time.time() + 900
+        while not os.path.exists(said) and client.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        if not os.path.exists(said):
+            client.kill()
+            client.wait()
+            log.seek(0)
+            expect(False, f"a client started a kernel running a cell (got {client.poll()}, {log.read()[-2000:]!r})")
+            return
+        with open(said) as f:
+            line = f.read().strip()
     kernel = int(line)
     # The kernel leads its process group (Jupyter starts it in a new session); the cell runs in a process of it.
     group = os.getpgid(kernel)
     at_kill = live_processes(group)
     client.stdin.write("die\n")
     client.stdin.flush()
-    client.wait(timeout=60)
+    try:
+        client.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        client.kill()
+        client.wait()
     expect(client.returncode == -signal.SIGKILL, f"the client was killed (got {client.returncode})")
     deadline = time.time() + 15
     while live_processes(group) and time.time() < deadline:

@@ -94,8 +94,9 @@ pub struct TrainParams {
     pub gradual: Option<GradualPruning>,
     /// Masked layers with at most this fraction of their weights kept train through sparse kernels, which
     /// give the same numbers as the dense ones (default `None`: the measured crossover of the kernels in
-    /// use, [`train_crossover`]; `0` trains every layer dense).
-    #[serde(default)]
+    /// use, [`train_crossover`]; `0` trains every layer dense). Files written before this default
+    /// depended on the kernels hold the density then in force (0.25), which stays the one set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sparse_density: Option<f64>,
 }
 

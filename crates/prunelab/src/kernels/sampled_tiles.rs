@@ -17,7 +17,7 @@ use std::ops::Range;
 use super::SimdFamily;
 
 /// Rows and columns of a tile (f32 lanes of a 64-byte vector).
-pub(crate) const TILE: usize = 16;
+const TILE: usize = 16;
 
 /// Vectors whose chains run side by side in the vector kernel.
 const CHAINS: usize = 4;
@@ -220,9 +220,10 @@ impl SampledTiles {
             assert!(family.is_supported());
             for k in blocks {
                 let lanes = &self.lanes[self.starts[k]..self.starts[k + 1]];
-                // SAFETY: the AVX-512 family needs AVX-512F and the CPU supports it (asserted); `product`
-                // checked that `a` and `b` hold every block and `n ≤ stride`, and each lane's entry lies in
-                // row block `k`, so in `out` from `base` (its length asserted above).
+                // SAFETY: the AVX-512 family needs AVX-512F and the CPU supports it (asserted); `row_block`
+                // asserts that `a` and `b` hold the blocks it reads and that `n ≤ stride`; each lane's entry
+                // lies in row block `k`, so in `out` from `base` (its length asserted above; each store is
+                // indexed, so checked).
                 unsafe { avx512::row_block(lanes, k, op, out, base) };
             }
             return;
@@ -255,7 +256,8 @@ struct Operands<'a> {
 /// first `n` samples of each row are written, and nothing for the rows past `rows` in the last block.
 pub(crate) fn to_sample_blocks(src: &[f32], rows: usize, stride: usize, n: usize, dst: &mut [f32]) {
     assert!(
-        n <= stride
+        stride > 0
+            && n <= stride
             && src.len() >= rows * stride
             && dst.len() >= rows.div_ceil(TILE) * TILE * stride,
         "sample blocks"
@@ -416,11 +418,15 @@ mod tests {
     /// tiles hold each entry once.
     #[test]
     fn entries_are_chains_in_sample_order() {
+        // (The last is large enough to be split over threads where there are several.)
         for (rows, cols, stride, n, every) in [
             (37, 29, 32, 27, 3),
             (16, 16, 16, 16, 1),
             (50, 70, 48, 33, 7),
             (5, 3, 16, 1, 2),
+            (0, 4, 16, 5, 1),
+            (9, 9, 16, 0, 1),
+            (300, 200, 48, 40, 3),
         ] {
             let mut state = 11u64;
             let mut next = || {
@@ -443,9 +449,11 @@ mod tests {
             }
             let tiles = SampledTiles::new(&indptr, &indices, cols);
             let held: u32 = tiles.lanes.iter().map(|v| v.len).sum();
-            let fill = f64::from(held) / (TILE * tiles.lanes.len()) as f64;
-            assert!(SampledTiles::if_full(&indptr, &indices, cols, fill).is_some());
-            assert!(SampledTiles::if_full(&indptr, &indices, cols, fill + 1e-9).is_none());
+            if !tiles.lanes.is_empty() {
+                let fill = f64::from(held) / (TILE * tiles.lanes.len()) as f64;
+                assert!(SampledTiles::if_full(&indptr, &indices, cols, fill).is_some());
+                assert!(SampledTiles::if_full(&indptr, &indices, cols, fill + 1e-9).is_none());
+            }
             let mut seen = vec![0; indices.len()];
             for v in &tiles.lanes {
                 for &e in &v.entries[..v.len as usize] {

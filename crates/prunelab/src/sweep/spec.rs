@@ -611,9 +611,9 @@ impl SweepSpec {
                 Some(BatchSpec::Word(_)) => BatchSize::Full,
             })
             .seed(seed);
-        TrainParams {
-            sparse_density: t.sparse_density,
-            ..params
+        match t.sparse_density {
+            Some(d) => params.sparse_density(d),
+            None => params,
         }
     }
 }
