@@ -386,6 +386,27 @@ mod avx2 {
     }
 }
 
+/// Feature-major operands for the sampled products' tests: `rows` rows of `a` and `cols` of `b`, `stride`
+/// floats each, in [-0.5, 0.5) from a seeded generator.
+#[cfg(test)]
+pub(crate) fn test_operands(
+    rows: usize,
+    cols: usize,
+    stride: usize,
+    seed: u64,
+) -> (Vec<f32>, Vec<f32>) {
+    let mut state = seed;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+    };
+    let a = (0..rows * stride).map(|_| next()).collect();
+    let b = (0..cols * stride).map(|_| next()).collect();
+    (a, b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,15 +415,7 @@ mod tests {
     #[test]
     fn entries_are_chains_in_sample_order() {
         let (rows, cols, stride, n) = (37, 29, 32, 27);
-        let mut state = 7u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        };
-        let a: Vec<f32> = (0..rows * stride).map(|_| next()).collect();
-        let b: Vec<f32> = (0..cols * stride).map(|_| next()).collect();
+        let (a, b) = test_operands(rows, cols, stride, 7);
         let mut indptr = vec![0];
         let mut indices = Vec::new();
         for r in 0..rows {

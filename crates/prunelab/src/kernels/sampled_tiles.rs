@@ -428,15 +428,7 @@ mod tests {
             (9, 9, 16, 0, 1),
             (300, 200, 48, 40, 3),
         ] {
-            let mut state = 11u64;
-            let mut next = || {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-            };
-            let a: Vec<f32> = (0..rows * stride).map(|_| next()).collect();
-            let b: Vec<f32> = (0..cols * stride).map(|_| next()).collect();
+            let (a, b) = crate::kernels::sampled::test_operands(rows, cols, stride, 11);
             let mut indptr = vec![0];
             let mut indices = Vec::new();
             for r in 0..rows {
