@@ -20,7 +20,7 @@ venv=target/hub-venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check jupyterhub jupyterlab websocket-client requests
+"$venv/bin/pip" install --quiet --disable-pip-version-check -c kernel/constraints.txt jupyterhub jupyterlab websocket-client requests
 node=target/hub-node
 if ! command -v npm >/dev/null 2>&1; then
   apt-get update -qq
@@ -28,7 +28,7 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 if [ ! -x "$node/node_modules/.bin/configurable-http-proxy" ]; then
   mkdir -p "$node"
-  npm install --silent --prefix "$node" configurable-http-proxy >/dev/null
+  npm install --silent --prefix "$node" configurable-http-proxy@5.3.0 >/dev/null
 fi
 for u in "${users[@]}"; do
   id "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash "$u"

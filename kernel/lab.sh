@@ -23,7 +23,7 @@ venv=target/lab-venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check jupyterlab selenium pyzmq jupyter_client
+"$venv/bin/pip" install --quiet --disable-pip-version-check -c kernel/constraints.txt jupyterlab selenium pyzmq jupyter_client
 
 prefix=$(mktemp -d)
 artifacts=$(mktemp -d "${TMPDIR:-/tmp}/prunelab-lab.XXXXXX")

@@ -173,14 +173,20 @@ def stored_images_show(root, artifacts):
                            if any(k.startswith("image/") for k in o.get("data", {}))]
                 gifs = sum("image/gif" in o["data"] for o in outputs)
                 shutil.copy(repo_notebooks / name, Path(root) / name)
-                # A workspace of its own, so the first opens below do not restore these tabs.
-                driver.get(f"http://127.0.0.1:{port}/lab/workspaces/stored-images/tree/{name}?token={token}")
+                # A workspace of its own per notebook: the first opens below do not restore these tabs, and no
+                # tab of the notebook before (restored with a shared workspace, partly rendered) can be the panel
+                # read here while this one opens.
+                workspace = f"stored-images-{Path(name).stem}"
+                driver.get(f"http://127.0.0.1:{port}/lab/workspaces/{workspace}/tree/{name}?token={token}")
 
                 def images():
                     found = driver.execute_script(
-                        "const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');"
+                        "const panels = document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden)');"
+                        "const tab = document.querySelector('.lm-TabBar-tab.jp-mod-current .lm-TabBar-tabLabel');"
+                        "const panel = panels.length === 1 && tab !== null && tab.textContent === arguments[0]"
+                        " ? panels[0] : null;"
                         "return panel === null ? [] : [...panel.querySelectorAll('.jp-OutputArea-output img')].map("
-                        "i => [i.complete && i.naturalWidth > 0, i.alt, i.getAttribute('src').slice(0, 15)])")
+                        "i => [i.complete && i.naturalWidth > 0, i.alt, i.getAttribute('src').slice(0, 15)])", name)
                     return found if len(found) == len(outputs) and all(ok for ok, _, _ in found) else None
 
                 try:

@@ -20,7 +20,7 @@ venv=target/papermill-venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check "papermill==$papermill_version"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -c kernel/constraints.txt "papermill==$papermill_version"
 
 prefix=$(mktemp -d)
 work=$(mktemp -d "${TMPDIR:-/tmp}/prunelab-papermill.XXXXXX")

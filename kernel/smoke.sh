@@ -12,7 +12,7 @@ venv=target/smoke-venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check nbclient nbformat
+"$venv/bin/pip" install --quiet --disable-pip-version-check -c kernel/constraints.txt nbclient nbformat
 
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT

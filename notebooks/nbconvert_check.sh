@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 venv=target/lab-venv
 if [ ! -x "$venv/bin/jupyter-nbconvert" ]; then
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check nbconvert
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -c kernel/constraints.txt nbconvert
 fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
