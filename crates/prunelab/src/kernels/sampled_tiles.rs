@@ -48,8 +48,9 @@ pub(crate) struct SampledTiles {
     lanes: Vec<Lanes>,
     /// Row block `k`'s vectors are `starts[k]..starts[k + 1]`.
     starts: Vec<usize>,
-    /// The CSR matrix's row offsets (each row block's entries are contiguous there).
-    indptr: Vec<usize>,
+    /// Row block `k`'s entries are `block_entries[k]..block_entries[k + 1]` of the CSR matrix (the row
+    /// offsets at every sixteenth row: a row block's entries are contiguous there).
+    block_entries: Vec<usize>,
     /// Rows of the matrix.
     rows: usize,
     /// Columns of the matrix.
@@ -146,10 +147,13 @@ impl SampledTiles {
             }
             starts.push(lanes.len());
         }
+        let block_entries = (0..=rows.div_ceil(TILE))
+            .map(|k| indptr[(k * TILE).min(rows)])
+            .collect();
         SampledTiles {
             lanes,
             starts,
-            indptr: indptr.to_vec(),
+            block_entries,
             rows,
             cols,
         }
@@ -175,14 +179,14 @@ impl SampledTiles {
     /// Panics unless `out` has one value per entry, `n ≤ stride` and `a` and `b` hold every block.
     pub(crate) fn product(&self, a: &[f32], b: &[f32], stride: usize, n: usize, out: &mut [f32]) {
         assert!(
-            out.len() == self.indptr[self.rows]
+            Some(&out.len()) == self.block_entries.last()
                 && n <= stride
                 && a.len() >= self.a_len(stride)
                 && b.len() >= self.b_len(stride),
             "tiled sampled product operands"
         );
         let row_blocks = self.starts.len() - 1;
-        let entry = |k: usize| self.indptr[(k * TILE).min(self.rows)];
+        let entry = |k: usize| self.block_entries[k];
         let op = Operands { a, b, stride, n };
         let family = crate::kernels::family();
         if out.len() < 2 * PARALLEL_ENTRIES || !crate::linalg::may_split() {
@@ -210,9 +214,9 @@ impl SampledTiles {
     /// [`SampledTiles::product`] for row blocks `blocks`, whose entries `out` holds (from the first one's),
     /// with `family`'s kernel (a family the CPU supports; any but AVX-512 runs the plain loop).
     fn blocks_into(&self, family: SimdFamily, op: Operands, blocks: Range<usize>, out: &mut [f32]) {
-        let base = self.indptr[(blocks.start * TILE).min(self.rows)];
+        let base = self.block_entries[blocks.start];
         assert!(
-            out.len() == self.indptr[(blocks.end * TILE).min(self.rows)] - base,
+            out.len() == self.block_entries[blocks.end] - base,
             "the row blocks' entries"
         );
         #[cfg(target_arch = "x86_64")]
