@@ -474,7 +474,7 @@ impl ParamUpdate for Step<'_> {
 }
 
 /// Parameters per parallel piece of an update; smaller tensors are updated on the calling thread.
-const PARALLEL_CHUNK: usize = 1 << 15;
+const PARALLEL_CHUNK: usize = 1 << 14;
 
 /// Updates `params` from `grads`; returns whether every gradient was finite. Where `keep` says `false`, the
 /// parameter and its state end as zero (a pruned entry), in the same pass.
@@ -489,7 +489,7 @@ fn update(
     if let Some(keep) = keep {
         assert_eq!(keep.len(), params.len(), "one mask entry per parameter");
     }
-    if params.len() < 4 * PARALLEL_CHUNK || !crate::linalg::may_split() {
+    if params.len() < 2 * PARALLEL_CHUNK || !crate::linalg::may_split() {
         return update_chunk(
             config,
             step,

@@ -598,7 +598,7 @@ impl Mlp {
             if let Some(plan) = ws.sparse.as_mut().filter(|p| p.feature_major(k)) {
                 let hidden = (inputs.end > lo).then(|| ws.dacts.slice_mut(s![..n, lo..inputs.end]));
                 let db = grads.biases[k].as_mut();
-                plan.backward_feature_major(k, n, layer.activation, db, hidden);
+                plan.backward_feature_major(k, n, db, hidden);
                 continue;
             }
             let (mut dleft, mut dright) = ws.dacts.view_mut().split_at(Axis(1), outputs.start);

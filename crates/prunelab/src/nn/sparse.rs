@@ -537,6 +537,25 @@ impl Csr {
         out: &mut [f32],
         accumulate: bool,
     ) {
+        self.matmul_then(xs, stride, n, out, accumulate, (&mut [], |_, _, _| {}));
+    }
+
+    /// [`Csr::matmul_into`], then, with `(side, then)`, `then(rows, out_rows, side_rows)` for each piece of rows as soon as it is
+    /// computed, on the thread that computed it: `out_rows` are those rows of `out`, `side_rows` the same
+    /// rows of `side` (whose length is a multiple of the rows; empty where `side` is). An element-wise pass
+    /// over the outputs (bias and activation, or an activation's derivative and the bias gradient) so runs
+    /// split as the product does, with no parallel region of its own.
+    pub(super) fn matmul_then<F>(
+        &self,
+        xs: &[f32],
+        stride: usize,
+        n: usize,
+        out: &mut [f32],
+        accumulate: bool,
+        (side, then): (&mut [f32], F),
+    ) where
+        F: Fn(Range<usize>, &mut [f32], &mut [f32]) + Sync,
+    {
         use rayon::prelude::*;
         assert!(
             stride.is_multiple_of(LANES) || (stride == n && gathers(n)),
@@ -544,25 +563,36 @@ impl Csr {
         );
         assert!(xs.len() >= self.cols * stride, "input rows missing");
         assert!(out.len() >= self.rows * stride, "output rows missing");
+        assert!(
+            side.len().is_multiple_of(self.rows.max(1)),
+            "side rows: one per output row"
+        );
+        let side_width = side.len() / self.rows.max(1);
+        let out = &mut out[..self.rows * stride];
         let threads = rayon::current_num_threads();
         if !crate::linalg::may_split() || self.nnz() * stride < 1 << 21 || self.rows < 2 * threads {
-            return self.rows_into(xs, stride, n, 0..self.rows, out, accumulate);
+            self.rows_into(xs, stride, n, 0..self.rows, out, accumulate);
+            return then(0..self.rows, out, side);
         }
         let chunk = self.rows.div_ceil(4 * threads);
-        out[..self.rows * stride]
-            .par_chunks_mut(chunk * stride)
-            .enumerate()
-            .for_each(|(i, o)| {
-                let lo = i * chunk;
-                self.rows_into(
-                    xs,
-                    stride,
-                    n,
-                    lo..(lo + chunk).min(self.rows),
-                    o,
-                    accumulate,
-                )
-            });
+        let piece = |(i, (o, s)): (usize, (&mut [f32], &mut [f32]))| {
+            let rows = i * chunk..((i + 1) * chunk).min(self.rows);
+            self.rows_into(xs, stride, n, rows.clone(), o, accumulate);
+            then(rows, o, s);
+        };
+        if side.is_empty() {
+            let empty = (0..self.rows.div_ceil(chunk)).map(|_| &mut [][..]);
+            let sides: Vec<&mut [f32]> = empty.collect();
+            out.par_chunks_mut(chunk * stride)
+                .zip(sides)
+                .enumerate()
+                .for_each(piece);
+        } else {
+            out.par_chunks_mut(chunk * stride)
+                .zip(side.par_chunks_mut(chunk * side_width))
+                .enumerate()
+                .for_each(piece);
+        }
     }
 
     /// Rows `rows` of the product into `out` (those rows only), with the kernels of the family in force

@@ -120,6 +120,13 @@ pub(crate) struct SparsePlan {
     /// A layer's `∂L/∂Z` and its inputs in sample blocks, for the tiled sampled product (empty where no
     /// layer takes it).
     blocks: SampleBlocks,
+    /// Each layer's activation.
+    activations: Vec<Activation>,
+    /// Whether each layer has biases.
+    biased: Vec<bool>,
+    /// The bias gradients of the layers whose outputs stay feature-major, by column as `acts_t` without
+    /// the samples (empty where there are none).
+    bias_grads: Vec<f32>,
 }
 
 /// The operands of the tiled sampled product in sample blocks ([`to_sample_blocks`]).
@@ -135,8 +142,9 @@ struct SampleBlocks {
 enum InputGrad<'a, 'b> {
     /// The layer reads only the network's inputs.
     None,
-    /// Into a feature-major buffer, written (the layer is their only reader).
-    FeatureMajor(&'a mut [f32]),
+    /// Into a feature-major buffer, written (the layer is their only reader), which then becomes the
+    /// previous layer's `∂L/∂Z`, its bias gradient written into the last slice (one per unit, or empty).
+    FeatureMajor(&'a mut [f32], ToPreactivation<'a>, &'a mut [f32]),
     /// Into sample-major columns, through the feature-major scratch `scratch`; `fresh`: written, else
     /// added.
     SampleMajor {
@@ -144,6 +152,58 @@ enum InputGrad<'a, 'b> {
         scratch: &'a mut [f32],
         fresh: bool,
     },
+}
+
+/// What turns a layer's feature-major `∂L/∂a` into its `∂L/∂z` in place, and takes its bias gradient,
+/// piece of rows by piece as the next layer's `∂L/∂X` product writes them.
+#[derive(Clone, Copy)]
+struct ToPreactivation<'a> {
+    /// The layer's activation.
+    activation: Activation,
+    /// Its pre-activations `z`, feature-major.
+    z: &'a [f32],
+    /// Its activations, feature-major.
+    a: &'a [f32],
+}
+
+impl<'a> ToPreactivation<'a> {
+    /// The pass for a layer with `activation` whose outputs are columns `outputs` of the plan's
+    /// feature-major `(pre-activations, activations)` (row stride `stride`).
+    fn of(
+        activation: Activation,
+        outputs: Range<usize>,
+        stride: usize,
+        (pre_t, acts_t): (&'a [f32], &'a [f32]),
+    ) -> Self {
+        let span = outputs.start * stride..outputs.end * stride;
+        ToPreactivation {
+            activation,
+            z: &pre_t[span.clone()],
+            a: &acts_t[span],
+        }
+    }
+
+    /// Units `rows` of `n` samples: `d` (those units' `∂L/∂a`, row stride `stride`) becomes `∂L/∂z`, and
+    /// `bias_grad` (those units' bias gradients, or empty) their sums over the samples, in sample order as
+    /// the dense pass adds them.
+    fn apply(
+        &self,
+        rows: Range<usize>,
+        d: &mut [f32],
+        bias_grad: &mut [f32],
+        stride: usize,
+        n: usize,
+    ) {
+        let shape = (rows.len(), n).strides((stride, 1));
+        let span = rows.start * stride..rows.start * stride + d.len();
+        let z = ArrayView2::from_shape(shape, &self.z[span.clone()]).expect("feature-major rows");
+        let a = ArrayView2::from_shape(shape, &self.a[span]).expect("feature-major rows");
+        let dv = ArrayViewMut2::from_shape(shape, &mut *d).expect("feature-major rows");
+        self.activation.backward(z, a, dv);
+        for (b, row) in bias_grad.iter_mut().zip(d.chunks(stride)) {
+            *b = row[..n].iter().fold(0.0, |s, &v| s + v);
+        }
+    }
 }
 
 impl SparsePlan {
@@ -257,6 +317,9 @@ impl SparsePlan {
             pre_t: held(any_fm),
             dacts_t: held(any_fm),
             blocks,
+            activations: dense.iter().map(|l| l.activation).collect(),
+            biased: dense.iter().map(|l| l.bias.is_some()).collect(),
+            bias_grads: if any_fm { vec![0.0; width] } else { Vec::new() },
         })
     }
 
@@ -396,10 +459,18 @@ impl SparsePlan {
         let outputs = self.columns[k].1.clone();
         assert_eq!(outputs.len(), rows, "the layer's output columns");
         let zt = &mut self.pre_t[outputs.start * stride..outputs.end * stride];
-        plan.w.matmul_into(xs, stride, n, zt, false);
-        let at = &mut self.acts_t[outputs.start * stride..outputs.end * stride];
+        // The layer's outputs come after its inputs in the activations (a chain's).
+        assert!(inputs.end <= outputs.start, "a chain's columns");
+        let (xs, at) = self.acts_t.split_at_mut(outputs.start * stride);
+        let xs = &xs[inputs.start * stride..];
+        let at = &mut at[..outputs.len() * stride];
         let bias = layer.bias.as_ref().map(|b| b.view());
-        layer.activation.forward_rows(zt, at, stride, n, bias);
+        // Bias and activation per piece of rows, on the thread that computed it.
+        let then = |rows: Range<usize>, z: &mut [f32], a: &mut [f32]| {
+            let b = bias.map(|b| b.slice_move(ndarray::s![rows]));
+            layer.activation.forward_rows(z, a, stride, n, b);
+        };
+        plan.w.matmul_then(xs, stride, n, zt, false, (at, then));
         self.mirrored = outputs.end;
         true
     }
@@ -422,17 +493,24 @@ impl SparsePlan {
         let n = dz.nrows();
         let stride = self.stride;
         to_feature_major(dz, &mut self.out_t, stride);
-        let into = match (k.checked_sub(1).is_some_and(|j| self.fm[j]), dinputs) {
+        let into = match (k.checked_sub(1).filter(|&j| self.fm[j]), dinputs) {
             // A chain's previous layer, kept feature-major: this layer is its only reader.
-            (true, _) => InputGrad::FeatureMajor(
+            (Some(j), _) => InputGrad::FeatureMajor(
                 &mut self.dacts_t[inputs.start * stride..inputs.end * stride],
+                ToPreactivation::of(
+                    self.activations[j],
+                    self.columns[j].1.clone(),
+                    stride,
+                    (&self.pre_t, &self.acts_t),
+                ),
+                bias_grads_of(&mut self.bias_grads, self.biased[j], &self.columns[j].1),
             ),
-            (false, Some(target)) => InputGrad::SampleMajor {
+            (None, Some(target)) => InputGrad::SampleMajor {
                 target,
                 scratch: &mut self.in_t,
                 fresh,
             },
-            (false, None) => InputGrad::None,
+            (None, None) => InputGrad::None,
         };
         let plan = self.layers[k].as_mut().expect("a sparse layer");
         let io = (&self.out_t[..], &self.acts_t[..]);
@@ -440,15 +518,14 @@ impl SparsePlan {
     }
 
     /// The whole backward step of layer `k`, whose outputs stay feature-major, for `n` samples: its
-    /// `∂L/∂a` (written by the next layer's backward pass into the plan) becomes `∂L/∂z` through
-    /// `activation`, `bias_grad` gets its sums over the samples (in sample order, as the dense pass adds
-    /// them), and the weight gradient and `∂L/∂X` follow as in [`SparsePlan::backward`], `∂L/∂X` written
-    /// into `dinputs` where the inputs are sample-major hidden outputs.
+    /// `∂L/∂z` (made by the next layer's backward pass in the plan, through [`ToPreactivation`], with the
+    /// bias gradient) gives `bias_grad`, and the weight gradient and `∂L/∂X` follow as in
+    /// [`SparsePlan::backward`], `∂L/∂X` written into `dinputs` where the inputs are sample-major hidden
+    /// outputs.
     pub(crate) fn backward_feature_major(
         &mut self,
         k: usize,
         n: usize,
-        activation: Activation,
         bias_grad: Option<&mut Array1<f32>>,
         dinputs: Option<ArrayViewMut2<f32>>,
     ) {
@@ -458,31 +535,29 @@ impl SparsePlan {
         let (inputs, outputs) = self.columns[k].clone();
         let (below, rest) = self.dacts_t.split_at_mut(outputs.start * stride);
         let d = &mut rest[..outputs.len() * stride];
-        let span = outputs.start * stride..outputs.end * stride;
-        {
-            let shape = (outputs.len(), n).strides((stride, 1));
-            let z = ArrayView2::from_shape(shape, &self.pre_t[span.clone()])
-                .expect("feature-major rows");
-            let a = ArrayView2::from_shape(shape, &self.acts_t[span]).expect("feature-major rows");
-            let dv = ArrayViewMut2::from_shape(shape, &mut *d).expect("feature-major rows");
-            activation.backward(z, a, dv);
-        }
         if let Some(db) = bias_grad {
             assert_eq!(db.len(), outputs.len(), "one bias per unit");
-            for (b, row) in db.iter_mut().zip(d.chunks_exact(stride)) {
-                *b = row[..n].iter().fold(0.0, |s, &v| s + v);
+            for (b, &g) in db.iter_mut().zip(&self.bias_grads[outputs]) {
+                *b = g;
             }
         }
-        let into = match (k.checked_sub(1).is_some_and(|j| self.fm[j]), dinputs) {
-            (true, _) => {
-                InputGrad::FeatureMajor(&mut below[inputs.start * stride..inputs.end * stride])
-            }
-            (false, Some(target)) => InputGrad::SampleMajor {
+        let into = match (k.checked_sub(1).filter(|&j| self.fm[j]), dinputs) {
+            (Some(j), _) => InputGrad::FeatureMajor(
+                &mut below[inputs.start * stride..inputs.end * stride],
+                ToPreactivation::of(
+                    self.activations[j],
+                    self.columns[j].1.clone(),
+                    stride,
+                    (&self.pre_t, &self.acts_t),
+                ),
+                bias_grads_of(&mut self.bias_grads, self.biased[j], &self.columns[j].1),
+            ),
+            (None, Some(target)) => InputGrad::SampleMajor {
                 target,
                 scratch: &mut self.in_t,
                 fresh: true,
             },
-            (false, None) => InputGrad::None,
+            (None, None) => InputGrad::None,
         };
         let plan = self.layers[k].as_mut().expect("a sparse layer");
         products_backward(
@@ -494,6 +569,20 @@ impl SparsePlan {
             inputs,
             into,
         );
+    }
+}
+
+/// The bias gradients of a layer whose outputs are columns `outputs`, in the plan's `bias_grads` (empty
+/// for a layer without biases).
+fn bias_grads_of<'a>(
+    bias_grads: &'a mut [f32],
+    biased: bool,
+    outputs: &Range<usize>,
+) -> &'a mut [f32] {
+    if biased {
+        &mut bias_grads[outputs.clone()]
+    } else {
+        &mut []
     }
 }
 
@@ -557,9 +646,11 @@ fn input_grad_into(wt: &Csr, dz_t: &[f32], stride: usize, n: usize, into: InputG
     let rows = wt.rows();
     match into {
         InputGrad::None => {}
-        InputGrad::FeatureMajor(d) => {
+        InputGrad::FeatureMajor(d, pre, bias_grad) => {
             assert_eq!(d.len(), rows * stride, "the hidden inputs' gradient rows");
-            wt.matmul_into(dz_t, stride, n, d, false);
+            // The previous layer's `∂L/∂z` and bias gradient per piece, on the thread that computed it.
+            let then = |rows, d: &mut [f32], b: &mut [f32]| pre.apply(rows, d, b, stride, n);
+            wt.matmul_then(dz_t, stride, n, d, false, (bias_grad, then));
         }
         InputGrad::SampleMajor {
             mut target,
