@@ -537,24 +537,34 @@ impl Csr {
         out: &mut [f32],
         accumulate: bool,
     ) {
-        self.matmul_then(xs, stride, n, out, accumulate, (&mut [], |_, _, _| {}));
+        self.matmul_then(
+            xs,
+            stride,
+            n,
+            out,
+            accumulate,
+            ([], |_, _, _: [&mut [f32]; 0]| {}),
+        );
     }
 
-    /// [`Csr::matmul_into`], then, with `(side, then)`, `then(rows, out_rows, side_rows)` for each piece of rows as soon as it is
-    /// computed, on the thread that computed it: `out_rows` are those rows of `out`, `side_rows` the same
-    /// rows of `side` (whose length is a multiple of the rows; empty where `side` is). An element-wise pass
-    /// over the outputs (bias and activation, or an activation's derivative and the bias gradient) so runs
-    /// split as the product does, with no parallel region of its own.
-    pub(super) fn matmul_then<F>(
+    /// [`Csr::matmul_into`], then, with `(sides, then)`, `then(rows, out_rows, side_rows)` for each piece of
+    /// rows as soon as it is computed, on the thread that computed it: `out_rows` are those rows of `out`
+    /// and `side_rows[i]` those of side `i`, given as `(buffer, width)`: row `r` at `r · width` (a width
+    /// of 0 for none). Pieces start at multiples of 16 rows, and the last piece takes the rest of each
+    /// side, so that a side may be a layout by blocks of 16 rows, padded
+    /// ([`to_sample_blocks`](crate::kernels::sampled_tiles::to_sample_blocks)). An element-wise pass over
+    /// the outputs (bias and activation, or an activation's derivative and the bias gradient) so runs split
+    /// as the product does, with no parallel region of its own.
+    pub(super) fn matmul_then<const N: usize, F>(
         &self,
         xs: &[f32],
         stride: usize,
         n: usize,
         out: &mut [f32],
         accumulate: bool,
-        (side, then): (&mut [f32], F),
+        (sides, then): ([(&mut [f32], usize); N], F),
     ) where
-        F: Fn(Range<usize>, &mut [f32], &mut [f32]) + Sync,
+        F: Fn(Range<usize>, &mut [f32], [&mut [f32]; N]) + Sync,
     {
         use rayon::prelude::*;
         assert!(
@@ -564,35 +574,49 @@ impl Csr {
         assert!(xs.len() >= self.cols * stride, "input rows missing");
         assert!(out.len() >= self.rows * stride, "output rows missing");
         assert!(
-            side.len().is_multiple_of(self.rows.max(1)),
+            sides.iter().all(|(s, w)| s.len() >= self.rows * w),
             "side rows: one per output row"
         );
-        let side_width = side.len() / self.rows.max(1);
         let out = &mut out[..self.rows * stride];
         let threads = rayon::current_num_threads();
         if !crate::linalg::may_split() || self.nnz() * stride < 1 << 21 || self.rows < 2 * threads {
             self.rows_into(xs, stride, n, 0..self.rows, out, accumulate);
-            return then(0..self.rows, out, side);
+            return then(0..self.rows, out, sides.map(|(s, _)| s));
         }
-        let chunk = self.rows.div_ceil(4 * threads);
-        let piece = |(i, (o, s)): (usize, (&mut [f32], &mut [f32]))| {
-            let rows = i * chunk..((i + 1) * chunk).min(self.rows);
+        let chunk = self.rows.div_ceil(4 * threads).next_multiple_of(16);
+        let bounds: Vec<Range<usize>> = (0..self.rows)
+            .step_by(chunk)
+            .map(|r| r..(r + chunk).min(self.rows))
+            .collect();
+        let mut side_pieces = sides.map(|(side, width)| {
+            let mut rest = side;
+            let mut pieces = Vec::with_capacity(bounds.len());
+            for (i, rows) in bounds.iter().enumerate() {
+                let at = if i + 1 == bounds.len() {
+                    rest.len()
+                } else {
+                    rows.len() * width
+                };
+                let (piece, tail) = std::mem::take(&mut rest).split_at_mut(at);
+                pieces.push(piece);
+                rest = tail;
+            }
+            pieces.into_iter()
+        });
+        let pieces: Vec<_> = bounds
+            .into_iter()
+            .zip(out.chunks_mut(chunk * stride))
+            .map(|(rows, o)| {
+                let s = side_pieces
+                    .each_mut()
+                    .map(|p| p.next().expect("a piece of each side"));
+                (rows, o, s)
+            })
+            .collect();
+        pieces.into_par_iter().for_each(|(rows, o, s)| {
             self.rows_into(xs, stride, n, rows.clone(), o, accumulate);
             then(rows, o, s);
-        };
-        if side.is_empty() {
-            let empty = (0..self.rows.div_ceil(chunk)).map(|_| &mut [][..]);
-            let sides: Vec<&mut [f32]> = empty.collect();
-            out.par_chunks_mut(chunk * stride)
-                .zip(sides)
-                .enumerate()
-                .for_each(piece);
-        } else {
-            out.par_chunks_mut(chunk * stride)
-                .zip(side.par_chunks_mut(chunk * side_width))
-                .enumerate()
-                .for_each(piece);
-        }
+        });
     }
 
     /// Rows `rows` of the product into `out` (those rows only), with the kernels of the family in force

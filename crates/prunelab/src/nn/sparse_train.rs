@@ -74,6 +74,8 @@ struct LayerPlan {
     grad: Vec<f32>,
     /// `w`'s entries by tiles, where the weight gradient takes the tiled sampled product.
     tiles: Option<SampledTiles>,
+    /// The tiled product's operands for this layer (empty where it does not take it).
+    blocks: SampleBlocks,
     /// Whether the optimiser wrote `w`'s values since the column-blocked copy was made.
     refresh: bool,
     /// Whether `w`'s values are newer than the layer's weight matrix (the optimiser updates them alone;
@@ -110,16 +112,13 @@ pub(crate) struct SparsePlan {
     /// Per layer, whether its outputs stay feature-major ([`SparsePlan::feature_major`]).
     fm: Vec<bool>,
     /// Per layer, the columns of the activations it reads and those it writes.
-    columns: Vec<(Range<usize>, Range<usize>)>,
+    columns: Vec<LayerColumns>,
     /// The pre-activations of the layers whose outputs stay feature-major, by column as `acts_t` (empty
     /// where there are none).
     pre_t: Vec<f32>,
     /// `∂L/∂a`, then `∂L/∂z` in place, of the layers whose outputs stay feature-major, by column as
     /// `acts_t` (empty where there are none).
     dacts_t: Vec<f32>,
-    /// A layer's `∂L/∂Z` and its inputs in sample blocks, for the tiled sampled product (empty where no
-    /// layer takes it).
-    blocks: SampleBlocks,
     /// Each layer's activation.
     activations: Vec<Activation>,
     /// Whether each layer has biases.
@@ -129,13 +128,19 @@ pub(crate) struct SparsePlan {
     bias_grads: Vec<f32>,
 }
 
-/// The operands of the tiled sampled product in sample blocks ([`to_sample_blocks`]).
+/// A layer's operands of the tiled sampled product in sample blocks ([`to_sample_blocks`]), written where
+/// their values are made when that is a pass split over threads (the previous layer's forward product for
+/// the inputs, the next layer's `∂L/∂X` product for `∂L/∂Z`), else by the layer's backward pass.
 #[derive(Debug, Clone, Default)]
 struct SampleBlocks {
-    /// A layer's `∂L/∂Z`.
+    /// The layer's `∂L/∂Z`.
     dz: Vec<f32>,
     /// Its inputs.
     x: Vec<f32>,
+    /// Whether `dz` holds this backward pass's values.
+    dz_ready: bool,
+    /// Whether `x` holds this forward pass's values.
+    x_ready: bool,
 }
 
 /// Where a sparse layer's backward pass puts `∂L/∂X` for the hidden outputs it reads.
@@ -143,8 +148,8 @@ enum InputGrad<'a, 'b> {
     /// The layer reads only the network's inputs.
     None,
     /// Into a feature-major buffer, written (the layer is their only reader), which then becomes the
-    /// previous layer's `∂L/∂Z`, its bias gradient written into the last slice (one per unit, or empty).
-    FeatureMajor(&'a mut [f32], ToPreactivation<'a>, &'a mut [f32]),
+    /// previous layer's `∂L/∂Z`.
+    FeatureMajor(&'a mut [f32], Previous<'a>),
     /// Into sample-major columns, through the feature-major scratch `scratch`; `fresh`: written, else
     /// added.
     SampleMajor {
@@ -152,6 +157,52 @@ enum InputGrad<'a, 'b> {
         scratch: &'a mut [f32],
         fresh: bool,
     },
+}
+
+/// A layer's columns of the activations: those it reads, then those it writes.
+type LayerColumns = (Range<usize>, Range<usize>);
+
+/// A previous layer whose outputs stay feature-major, as the next layer's `∂L/∂X` product finishes its
+/// backward pass's element-wise part piece by piece.
+struct Previous<'a> {
+    /// Its `∂L/∂a` to `∂L/∂z`.
+    pre: ToPreactivation<'a>,
+    /// Its bias gradient, one per unit (empty for a layer without biases).
+    bias_grad: &'a mut [f32],
+    /// Its sample blocks, where it takes the tiled sampled product: `∂L/∂Z` is written there too.
+    blocks: Option<&'a mut SampleBlocks>,
+}
+
+impl<'a> Previous<'a> {
+    /// Layer `j` of the plan's layers `before` (those before the layer whose backward pass runs), with the
+    /// plan's per-layer `(activations, biased, columns)`, feature-major `(pre_t, acts_t)` of row stride
+    /// `stride`, and `bias_grads`.
+    fn of(
+        j: usize,
+        before: &'a mut [Option<LayerPlan>],
+        (activations, biased, columns): (&[Activation], &[bool], &[LayerColumns]),
+        stride: usize,
+        (pre_t, acts_t): (&'a [f32], &'a [f32]),
+        bias_grads: &'a mut [f32],
+    ) -> Self {
+        let outputs = columns[j].1.clone();
+        let span = outputs.start * stride..outputs.end * stride;
+        let pre = ToPreactivation {
+            activation: activations[j],
+            z: &pre_t[span.clone()],
+            a: &acts_t[span],
+        };
+        let plan = before[j].as_mut().expect("a sparse layer");
+        Previous {
+            pre,
+            bias_grad: if biased[j] {
+                &mut bias_grads[outputs]
+            } else {
+                &mut []
+            },
+            blocks: plan.tiles.is_some().then_some(&mut plan.blocks),
+        }
+    }
 }
 
 /// What turns a layer's feature-major `∂L/∂a` into its `∂L/∂z` in place, and takes its bias gradient,
@@ -166,23 +217,7 @@ struct ToPreactivation<'a> {
     a: &'a [f32],
 }
 
-impl<'a> ToPreactivation<'a> {
-    /// The pass for a layer with `activation` whose outputs are columns `outputs` of the plan's
-    /// feature-major `(pre-activations, activations)` (row stride `stride`).
-    fn of(
-        activation: Activation,
-        outputs: Range<usize>,
-        stride: usize,
-        (pre_t, acts_t): (&'a [f32], &'a [f32]),
-    ) -> Self {
-        let span = outputs.start * stride..outputs.end * stride;
-        ToPreactivation {
-            activation,
-            z: &pre_t[span.clone()],
-            a: &acts_t[span],
-        }
-    }
-
+impl ToPreactivation<'_> {
     /// Units `rows` of `n` samples: `d` (those units' `∂L/∂a`, row stride `stride`) becomes `∂L/∂z`, and
     /// `bias_grad` (those units' bias gradients, or empty) their sums over the samples, in sample order as
     /// the dense pass adds them.
@@ -215,7 +250,7 @@ impl SparsePlan {
     /// utility tracker), so none stays feature-major.
     pub(crate) fn new(
         layers: &[Dense],
-        columns: &[(Range<usize>, Range<usize>)],
+        columns: &[LayerColumns],
         n_inputs: usize,
         rows: usize,
         below: f64,
@@ -260,6 +295,7 @@ impl SparsePlan {
                 blocked_from_w,
                 grad,
                 tiles,
+                blocks: SampleBlocks::default(),
                 refresh: false,
                 pending: false,
             })
@@ -300,11 +336,13 @@ impl SparsePlan {
             }
         };
         let any_fm = fm.iter().any(|&f| f);
-        let tiled = layers.iter().flatten().filter_map(|p| p.tiles.as_ref());
-        let blocks = SampleBlocks {
-            dz: vec![0.0; tiled.clone().map(|t| t.a_len(stride)).max().unwrap_or(0)],
-            x: vec![0.0; tiled.map(|t| t.b_len(stride)).max().unwrap_or(0)],
-        };
+        let mut layers = layers;
+        for p in layers.iter_mut().flatten() {
+            if let Some(t) = &p.tiles {
+                p.blocks.dz = vec![0.0; t.a_len(stride)];
+                p.blocks.x = vec![0.0; t.b_len(stride)];
+            }
+        }
         Some(SparsePlan {
             layers,
             stride,
@@ -316,7 +354,6 @@ impl SparsePlan {
             columns: columns.to_vec(),
             pre_t: held(any_fm),
             dacts_t: held(any_fm),
-            blocks,
             activations: dense.iter().map(|l| l.activation).collect(),
             biased: dense.iter().map(|l| l.bias.is_some()).collect(),
             bias_grads: if any_fm { vec![0.0; width] } else { Vec::new() },
@@ -414,6 +451,9 @@ impl SparsePlan {
     /// Starts a forward pass: no activation is mirrored yet.
     pub(crate) fn start_pass(&mut self) {
         self.mirrored = 0;
+        for p in self.layers.iter_mut().flatten() {
+            (p.blocks.dz_ready, p.blocks.x_ready) = (false, false);
+        }
     }
 
     /// The forward product `z = x·Wᵀ` of `layer`, the network's layer `k`, for the `n` samples of `acts`
@@ -442,7 +482,8 @@ impl SparsePlan {
             to_feature_major(cols, &mut self.acts_t[from * stride..], stride);
             self.mirrored = inputs.end;
         }
-        let plan = self.layers[k].as_mut().expect("a sparse layer");
+        let (this, after) = self.layers.split_at_mut(k + 1);
+        let plan = this[k].as_mut().expect("a sparse layer");
         // (Nothing but the optimiser writes a layer's weights while a plan for them stands: the values are
         // the matrix's own or newer.)
         if std::mem::take(&mut plan.refresh) {
@@ -465,12 +506,26 @@ impl SparsePlan {
         let xs = &xs[inputs.start * stride..];
         let at = &mut at[..outputs.len() * stride];
         let bias = layer.bias.as_ref().map(|b| b.view());
-        // Bias and activation per piece of rows, on the thread that computed it.
-        let then = |rows: Range<usize>, z: &mut [f32], a: &mut [f32]| {
-            let b = bias.map(|b| b.slice_move(ndarray::s![rows]));
-            layer.activation.forward_rows(z, a, stride, n, b);
+        // The next layer reads these outputs alone (a chain's); where it takes the tiled sampled product,
+        // its inputs' sample blocks are written here too.
+        let next = after[0]
+            .as_mut()
+            .expect("a layer after one kept feature-major");
+        let x_blocks = match next.tiles {
+            Some(_) => (&mut next.blocks.x[..], stride),
+            None => (&mut [][..], 0),
         };
-        plan.w.matmul_then(xs, stride, n, zt, false, (at, then));
+        // Bias and activation per piece of rows, on the thread that computed it.
+        let then = |rows: Range<usize>, z: &mut [f32], [a, xb]: [&mut [f32]; 2]| {
+            let b = bias.map(|b| b.slice_move(ndarray::s![rows.clone()]));
+            layer.activation.forward_rows(z, a, stride, n, b);
+            if !xb.is_empty() {
+                to_sample_blocks(a, rows.len(), stride, n, xb);
+            }
+        };
+        plan.w
+            .matmul_then(xs, stride, n, zt, false, ([(at, stride), x_blocks], then));
+        next.blocks.x_ready = next.tiles.is_some();
         self.mirrored = outputs.end;
         true
     }
@@ -493,17 +548,19 @@ impl SparsePlan {
         let n = dz.nrows();
         let stride = self.stride;
         to_feature_major(dz, &mut self.out_t, stride);
+        let (before, this) = self.layers.split_at_mut(k);
         let into = match (k.checked_sub(1).filter(|&j| self.fm[j]), dinputs) {
             // A chain's previous layer, kept feature-major: this layer is its only reader.
             (Some(j), _) => InputGrad::FeatureMajor(
                 &mut self.dacts_t[inputs.start * stride..inputs.end * stride],
-                ToPreactivation::of(
-                    self.activations[j],
-                    self.columns[j].1.clone(),
+                Previous::of(
+                    j,
+                    before,
+                    (&self.activations, &self.biased, &self.columns),
                     stride,
                     (&self.pre_t, &self.acts_t),
+                    &mut self.bias_grads,
                 ),
-                bias_grads_of(&mut self.bias_grads, self.biased[j], &self.columns[j].1),
             ),
             (None, Some(target)) => InputGrad::SampleMajor {
                 target,
@@ -512,9 +569,9 @@ impl SparsePlan {
             },
             (None, None) => InputGrad::None,
         };
-        let plan = self.layers[k].as_mut().expect("a sparse layer");
+        let plan = this[0].as_mut().expect("a sparse layer");
         let io = (&self.out_t[..], &self.acts_t[..]);
-        products_backward(plan, io, &mut self.blocks, stride, n, inputs, into);
+        products_backward(plan, io, stride, n, inputs, into);
     }
 
     /// The whole backward step of layer `k`, whose outputs stay feature-major, for `n` samples: its
@@ -541,16 +598,18 @@ impl SparsePlan {
                 *b = g;
             }
         }
+        let (before, this) = self.layers.split_at_mut(k);
         let into = match (k.checked_sub(1).filter(|&j| self.fm[j]), dinputs) {
             (Some(j), _) => InputGrad::FeatureMajor(
                 &mut below[inputs.start * stride..inputs.end * stride],
-                ToPreactivation::of(
-                    self.activations[j],
-                    self.columns[j].1.clone(),
+                Previous::of(
+                    j,
+                    before,
+                    (&self.activations, &self.biased, &self.columns),
                     stride,
                     (&self.pre_t, &self.acts_t),
+                    &mut self.bias_grads,
                 ),
-                bias_grads_of(&mut self.bias_grads, self.biased[j], &self.columns[j].1),
             ),
             (None, Some(target)) => InputGrad::SampleMajor {
                 target,
@@ -559,30 +618,8 @@ impl SparsePlan {
             },
             (None, None) => InputGrad::None,
         };
-        let plan = self.layers[k].as_mut().expect("a sparse layer");
-        products_backward(
-            plan,
-            (d, &self.acts_t),
-            &mut self.blocks,
-            stride,
-            n,
-            inputs,
-            into,
-        );
-    }
-}
-
-/// The bias gradients of a layer whose outputs are columns `outputs`, in the plan's `bias_grads` (empty
-/// for a layer without biases).
-fn bias_grads_of<'a>(
-    bias_grads: &'a mut [f32],
-    biased: bool,
-    outputs: &Range<usize>,
-) -> &'a mut [f32] {
-    if biased {
-        &mut bias_grads[outputs.clone()]
-    } else {
-        &mut []
+        let plan = this[0].as_mut().expect("a sparse layer");
+        products_backward(plan, (d, &self.acts_t), stride, n, inputs, into);
     }
 }
 
@@ -592,7 +629,6 @@ fn bias_grads_of<'a>(
 fn products_backward(
     plan: &mut LayerPlan,
     (dz_t, acts_t): (&[f32], &[f32]),
-    blocks: &mut SampleBlocks,
     stride: usize,
     n: usize,
     inputs: Range<usize>,
@@ -604,6 +640,7 @@ fn products_backward(
         wt,
         grad,
         tiles,
+        blocks,
         from_w,
         blocked_from_w,
         ..
@@ -611,8 +648,13 @@ fn products_backward(
     let w = &*w;
     let mut weight_grad = move || match tiles {
         Some(tiles) => {
-            to_sample_blocks(dz_t, w.rows(), stride, n, &mut blocks.dz);
-            to_sample_blocks(x_t, inputs.len(), stride, n, &mut blocks.x);
+            // The sample blocks not written where their values were made.
+            if !std::mem::take(&mut blocks.dz_ready) {
+                to_sample_blocks(dz_t, w.rows(), stride, n, &mut blocks.dz);
+            }
+            if !std::mem::take(&mut blocks.x_ready) {
+                to_sample_blocks(x_t, inputs.len(), stride, n, &mut blocks.x);
+            }
             tiles.product(&blocks.dz, &blocks.x, stride, n, grad);
         }
         None => sampled_product(w.indptr(), w.indices(), dz_t, x_t, stride, n, grad),
@@ -646,11 +688,31 @@ fn input_grad_into(wt: &Csr, dz_t: &[f32], stride: usize, n: usize, into: InputG
     let rows = wt.rows();
     match into {
         InputGrad::None => {}
-        InputGrad::FeatureMajor(d, pre, bias_grad) => {
+        InputGrad::FeatureMajor(d, previous) => {
             assert_eq!(d.len(), rows * stride, "the hidden inputs' gradient rows");
-            // The previous layer's `∂L/∂z` and bias gradient per piece, on the thread that computed it.
-            let then = |rows, d: &mut [f32], b: &mut [f32]| pre.apply(rows, d, b, stride, n);
-            wt.matmul_then(dz_t, stride, n, d, false, (bias_grad, then));
+            let Previous {
+                pre,
+                bias_grad,
+                mut blocks,
+            } = previous;
+            let width = usize::from(!bias_grad.is_empty());
+            let dz_blocks = match blocks.as_deref_mut() {
+                Some(b) => (&mut b.dz[..], stride),
+                None => (&mut [][..], 0),
+            };
+            // The previous layer's `∂L/∂z`, bias gradient and `∂L/∂Z` sample blocks per piece, on the
+            // thread that computed it.
+            let then = |rows: Range<usize>, d: &mut [f32], [b, zb]: [&mut [f32]; 2]| {
+                pre.apply(rows.clone(), d, b, stride, n);
+                if !zb.is_empty() {
+                    to_sample_blocks(d, rows.len(), stride, n, zb);
+                }
+            };
+            let sides = [(bias_grad, width), dz_blocks];
+            wt.matmul_then(dz_t, stride, n, d, false, (sides, then));
+            if let Some(b) = blocks {
+                b.dz_ready = true;
+            }
         }
         InputGrad::SampleMajor {
             mut target,
