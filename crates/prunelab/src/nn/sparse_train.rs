@@ -16,6 +16,7 @@ use super::{Csr, Dense};
 use crate::activation::Activation;
 use crate::kernels::sampled::sampled_product;
 use crate::kernels::sampled_tiles::{to_sample_blocks, SampledTiles};
+use crate::kernels::AlignedBuf;
 use crate::kernels::SimdFamily;
 
 /// The density (fraction of weights kept) at or below which a masked layer trains through the sparse
@@ -74,8 +75,6 @@ struct LayerPlan {
     grad: Vec<f32>,
     /// `w`'s entries by tiles, where the weight gradient takes the tiled sampled product.
     tiles: Option<SampledTiles>,
-    /// The tiled product's operands for this layer (empty where it does not take it).
-    blocks: SampleBlocks,
     /// Whether the optimiser wrote `w`'s values since the column-blocked copy was made.
     refresh: bool,
     /// Whether `w`'s values are newer than the layer's weight matrix (the optimiser updates them alone;
@@ -102,23 +101,23 @@ pub(crate) struct SparsePlan {
     /// Row stride of the feature-major buffers.
     stride: usize,
     /// The activation buffer, feature-major: column `c` of the sample-major one at `c · stride`.
-    acts_t: Vec<f32>,
+    acts_t: AlignedBuf,
     /// How many leading columns of the activations `acts_t` holds for the current forward pass.
     mirrored: usize,
     /// A layer's outputs (`Z`, then `∂L/∂Z`), feature-major.
-    out_t: Vec<f32>,
+    out_t: AlignedBuf,
     /// A layer's `∂L/∂X`, feature-major.
-    in_t: Vec<f32>,
+    in_t: AlignedBuf,
     /// Per layer, whether its outputs stay feature-major ([`SparsePlan::feature_major`]).
     fm: Vec<bool>,
     /// Per layer, the columns of the activations it reads and those it writes.
     columns: Vec<LayerColumns>,
     /// The pre-activations of the layers whose outputs stay feature-major, by column as `acts_t` (empty
     /// where there are none).
-    pre_t: Vec<f32>,
+    pre_t: AlignedBuf,
     /// `∂L/∂a`, then `∂L/∂z` in place, of the layers whose outputs stay feature-major, by column as
     /// `acts_t` (empty where there are none).
-    dacts_t: Vec<f32>,
+    dacts_t: AlignedBuf,
     /// Each layer's activation.
     activations: Vec<Activation>,
     /// Whether each layer has biases.
@@ -126,21 +125,19 @@ pub(crate) struct SparsePlan {
     /// The bias gradients of the layers whose outputs stay feature-major, by column as `acts_t` without
     /// the samples (empty where there are none).
     bias_grads: Vec<f32>,
+    /// The tiled sampled product's operands (empty where no layer takes it).
+    blocks: SampleBlocks,
 }
 
-/// A layer's operands of the tiled sampled product in sample blocks ([`to_sample_blocks`]), written where
-/// their values are made when that is a pass split over threads (the previous layer's forward product for
-/// the inputs, the next layer's `∂L/∂X` product for `∂L/∂Z`), else by the layer's backward pass.
+/// The operands of the tiled sampled product in sample blocks ([`to_sample_blocks`]), 64-byte aligned, one
+/// set for every layer: each stays in cache between being written and being read.
 #[derive(Debug, Clone, Default)]
 struct SampleBlocks {
-    /// The layer's `∂L/∂Z`.
-    dz: Vec<f32>,
-    /// Its inputs.
-    x: Vec<f32>,
-    /// Whether `dz` holds this backward pass's values.
-    dz_ready: bool,
-    /// Whether `x` holds this forward pass's values.
-    x_ready: bool,
+    /// Layer `k`'s `∂L/∂Z` in `dz[k % 2]`: a layer whose outputs stay feature-major gets its own written
+    /// by the next layer's `∂L/∂X` product, while that layer's weight gradient reads the other.
+    dz: [AlignedBuf; 2],
+    /// A layer's inputs, written by its backward pass.
+    x: AlignedBuf,
 }
 
 /// Where a sparse layer's backward pass puts `∂L/∂X` for the hidden outputs it reads.
@@ -169,8 +166,8 @@ struct Previous<'a> {
     pre: ToPreactivation<'a>,
     /// Its bias gradient, one per unit (empty for a layer without biases).
     bias_grad: &'a mut [f32],
-    /// Its sample blocks, where it takes the tiled sampled product: `∂L/∂Z` is written there too.
-    blocks: Option<&'a mut SampleBlocks>,
+    /// Its `∂L/∂Z` in sample blocks, where it takes the tiled sampled product (else empty).
+    dz_blocks: &'a mut [f32],
 }
 
 impl<'a> Previous<'a> {
@@ -184,6 +181,7 @@ impl<'a> Previous<'a> {
         stride: usize,
         (pre_t, acts_t): (&'a [f32], &'a [f32]),
         bias_grads: &'a mut [f32],
+        dz_blocks: &'a mut [f32],
     ) -> Self {
         let outputs = columns[j].1.clone();
         let span = outputs.start * stride..outputs.end * stride;
@@ -192,7 +190,7 @@ impl<'a> Previous<'a> {
             z: &pre_t[span.clone()],
             a: &acts_t[span],
         };
-        let plan = before[j].as_mut().expect("a sparse layer");
+        let tiled = before[j].as_ref().is_some_and(|p| p.tiles.is_some());
         Previous {
             pre,
             bias_grad: if biased[j] {
@@ -200,7 +198,7 @@ impl<'a> Previous<'a> {
             } else {
                 &mut []
             },
-            blocks: plan.tiles.is_some().then_some(&mut plan.blocks),
+            dz_blocks: if tiled { dz_blocks } else { &mut [] },
         }
     }
 }
@@ -295,7 +293,6 @@ impl SparsePlan {
                 blocked_from_w,
                 grad,
                 tiles,
-                blocks: SampleBlocks::default(),
                 refresh: false,
                 pending: false,
             })
@@ -330,30 +327,30 @@ impl SparsePlan {
             .collect();
         let held = |on: bool| {
             if on {
-                vec![0.0; width * stride]
+                AlignedBuf::zeroed(width * stride)
             } else {
-                Vec::new()
+                AlignedBuf::new()
             }
         };
         let any_fm = fm.iter().any(|&f| f);
-        let mut layers = layers;
-        for p in layers.iter_mut().flatten() {
-            if let Some(t) = &p.tiles {
-                p.blocks.dz = vec![0.0; t.a_len(stride)];
-                p.blocks.x = vec![0.0; t.b_len(stride)];
-            }
-        }
+        let tiled = layers.iter().flatten().filter_map(|p| p.tiles.as_ref());
+        let dz = tiled.clone().map(|t| t.a_len(stride)).max().unwrap_or(0);
+        let blocks = SampleBlocks {
+            dz: [AlignedBuf::zeroed(dz), AlignedBuf::zeroed(dz)],
+            x: AlignedBuf::zeroed(tiled.map(|t| t.b_len(stride)).max().unwrap_or(0)),
+        };
         Some(SparsePlan {
             layers,
             stride,
-            acts_t: vec![0.0; width * stride],
+            acts_t: AlignedBuf::zeroed(width * stride),
             mirrored: 0,
-            out_t: vec![0.0; widest * stride],
-            in_t: vec![0.0; widest * stride],
+            out_t: AlignedBuf::zeroed(widest * stride),
+            in_t: AlignedBuf::zeroed(widest * stride),
             fm,
             columns: columns.to_vec(),
             pre_t: held(any_fm),
             dacts_t: held(any_fm),
+            blocks,
             activations: dense.iter().map(|l| l.activation).collect(),
             biased: dense.iter().map(|l| l.bias.is_some()).collect(),
             bias_grads: if any_fm { vec![0.0; width] } else { Vec::new() },
@@ -451,9 +448,6 @@ impl SparsePlan {
     /// Starts a forward pass: no activation is mirrored yet.
     pub(crate) fn start_pass(&mut self) {
         self.mirrored = 0;
-        for p in self.layers.iter_mut().flatten() {
-            (p.blocks.dz_ready, p.blocks.x_ready) = (false, false);
-        }
     }
 
     /// The forward product `z = x·Wᵀ` of `layer`, the network's layer `k`, for the `n` samples of `acts`
@@ -482,8 +476,7 @@ impl SparsePlan {
             to_feature_major(cols, &mut self.acts_t[from * stride..], stride);
             self.mirrored = inputs.end;
         }
-        let (this, after) = self.layers.split_at_mut(k + 1);
-        let plan = this[k].as_mut().expect("a sparse layer");
+        let plan = self.layers[k].as_mut().expect("a sparse layer");
         // (Nothing but the optimiser writes a layer's weights while a plan for them stands: the values are
         // the matrix's own or newer.)
         if std::mem::take(&mut plan.refresh) {
@@ -506,26 +499,13 @@ impl SparsePlan {
         let xs = &xs[inputs.start * stride..];
         let at = &mut at[..outputs.len() * stride];
         let bias = layer.bias.as_ref().map(|b| b.view());
-        // The next layer reads these outputs alone (a chain's); where it takes the tiled sampled product,
-        // its inputs' sample blocks are written here too.
-        let next = after[0]
-            .as_mut()
-            .expect("a layer after one kept feature-major");
-        let x_blocks = match next.tiles {
-            Some(_) => (&mut next.blocks.x[..], stride),
-            None => (&mut [][..], 0),
-        };
         // Bias and activation per piece of rows, on the thread that computed it.
-        let then = |rows: Range<usize>, z: &mut [f32], [a, xb]: [&mut [f32]; 2]| {
-            let b = bias.map(|b| b.slice_move(ndarray::s![rows.clone()]));
+        let then = |rows: Range<usize>, z: &mut [f32], [a]: [&mut [f32]; 1]| {
+            let b = bias.map(|b| b.slice_move(ndarray::s![rows]));
             layer.activation.forward_rows(z, a, stride, n, b);
-            if !xb.is_empty() {
-                to_sample_blocks(a, rows.len(), stride, n, xb);
-            }
         };
         plan.w
-            .matmul_then(xs, stride, n, zt, false, ([(at, stride), x_blocks], then));
-        next.blocks.x_ready = next.tiles.is_some();
+            .matmul_then(xs, stride, n, zt, false, ([(at, stride)], then));
         self.mirrored = outputs.end;
         true
     }
@@ -549,6 +529,13 @@ impl SparsePlan {
         let stride = self.stride;
         to_feature_major(dz, &mut self.out_t, stride);
         let (before, this) = self.layers.split_at_mut(k);
+        let [even, odd] = &mut self.blocks.dz;
+        let (dz_blocks, prev_dz) = if k.is_multiple_of(2) {
+            (even, odd)
+        } else {
+            (odd, even)
+        };
+        let blocks = (&mut dz_blocks[..], &mut self.blocks.x[..]);
         let into = match (k.checked_sub(1).filter(|&j| self.fm[j]), dinputs) {
             // A chain's previous layer, kept feature-major: this layer is its only reader.
             (Some(j), _) => InputGrad::FeatureMajor(
@@ -560,6 +547,7 @@ impl SparsePlan {
                     stride,
                     (&self.pre_t, &self.acts_t),
                     &mut self.bias_grads,
+                    &mut prev_dz[..],
                 ),
             ),
             (None, Some(target)) => InputGrad::SampleMajor {
@@ -571,7 +559,7 @@ impl SparsePlan {
         };
         let plan = this[0].as_mut().expect("a sparse layer");
         let io = (&self.out_t[..], &self.acts_t[..]);
-        products_backward(plan, io, stride, n, inputs, into);
+        products_backward(plan, io, (blocks, false), stride, n, inputs, into);
     }
 
     /// The whole backward step of layer `k`, whose outputs stay feature-major, for `n` samples: its
@@ -599,6 +587,13 @@ impl SparsePlan {
             }
         }
         let (before, this) = self.layers.split_at_mut(k);
+        let [even, odd] = &mut self.blocks.dz;
+        let (dz_blocks, prev_dz) = if k.is_multiple_of(2) {
+            (even, odd)
+        } else {
+            (odd, even)
+        };
+        let blocks = (&mut dz_blocks[..], &mut self.blocks.x[..]);
         let into = match (k.checked_sub(1).filter(|&j| self.fm[j]), dinputs) {
             (Some(j), _) => InputGrad::FeatureMajor(
                 &mut below[inputs.start * stride..inputs.end * stride],
@@ -609,6 +604,7 @@ impl SparsePlan {
                     stride,
                     (&self.pre_t, &self.acts_t),
                     &mut self.bias_grads,
+                    &mut prev_dz[..],
                 ),
             ),
             (None, Some(target)) => InputGrad::SampleMajor {
@@ -619,7 +615,16 @@ impl SparsePlan {
             (None, None) => InputGrad::None,
         };
         let plan = this[0].as_mut().expect("a sparse layer");
-        products_backward(plan, (d, &self.acts_t), stride, n, inputs, into);
+        // This layer's `∂L/∂Z` blocks were written with it, where it takes the tiled product.
+        products_backward(
+            plan,
+            (d, &self.acts_t),
+            (blocks, true),
+            stride,
+            n,
+            inputs,
+            into,
+        );
     }
 }
 
@@ -629,6 +634,7 @@ impl SparsePlan {
 fn products_backward(
     plan: &mut LayerPlan,
     (dz_t, acts_t): (&[f32], &[f32]),
+    ((dz_blocks, x_blocks), dz_ready): ((&mut [f32], &mut [f32]), bool),
     stride: usize,
     n: usize,
     inputs: Range<usize>,
@@ -640,7 +646,6 @@ fn products_backward(
         wt,
         grad,
         tiles,
-        blocks,
         from_w,
         blocked_from_w,
         ..
@@ -648,14 +653,11 @@ fn products_backward(
     let w = &*w;
     let mut weight_grad = move || match tiles {
         Some(tiles) => {
-            // The sample blocks not written where their values were made.
-            if !std::mem::take(&mut blocks.dz_ready) {
-                to_sample_blocks(dz_t, w.rows(), stride, n, &mut blocks.dz);
+            if !dz_ready {
+                to_sample_blocks(dz_t, w.rows(), stride, n, dz_blocks);
             }
-            if !std::mem::take(&mut blocks.x_ready) {
-                to_sample_blocks(x_t, inputs.len(), stride, n, &mut blocks.x);
-            }
-            tiles.product(&blocks.dz, &blocks.x, stride, n, grad);
+            to_sample_blocks(x_t, inputs.len(), stride, n, x_blocks);
+            tiles.product(dz_blocks, x_blocks, stride, n, grad);
         }
         None => sampled_product(w.indptr(), w.indices(), dz_t, x_t, stride, n, grad),
     };
@@ -693,13 +695,11 @@ fn input_grad_into(wt: &Csr, dz_t: &[f32], stride: usize, n: usize, into: InputG
             let Previous {
                 pre,
                 bias_grad,
-                mut blocks,
+                dz_blocks,
             } = previous;
             let width = usize::from(!bias_grad.is_empty());
-            let dz_blocks = match blocks.as_deref_mut() {
-                Some(b) => (&mut b.dz[..], stride),
-                None => (&mut [][..], 0),
-            };
+            let dz_width = if dz_blocks.is_empty() { 0 } else { stride };
+            let dz_blocks = (dz_blocks, dz_width);
             // The previous layer's `∂L/∂z`, bias gradient and `∂L/∂Z` sample blocks per piece, on the
             // thread that computed it.
             let then = |rows: Range<usize>, d: &mut [f32], [b, zb]: [&mut [f32]; 2]| {
@@ -710,9 +710,6 @@ fn input_grad_into(wt: &Csr, dz_t: &[f32], stride: usize, n: usize, into: InputG
             };
             let sides = [(bias_grad, width), dz_blocks];
             wt.matmul_then(dz_t, stride, n, d, false, (sides, then));
-            if let Some(b) = blocks {
-                b.dz_ready = true;
-            }
         }
         InputGrad::SampleMajor {
             mut target,
