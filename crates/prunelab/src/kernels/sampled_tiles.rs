@@ -283,9 +283,10 @@ fn block_of_samples(
     block: &mut [f32],
 ) {
     let height = (rows - k * TILE).min(TILE);
+    // (Set once: each tile reads back only the part it wrote.)
+    let mut tile = [[0.0f32; TILE]; TILE];
     for s0 in (0..n).step_by(TILE) {
         let width = (n - s0).min(TILE);
-        let mut tile = [[0.0f32; TILE]; TILE];
         for (i, t) in tile.iter_mut().enumerate().take(height) {
             t[..width].copy_from_slice(&src[(k * TILE + i) * stride + s0..][..width]);
         }
