@@ -140,6 +140,19 @@ struct SampleBlocks {
     x: AlignedBuf,
 }
 
+impl SampleBlocks {
+    /// Layer `k`'s blocks, `(∂L/∂Z, inputs)`, and the previous layer's `∂L/∂Z` blocks.
+    fn for_layer(&mut self, k: usize) -> ((&mut [f32], &mut [f32]), &mut [f32]) {
+        let [even, odd] = &mut self.dz;
+        let (own, previous) = if k.is_multiple_of(2) {
+            (even, odd)
+        } else {
+            (odd, even)
+        };
+        ((&mut own[..], &mut self.x[..]), &mut previous[..])
+    }
+}
+
 /// Where a sparse layer's backward pass puts `∂L/∂X` for the hidden outputs it reads.
 enum InputGrad<'a, 'b> {
     /// The layer reads only the network's inputs.
@@ -529,13 +542,7 @@ impl SparsePlan {
         let stride = self.stride;
         to_feature_major(dz, &mut self.out_t, stride);
         let (before, this) = self.layers.split_at_mut(k);
-        let [even, odd] = &mut self.blocks.dz;
-        let (dz_blocks, prev_dz) = if k.is_multiple_of(2) {
-            (even, odd)
-        } else {
-            (odd, even)
-        };
-        let blocks = (&mut dz_blocks[..], &mut self.blocks.x[..]);
+        let (blocks, prev_dz) = self.blocks.for_layer(k);
         let into = match (k.checked_sub(1).filter(|&j| self.fm[j]), dinputs) {
             // A chain's previous layer, kept feature-major: this layer is its only reader.
             (Some(j), _) => InputGrad::FeatureMajor(
@@ -547,7 +554,7 @@ impl SparsePlan {
                     stride,
                     (&self.pre_t, &self.acts_t),
                     &mut self.bias_grads,
-                    &mut prev_dz[..],
+                    prev_dz,
                 ),
             ),
             (None, Some(target)) => InputGrad::SampleMajor {
@@ -587,13 +594,7 @@ impl SparsePlan {
             }
         }
         let (before, this) = self.layers.split_at_mut(k);
-        let [even, odd] = &mut self.blocks.dz;
-        let (dz_blocks, prev_dz) = if k.is_multiple_of(2) {
-            (even, odd)
-        } else {
-            (odd, even)
-        };
-        let blocks = (&mut dz_blocks[..], &mut self.blocks.x[..]);
+        let (blocks, prev_dz) = self.blocks.for_layer(k);
         let into = match (k.checked_sub(1).filter(|&j| self.fm[j]), dinputs) {
             (Some(j), _) => InputGrad::FeatureMajor(
                 &mut below[inputs.start * stride..inputs.end * stride],
@@ -604,7 +605,7 @@ impl SparsePlan {
                     stride,
                     (&self.pre_t, &self.acts_t),
                     &mut self.bias_grads,
-                    &mut prev_dz[..],
+                    prev_dz,
                 ),
             ),
             (None, Some(target)) => InputGrad::SampleMajor {
