@@ -592,7 +592,8 @@ fn threshold_sweep_matches_direct_pruning() {
         .run_metric(&model, &test, Metric::AveragePrecision)
         .unwrap();
     assert_eq!(sweep.metric_name, "AP");
-    for i in [0, 10, 37, 60, 100] {
+    // Every point equals pruning and evaluating directly, the repeats the sweep shares included.
+    for i in 0..sweep.len() {
         let mut direct = model.clone();
         ThresholdPruning::new(sweep.thresholds[i])
             .apply(&mut direct)
@@ -604,6 +605,20 @@ fn threshold_sweep_matches_direct_pruning() {
         );
     }
     assert_eq!(sweep.removed[0], 0);
+    // One evaluation per distinct pruned network: 101 thresholds over 38 weights.
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let counted = ThresholdSweep::linspace(&model, 101)
+        .unwrap()
+        .run(&model, |m| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Metric::AveragePrecision.evaluate(m, &test)
+        })
+        .unwrap();
+    let mut distinct = sweep.removed.clone();
+    distinct.dedup();
+    assert!(distinct.len() <= model.n_weights() + 1);
+    assert_eq!(calls.into_inner(), distinct.len());
+    assert_eq!(counted.metric, sweep.metric);
     let best = sweep.best_threshold(0.9).unwrap();
     assert!(sweep
         .metric
