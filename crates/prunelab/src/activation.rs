@@ -92,16 +92,11 @@ impl Activation {
             a: Option<ArrayViewMut2<f32>>,
         ) {
             match (a, bias) {
-                (Some(mut a), Some(b)) => {
-                    Zip::from(&mut z)
-                        .and(&mut a)
-                        .and_broadcast(&b)
-                        .for_each(|z, a, &b| {
-                            *z += b;
-                            *a = f(*z);
-                        })
-                }
-                (Some(mut a), None) => Zip::from(&mut a).and(&z).for_each(|a, &z| *a = f(z)),
+                (Some(a), Some(b)) => crate::elementwise::with_bias(z, a, b, |z, a, b| {
+                    *z += b;
+                    *a = f(*z);
+                }),
+                (Some(a), None) => crate::elementwise::zip2(a, z.view(), |a, z| *a = f(z)),
                 (None, Some(b)) => Zip::from(&mut z)
                     .and_broadcast(&b)
                     .for_each(|z, &b| *z = f(*z + b)),
@@ -255,15 +250,11 @@ impl Activation {
             Activation::Identity => {}
             // A select, not a branch: the sign of `z` is as unpredictable as the data, and the select
             // vectorises (the same values: `d` where `z > 0` or `z` is NaN, else zero).
-            Activation::Relu => Zip::from(&mut d)
-                .and(&z)
-                .for_each(|d, &z| *d = if z <= 0.0 { 0.0 } else { *d }),
-            Activation::Sigmoid => Zip::from(&mut d)
-                .and(&a)
-                .for_each(|d, &a| *d *= a * (1.0 - a)),
-            Activation::Tanh => Zip::from(&mut d)
-                .and(&a)
-                .for_each(|d, &a| *d *= 1.0 - a * a),
+            Activation::Relu => {
+                crate::elementwise::zip2(d, z, |d, z| *d = if z <= 0.0 { 0.0 } else { *d })
+            }
+            Activation::Sigmoid => crate::elementwise::zip2(d, a, |d, a| *d *= a * (1.0 - a)),
+            Activation::Tanh => crate::elementwise::zip2(d, a, |d, a| *d *= 1.0 - a * a),
             Activation::Gelu => Zip::from(&mut d).and(&z).for_each(|d, &z| {
                 let cdf = 0.5 * (1.0 + libm::erff(z * FRAC_1_SQRT_2));
                 let pdf = FRAC_1_SQRT_2PI * libm::expf(-0.5 * z * z);

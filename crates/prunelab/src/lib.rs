@@ -25,6 +25,7 @@ pub mod activation;
 mod csv_text;
 pub mod data;
 pub mod display;
+mod elementwise;
 mod error;
 pub mod interrupt;
 pub mod kernels;

@@ -159,7 +159,7 @@ impl Loss {
         match self {
             Loss::Mse => {
                 let scale = 2.0 / y.len() as f32;
-                Zip::from(&mut dz).and(&a).and(&y).for_each(|d, &a, &y| {
+                crate::elementwise::zip3(dz.view_mut(), a, y, |d, a, y| {
                     let e = a - y;
                     sum += (e as f64) * (e as f64);
                     *d = scale * e;
@@ -169,18 +169,14 @@ impl Loss {
             }
             Loss::BinaryCrossEntropy => {
                 let scale = 1.0 / y.len() as f32;
-                Zip::from(&mut dz)
-                    .and(&z)
-                    .and(&a)
-                    .and(&y)
-                    .for_each(|d, &z, &a, &y| {
-                        // max(z, 0) − z·y is exact in f64; the softplus term log(1 + e^{−|z|}) in f32
-                        // (as PyTorch computes it: within an f32 ulp, the size of the result's own
-                        // rounding, at a third of the f64 functions' cost), summed in f64.
-                        let (z64, y64) = (z as f64, y as f64);
-                        sum += z64.max(0.0) - z64 * y64 + libm::log1pf(libm::expf(-z.abs())) as f64;
-                        *d = scale * (a - y);
-                    });
+                crate::elementwise::zip4(dz, z, a, y, |d, z, a, y| {
+                    // max(z, 0) − z·y is exact in f64; the softplus term log(1 + e^{−|z|}) in f32
+                    // (as PyTorch computes it: within an f32 ulp, the size of the result's own
+                    // rounding, at a third of the f64 functions' cost), summed in f64.
+                    let (z64, y64) = (z as f64, y as f64);
+                    sum += z64.max(0.0) - z64 * y64 + libm::log1pf(libm::expf(-z.abs())) as f64;
+                    *d = scale * (a - y);
+                });
                 (sum / y.len() as f64) as f32
             }
             Loss::CrossEntropy => {
