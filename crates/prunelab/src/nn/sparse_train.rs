@@ -20,26 +20,27 @@ use crate::kernels::AlignedBuf;
 use crate::kernels::SimdFamily;
 
 /// The density (fraction of weights kept) at or below which a masked layer trains through the sparse
-/// kernels by default with `family`'s kernels: 0.40 with AVX-512, 0.30 with AVX2, 0.25 with the portable
+/// kernels by default with `family`'s kernels: 0.50 with AVX-512, 0.30 with AVX2, 0.25 with the portable
 /// ones. Either way the weights are the same bits; only the time differs.
 ///
 /// Measured on the 784-1000-1000-500-200-10 network (every layer pruned to the density), batch 100, Adam,
 /// AMD EPYC (Zen 4) by `cargo run --release -p prunelab --example sparse_training` (which prints the figures
 /// for the machine it runs on; `PRUNELAB_SIMD` picks the family), as the dense masked step's time over the
-/// sparse step's, on one thread and on two: AVX-512 at 35% density 1.35x and 1.32x, at 40% 1.20x and 1.12x,
-/// at 45% 0.95x and 1.05x, at 50% 0.90x and 0.97x; AVX2 at 30% 1.17x and 1.28x, at 40% 0.87x and 0.94x;
-/// portable (one thread) at 25% 0.98x, at 30% 0.77x.
+/// sparse step's, on one thread and on two (the AVX-512 figures from three runs each): AVX-512 at 45%
+/// density 1.20-1.23x and 1.07-1.21x, at 50% 1.07-1.14x and 1.13-1.21x, at 55% 0.99-1.04x and 0.94-1.07x,
+/// at 60% 0.95x and 0.86x; AVX2 at 30% 1.25x and 1.37x, at 35% 1.05x and 1.23x, at 40% 0.93x and 0.98x;
+/// portable at 25% 1.04x and 1.06x, at 30% 0.84x and 1.12x.
 ///
 /// ```
 /// use prunelab::kernels::SimdFamily;
 /// use prunelab::nn::train_crossover;
 ///
-/// assert_eq!(train_crossover(SimdFamily::Avx512), 0.40);
+/// assert_eq!(train_crossover(SimdFamily::Avx512), 0.50);
 /// assert!(SimdFamily::ALL.iter().all(|&f| train_crossover(f) > 0.0 && train_crossover(f) < 1.0));
 /// ```
 pub fn train_crossover(family: SimdFamily) -> f64 {
     match family {
-        SimdFamily::Avx512 => 0.40,
+        SimdFamily::Avx512 => 0.50,
         SimdFamily::Avx2 => 0.30,
         SimdFamily::Portable => 0.25,
     }
