@@ -10,7 +10,9 @@
 //!   order (batch 100, Adam): through the sparse kernels, through the dense ones with masks, and unpruned;
 //!   the pruned networks before and after the epoch are written for `peers.py` to train the same in PyTorch;
 //! - `c`: that network's inference on a batch of 10,000, dense and 90% unstructured pruned (sparse kernels),
-//!   the sparse one also with its heap shifted by 16, 32 and 48 bytes (the times must not move);
+//!   the sparse one also with its heap shifted by 16, 32 and 48 bytes (the times must not move), and its
+//!   spread over ten runs beside the spreads of an FMA loop and of a memory read run between them (the
+//!   machine's own noise);
 //! - `c1`: the same two networks on one sample (latency);
 //! - `peak`: the measured f32 FMA peak of this machine with rayon's threads (independent FMA chains in
 //!   registers, no memory traffic), the yardstick for GFLOP/s.
@@ -92,16 +94,49 @@ fn big_network_logits() -> Result<Mlp> {
         .build()
 }
 
-/// Ten timed runs of the sparse forward pass (after a warm-up).
-fn sparse_runs(sparse: &SparseMlp, x: &Array2<f32>) -> Result<Vec<f64>> {
+/// Ten timed runs of `sparse`'s forward pass, each followed by a run of the FMA loop on every thread
+/// (register work only, no memory traffic) and by six reads of a 256 MB buffer split between the threads
+/// (memory bandwidth only), each about as long: their spreads are the machine's noise over the same minutes, the
+/// yardsticks for the sparse runs' spread. Returns the three lists of times.
+fn sparse_runs(sparse: &SparseMlp, x: &Array2<f32>) -> Result<[Vec<f64>; 3]> {
+    use rayon::prelude::*;
     sparse.forward(x)?;
-    (0..10)
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(sparse.forward(x)?);
-            Ok(t.elapsed().as_secs_f64())
-        })
-        .collect()
+    let threads = rayon::current_num_threads();
+    let stream = vec![1.0f32; 64 << 20];
+    let mut times: [Vec<f64>; 3] = Default::default();
+    for _ in 0..10 {
+        let t = Instant::now();
+        std::hint::black_box(sparse.forward(x)?);
+        times[0].push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        std::hint::black_box(
+            (0..threads)
+                .into_par_iter()
+                .map(|_| fma_loop(20_000_000))
+                .sum::<f32>(),
+        );
+        times[1].push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let part = stream.len().div_ceil(threads);
+        std::hint::black_box(
+            stream
+                .par_chunks(part)
+                .map(|c| {
+                    let mut acc = [0.0f32; 16];
+                    for _ in 0..6 {
+                        for v in c.chunks_exact(16) {
+                            for (a, &v) in acc.iter_mut().zip(v) {
+                                *a += v;
+                            }
+                        }
+                    }
+                    acc.iter().sum::<f32>()
+                })
+                .sum::<f32>(),
+        );
+        times[2].push(t.elapsed().as_secs_f64());
+    }
+    Ok(times)
 }
 
 /// Writes `values` (little-endian f32) as `target/peers/NAME`, for `peers.py`.
@@ -245,14 +280,17 @@ fn main() -> Result<()> {
         let mut pruned = dense.clone();
         prune_to_sparsity(&mut pruned, 0.9, Scope::Layerwise, &[])?;
         let sparse = pruned.to_sparse();
-        let runs = sparse_runs(&sparse, &x)?;
+        let [runs, fma, stream] = sparse_runs(&sparse, &x)?;
         report("c-sparse90", median(runs.clone()), 10_000);
-        let (lo, hi) = (
-            runs.iter().copied().fold(f64::INFINITY, f64::min),
-            runs.iter().copied().fold(0.0, f64::max),
-        );
+        let range = |v: &[f64]| {
+            (
+                v.iter().copied().fold(f64::INFINITY, f64::min),
+                v.iter().copied().fold(0.0, f64::max),
+            )
+        };
+        let ((lo, hi), (flo, fhi), (slo, shi)) = (range(&runs), range(&fma), range(&stream));
         println!(
-            "{{\"workload\": \"c-sparse90-spread\", \"seconds\": {:.6}, \"samples\": 10000, \"min\": {lo:.6}, \"max\": {hi:.6}, \"runs\": {}}}",
+            "{{\"workload\": \"c-sparse90-spread\", \"seconds\": {:.6}, \"samples\": 10000, \"min\": {lo:.6}, \"max\": {hi:.6}, \"runs\": {}, \"fma_min\": {flo:.6}, \"fma_max\": {fhi:.6}, \"stream_min\": {slo:.6}, \"stream_max\": {shi:.6}}}",
             median(runs.clone()),
             runs.len()
         );

@@ -116,6 +116,11 @@ def main(path, missing=None):
             print(f"{'':<52} {t:>3}  prunelab sparse over {spread['runs']} runs: {spread['min'] * 1e3:.1f}-"
                   f"{spread['max'] * 1e3:.1f} ms ({(spread['max'] / spread['min'] - 1) * 100:.1f}% spread); heap "
                   "shifted 16/32/48 B: " + "/".join(f"{s['seconds'] * 1e3:.1f}" for s in shifts if s) + " ms")
+            for key, what in (("fma", "FMA loop (registers only)"), ("stream", "256 MB read six times (memory only)")):
+                if f"{key}_min" in spread:
+                    lo, hi = spread[f"{key}_min"], spread[f"{key}_max"]
+                    print(f"{'':<52} {t:>3}  {what} between those runs: {lo * 1e3:.1f}-{hi * 1e3:.1f} ms "
+                          f"({(hi / lo - 1) * 100:.1f}% spread: the machine's noise)")
         print(f"{'':<52} {t:>3}  peak: {peak:.0f} GFLOP/s ({how})")
     print("\nEvery peer (ratio = peer time / prunelab time):")
     print("\n".join(notes))
