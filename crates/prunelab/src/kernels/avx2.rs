@@ -162,6 +162,18 @@ pub(super) unsafe fn small(
     c: MatMut,
     accumulate: bool,
 ) {
+    if m < 8 && n < 8 && k >= ROWS_LANES_K {
+        if b.cs == 1 {
+            // SAFETY: this function's contract, with `m, n < 8` and `b`'s rows contiguous.
+            return unsafe { rows_lanes(m, n, k, a, b, c, accumulate) };
+        }
+        if a.rs == 1 {
+            // SAFETY: `cᵀ = bᵀ·aᵀ` with `bᵀ` `(n, k)`, `aᵀ` `(k, m)` (rows contiguous: `aᵀ.cs == a.rs == 1`)
+            // and `cᵀ` `(n, m)`, the same memory as `b`, `a` and `c`; AVX2 and FMA as the caller
+            // guarantees.
+            return unsafe { rows_lanes(n, m, k, b.t(), a.t(), c.t(), accumulate) };
+        }
+    }
     if m < 8 && n >= 8 {
         // SAFETY: `cᵀ = bᵀ·aᵀ` with `bᵀ` `(n, k)`, `aᵀ` `(k, m)` and `cᵀ` `(n, m)`, the same memory as
         // `b`, `a` and `c`; AVX2 and FMA as the caller guarantees.
@@ -169,6 +181,88 @@ pub(super) unsafe fn small(
     }
     // SAFETY: this function's contract, unchanged.
     unsafe { small_lanes(m, n, k, a, b, c, accumulate) }
+}
+
+/// The shortest sums [`rows_lanes`] takes: below, the scalar tiles' few steps cost less than its masks.
+const ROWS_LANES_K: usize = 16;
+
+/// [`small`] for `c` of at most 7 × 7 outputs and long sums, with `b`'s rows contiguous (a small layer's
+/// weight gradient, `∂L/∂Zᵀ·X` over a batch): one vector per row of `c`, its lanes the columns, fed by each
+/// row of `b` loaded under a mask, so every output's chain is in flight at once. Each lane is its output's
+/// `mul_add` chain over `k` in order, from zero or from `c`: the same bits as [`dense::small`]'s tiles.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `a` is `(m, k)`, `b` is `(k, n)` with `b.cs == 1`, `c` is `(m, n)`, inside
+/// live allocations, `c` aliasing neither; `1 ≤ m, n ≤ 7`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn rows_lanes(m: usize, n: usize, k: usize, a: Mat, b: Mat, c: MatMut, accumulate: bool) {
+    // SAFETY: the match only picks the constant row count `R = m` for every arm; the rest is this
+    // function's contract.
+    unsafe {
+        match m {
+            1 => rows_lanes_tile::<1>(n, k, a, b, c, accumulate),
+            2 => rows_lanes_tile::<2>(n, k, a, b, c, accumulate),
+            3 => rows_lanes_tile::<3>(n, k, a, b, c, accumulate),
+            4 => rows_lanes_tile::<4>(n, k, a, b, c, accumulate),
+            5 => rows_lanes_tile::<5>(n, k, a, b, c, accumulate),
+            6 => rows_lanes_tile::<6>(n, k, a, b, c, accumulate),
+            _ => rows_lanes_tile::<7>(n, k, a, b, c, accumulate),
+        }
+    }
+}
+
+/// [`rows_lanes`] with `R = m` rows.
+///
+/// # Safety
+/// As [`rows_lanes`], with `m == R`.
+#[inline(always)]
+unsafe fn rows_lanes_tile<const R: usize>(
+    n: usize,
+    k: usize,
+    a: Mat,
+    b: Mat,
+    c: MatMut,
+    accumulate: bool,
+) {
+    // SAFETY: the caller guarantees AVX2 and FMA; every load and store below touches lanes `j < n` only
+    // (the mask, or the scalar loops), each inside its matrix as the comments say.
+    unsafe {
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lane);
+        let mut s = [_mm256_setzero_ps(); R];
+        if accumulate {
+            for (r, v) in s.iter_mut().enumerate() {
+                let mut lanes = [0.0f32; 8];
+                for (j, x) in lanes.iter_mut().enumerate().take(n) {
+                    // `r < R = m`, `j < n`: inside `c`.
+                    *x = *c.addr(r, j);
+                }
+                *v = _mm256_loadu_ps(lanes.as_ptr());
+            }
+        }
+        for p in 0..k {
+            // Row `p < k` of `b`: its `n` floats are contiguous (`b.cs == 1`); the mask reads no others.
+            let bv = _mm256_maskload_ps(b.addr(p, 0), mask);
+            for (r, v) in s.iter_mut().enumerate() {
+                // `r < m`, `p < k`: inside `a`.
+                *v = _mm256_fmadd_ps(_mm256_set1_ps(a.at(r, p)), bv, *v);
+            }
+        }
+        for (r, v) in s.iter().enumerate() {
+            if c.cs == 1 {
+                // Row `r < m` of `c`: its `n` floats are contiguous; the mask writes no others.
+                _mm256_maskstore_ps(c.addr(r, 0), mask, *v);
+            } else {
+                let mut lanes = [0.0f32; 8];
+                _mm256_storeu_ps(lanes.as_mut_ptr(), *v);
+                for (j, &x) in lanes.iter().enumerate().take(n) {
+                    // `r < m`, `j < n`: inside `c`.
+                    *c.addr(r, j) = x;
+                }
+            }
+        }
+    }
 }
 
 /// [`small`] with the lanes along the rows of `c`.

@@ -569,6 +569,14 @@ mod tests {
             (130, 600, 90),
             (20, 300, 2100),
             (97, 513, 45),
+            // Few outputs, long sums (a small layer's weight gradient), just below and above the
+            // vector-per-row path's shortest sum.
+            (5, 105, 4),
+            (3, 105, 5),
+            (1, 105, 3),
+            (7, 16, 7),
+            (6, 15, 2),
+            (2, 300, 1),
         ];
         for f in supported_families() {
             for &(m, k, n) in &shapes {
