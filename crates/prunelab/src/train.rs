@@ -399,10 +399,15 @@ impl Trainer {
         if self.utility.is_some() {
             ws.track_utility(model);
         }
-        let mut grads = Gradients::zeros(model);
         // Sparse layers update their kept weights only: the state of pruned ones is zeroed once here.
         ws.plan_sparse(model, p.sparse_density_in_force());
         self.state.forget_pruned(model);
+        // Trackers read every layer's whole weight gradient; otherwise a sparse layer's lives in its plan.
+        let tracked = self.utility.is_some() || self.movement.is_some();
+        let in_plan = |ws: &Workspace, k: usize| {
+            !tracked && ws.sparse.as_ref().is_some_and(|p| p.is_sparse(k))
+        };
+        let mut grads = Gradients::zeros_except(model, |k| in_plan(&ws, k));
         let (mut xb, mut yb) = if full_batch {
             (Array2::zeros((0, 0)), Array2::zeros((0, 0)))
         } else {
@@ -474,7 +479,6 @@ impl Trainer {
                 let value = model.loss_backward(&mut ws, yv, p.loss, p.alpha, &mut grads);
                 // The optimiser checks the gradients in its own pass; trackers that read them first get
                 // them checked here.
-                let tracked = self.utility.is_some() || self.movement.is_some();
                 if let (true, Some(plan)) = (tracked, &ws.sparse) {
                     plan.scatter_grads(&mut grads.weights);
                 }
@@ -501,6 +505,7 @@ impl Trainer {
                         grads.apply_masks(model, |_| false);
                         self.state.forget_pruned(model);
                         ws.plan_sparse(model, p.sparse_density_in_force());
+                        grads.fill_in(model, |k| in_plan(&ws, k));
                     }
                 }
                 self.steps_done += 1;

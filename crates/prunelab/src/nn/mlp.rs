@@ -203,11 +203,19 @@ pub struct Gradients {
 impl Gradients {
     /// Zero gradients shaped for `mlp`.
     pub(crate) fn zeros(mlp: &Mlp) -> Self {
+        Self::zeros_except(mlp, |_| false)
+    }
+
+    /// Zero gradients shaped for `mlp`, except the weight gradients of the layers for which `skip(k)`
+    /// holds, left empty (`0 × 0`): a layer that trains sparse keeps its gradient at its kept entries in
+    /// its plan, and nothing reads a whole one unless a tracker does.
+    pub(crate) fn zeros_except(mlp: &Mlp, skip: impl Fn(usize) -> bool) -> Self {
         Gradients {
-            weights: mlp
-                .layers
-                .iter()
-                .map(|l| Array2::zeros(l.weight.raw_dim()))
+            weights: (mlp.layers.iter().enumerate())
+                .map(|(k, l)| match skip(k) {
+                    true => Array2::zeros((0, 0)),
+                    false => Array2::zeros(l.weight.raw_dim()),
+                })
                 .collect(),
             biases: mlp
                 .layers
@@ -217,13 +225,25 @@ impl Gradients {
         }
     }
 
+    /// Gives the layers for which `skip(k)` does not hold a weight gradient of their shape (zeros) where
+    /// [`Gradients::zeros_except`] left theirs empty: a layer that no longer trains sparse, say.
+    pub(crate) fn fill_in(&mut self, mlp: &Mlp, skip: impl Fn(usize) -> bool) {
+        for (k, (g, l)) in self.weights.iter_mut().zip(&mlp.layers).enumerate() {
+            if !skip(k) && g.raw_dim() != l.weight.raw_dim() {
+                *g = Array2::zeros(l.weight.raw_dim());
+            }
+        }
+    }
+
     /// Zeroes the gradient of every pruned weight and bias: pruned parameters are not parameters. Layers
-    /// for which `sparse(k)` holds are skipped for weights: their pruned gradients are never written.
+    /// for which `sparse(k)` holds are skipped for weights: their pruned gradients are never written; so
+    /// are weight gradients left empty ([`Gradients::zeros_except`]).
     pub(crate) fn apply_masks(&mut self, mlp: &Mlp, sparse: impl Fn(usize) -> bool) {
         // A select, not a branch: a mask's kept entries are as unpredictable as the pruning that made it.
         let masked = |g: &mut f32, &keep: &bool| *g = if keep { *g } else { 0.0 };
         for (k, layer) in mlp.layers.iter().enumerate() {
-            if let (Some(m), false) = (&layer.mask, sparse(k)) {
+            let held = !self.weights[k].is_empty();
+            if let (Some(m), false, true) = (&layer.mask, sparse(k), held) {
                 ndarray::Zip::from(&mut self.weights[k])
                     .and(m)
                     .for_each(masked);
