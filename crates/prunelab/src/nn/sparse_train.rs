@@ -431,19 +431,43 @@ impl SparsePlan {
     /// plan was made for), so that readers of the network see its current weights. Needed before anything
     /// reads the weights of a layer that trains sparse outside the training passes.
     pub(crate) fn write_back(&mut self, layers: &mut [Dense]) {
+        /// Kept weights per piece written on one thread.
+        const PIECE: usize = 1 << 15;
+        // Pieces of the kept weights (rising positions) and the parts of the matrices they fall in.
+        /// A stretch of a weight matrix from position `base`, and the kept weights (positions, values)
+        /// that fall in it.
+        type Piece<'a> = (&'a mut [f32], usize, &'a [usize], &'a [f32]);
+        let mut pieces: Vec<Piece> = Vec::new();
         for (p, layer) in self.layers.iter_mut().zip(layers) {
             let Some(p) = p.as_mut().filter(|p| p.pending) else {
                 continue;
             };
-            let w = layer.weight.as_slice_mut().expect("weights are contiguous");
+            p.pending = false;
+            let mut w = layer.weight.as_slice_mut().expect("weights are contiguous");
             assert!(
                 p.kept.last().is_none_or(|&i| i < w.len()),
                 "the plan's layer shapes"
             );
-            for (&at, &v) in p.kept.iter().zip(p.w.values()) {
-                w[at] = v;
+            let mut base = 0;
+            for (at, values) in p.kept.chunks(PIECE).zip(p.w.values().chunks(PIECE)) {
+                // The piece's positions rise from `at[0]` to below the next piece's first.
+                let (head, rest) = std::mem::take(&mut w).split_at_mut(at[at.len() - 1] + 1 - base);
+                let len = head.len();
+                pieces.push((head, base, at, values));
+                base += len;
+                w = rest;
             }
-            p.pending = false;
+        }
+        let write = |(w, base, at, values): Piece| {
+            for (&i, &v) in at.iter().zip(values) {
+                w[i - base] = v;
+            }
+        };
+        if pieces.len() > 1 && crate::linalg::may_split() {
+            use rayon::prelude::*;
+            pieces.into_par_iter().for_each(write);
+        } else {
+            pieces.into_iter().for_each(write);
         }
     }
 
