@@ -606,9 +606,14 @@ impl Mlp {
     pub(crate) fn backward_ws(&self, ws: &mut Workspace, n: usize, grads: &mut Gradients) {
         let last = self.layers.len() - 1;
         let hidden_end = self.output_range(last).start;
-        ws.dacts
-            .slice_mut(s![..n, self.n_inputs..hidden_end])
-            .fill(0.0);
+        // A chain's hidden outputs have one reader each, whose step writes their gradient whole; densely
+        // connected ones sum their readers' contributions, from zero.
+        let fresh = self.topology == Topology::Chain;
+        if !fresh {
+            ws.dacts
+                .slice_mut(s![..n, self.n_inputs..hidden_end])
+                .fill(0.0);
+        }
         for k in (0..self.layers.len()).rev() {
             let layer = &self.layers[k];
             let inputs = self.input_range(k);
@@ -661,15 +666,11 @@ impl Mlp {
             // Propagate to the hidden outputs this layer reads.
             let hidden = (inputs.end > lo).then(|| dleft.slice_mut(s![..n, lo..inputs.end]));
             match sparse {
-                Some(plan) => {
-                    // A chain's hidden outputs have one reader each: their gradient starts at zero here.
-                    let fresh = self.topology == Topology::Chain;
-                    plan.backward(k, dz.view(), inputs, hidden, fresh)
-                }
+                Some(plan) => plan.backward(k, dz.view(), inputs, hidden, fresh),
                 None => {
                     if let Some(mut target) = hidden {
                         let w = layer.weight.slice(s![.., lo - inputs.start..]);
-                        crate::linalg::matmul(dz.view(), w, &mut target, true);
+                        crate::linalg::matmul(dz.view(), w, &mut target, !fresh);
                     }
                 }
             }
