@@ -266,12 +266,22 @@ pub(crate) fn to_sample_blocks(src: &[f32], rows: usize, stride: usize, n: usize
             && dst.len() >= rows.div_ceil(TILE) * TILE * stride,
         "sample blocks"
     );
-    // (On the calling thread: in a step that fans out, the other threads compute `∂L/∂X` meanwhile.)
     let dst = &mut dst[..rows.div_ceil(TILE) * TILE * stride];
-    for (k, block) in dst.chunks_mut(TILE * stride).enumerate() {
-        block_of_samples(src, rows, stride, n, k, block);
+    // A large one's blocks on rayon's threads: the thread that computes `∂L/∂X` beside it may finish first.
+    if rows * n < PARALLEL_BLOCKS || !crate::linalg::may_split() {
+        for (k, block) in dst.chunks_mut(TILE * stride).enumerate() {
+            block_of_samples(src, rows, stride, n, k, block);
+        }
+        return;
     }
+    use rayon::prelude::*;
+    dst.par_chunks_mut(TILE * stride)
+        .enumerate()
+        .for_each(|(k, block)| block_of_samples(src, rows, stride, n, k, block));
 }
+
+/// Values of a layout change into sample blocks below which it runs on the calling thread.
+const PARALLEL_BLOCKS: usize = 1 << 15;
 
 /// Block `k` of [`to_sample_blocks`].
 fn block_of_samples(

@@ -101,7 +101,7 @@ fn masked_parts(
 /// `out[t] = src[from[t]]` for every `t`: on rayon's threads in pieces where it is long.
 fn fill_from(out: &mut [f32], src: &[f32], from: &[u32]) {
     /// Entries per parallel piece; fewer are copied on the calling thread.
-    const PIECE: usize = 1 << 15;
+    const PIECE: usize = 1 << 14;
     let copy = |(out, from): (&mut [f32], &[u32])| {
         for (v, &e) in out.iter_mut().zip(from) {
             *v = src[e as usize];
