@@ -573,16 +573,17 @@ impl Mlp {
     pub(crate) fn forward_ws(&self, ws: &mut Workspace, x: ArrayView2<f32>) {
         let n = x.nrows();
         ws.ensure(self, n);
-        ws.acts.slice_mut(s![..n, ..self.n_inputs]).assign(&x);
+        cut(ws.acts.view_mut(), n, 0..self.n_inputs).assign(&x);
         if let Some(plan) = &mut ws.sparse {
             plan.start_pass();
         }
         for (k, layer) in self.layers.iter().enumerate() {
             let inputs = self.input_range(k);
             let outputs = self.output_range(k);
-            let (left, mut right) = ws.acts.view_mut().split_at(Axis(1), outputs.start);
+            let (left, right) = ws.acts.view_mut().split_at(Axis(1), outputs.start);
             let z = &mut ws.pre[k];
-            let mut z = z.slice_mut(s![..n, ..]);
+            let cols = z.ncols();
+            let mut z = cut(z.view_mut(), n, 0..cols);
             match &mut ws.sparse {
                 Some(plan) if plan.is_sparse(k) => {
                     if plan.forward(k, layer, left.view(), inputs, &mut z) {
@@ -591,11 +592,11 @@ impl Mlp {
                     }
                 }
                 _ => {
-                    let input = left.slice(s![..n, inputs]);
+                    let input = cut(left.view(), n, inputs);
                     crate::linalg::matmul(input, layer.weight.t(), &mut z, false);
                 }
             }
-            let out = right.slice_mut(s![..n, ..outputs.len()]);
+            let out = cut(right, n, 0..outputs.len());
             let bias = layer.bias.as_ref().map(|b| b.view());
             layer.activation.forward(z, bias, Some(out));
         }
@@ -621,15 +622,15 @@ impl Mlp {
             // The hidden outputs this layer reads (the network input needs no gradient).
             let lo = inputs.start.max(self.n_inputs);
             if let Some(plan) = ws.sparse.as_mut().filter(|p| p.feature_major(k)) {
-                let hidden = (inputs.end > lo).then(|| ws.dacts.slice_mut(s![..n, lo..inputs.end]));
+                let hidden = (inputs.end > lo).then(|| cut(ws.dacts.view_mut(), n, lo..inputs.end));
                 let db = grads.biases[k].as_mut();
                 plan.backward_feature_major(k, n, db, hidden);
                 continue;
             }
-            let (mut dleft, mut dright) = ws.dacts.view_mut().split_at(Axis(1), outputs.start);
-            let mut dz = dright.slice_mut(s![..n, ..outputs.len()]);
+            let (dleft, dright) = ws.dacts.view_mut().split_at(Axis(1), outputs.start);
+            let mut dz = cut(dright, n, 0..outputs.len());
             if k != last {
-                let a = ws.acts.slice(s![..n, outputs.clone()]);
+                let a = cut(ws.acts.view(), n, outputs.clone());
                 if let Some(utility) = &mut ws.utility {
                     // First-order Taylor score: Σ over samples of |activation × ∂L/∂activation|.
                     for (u, score) in utility[k].iter_mut().enumerate() {
@@ -641,12 +642,12 @@ impl Mlp {
                             .sum();
                     }
                 }
-                let z = ws.pre[k].slice(s![..n, ..]);
+                let z = cut(ws.pre[k].view(), n, 0..outputs.len());
                 layer.activation.backward(z, a, dz.view_mut());
             }
             let sparse = ws.sparse.as_mut().filter(|p| p.is_sparse(k));
             if sparse.is_none() {
-                let input = ws.acts.slice(s![..n, inputs.clone()]);
+                let input = cut(ws.acts.view(), n, inputs.clone());
                 crate::linalg::matmul(dz.t(), input, &mut grads.weights[k].view_mut(), false);
             }
             if let Some(db) = &mut grads.biases[k] {
@@ -664,7 +665,7 @@ impl Mlp {
                 }
             }
             // Propagate to the hidden outputs this layer reads.
-            let hidden = (inputs.end > lo).then(|| dleft.slice_mut(s![..n, lo..inputs.end]));
+            let hidden = (inputs.end > lo).then(|| cut(dleft, n, lo..inputs.end));
             match sparse {
                 Some(plan) => plan.backward(k, dz.view(), inputs, hidden, fresh),
                 None => {
@@ -803,9 +804,9 @@ impl Mlp {
         let last = self.layers.len() - 1;
         let out_cols = self.output_range(last);
         let value = {
-            let z = ws.pre[last].slice(s![..n, ..]);
-            let a = ws.acts.slice(s![..n, out_cols.clone()]);
-            let mut dz = ws.dacts.slice_mut(s![..n, out_cols]);
+            let z = cut(ws.pre[last].view(), n, 0..out_cols.len());
+            let a = cut(ws.acts.view(), n, out_cols.clone());
+            let mut dz = cut(ws.dacts.view_mut(), n, out_cols);
             loss.value_and_grad(z, a, y, self.output_activation(), dz.view_mut())
         };
         self.backward_ws(ws, n, grads);
@@ -836,6 +837,23 @@ impl Mlp {
         grads.apply_masks(self, |k| sparse.is_some_and(|p| p.is_sparse(k)));
         total as f32
     }
+}
+
+/// Rows `..n` and columns `cols` of `m`, the workspace's views of a batch: the same view as
+/// `m.slice(s![..n, cols])`, cut one axis at a time and not at all where the whole axis is taken (a small
+/// network's epoch takes some thirty such views, which cost as much as its arithmetic the general way).
+fn cut<S: ndarray::RawData<Elem = f32>>(
+    mut m: ndarray::ArrayBase<S, ndarray::Ix2>,
+    n: usize,
+    cols: Range<usize>,
+) -> ndarray::ArrayBase<S, ndarray::Ix2> {
+    if n != m.nrows() {
+        m.slice_axis_inplace(Axis(0), (..n).into());
+    }
+    if cols != (0..m.ncols()) {
+        m.slice_axis_inplace(Axis(1), cols.into());
+    }
+    m
 }
 
 fn check_index(what: &'static str, index: usize, len: usize) -> Result<()> {
