@@ -9,16 +9,21 @@
 
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Zip};
 
-/// `f(x, y)` for each element of `x` and the one at the same place in `y` (same shape).
+/// Fewer columns than this are walked column by column by the passes that may take any order (each
+/// a strided run over the samples), more row by row: a row of a few values costs more to set up than to
+/// walk.
+const NARROW: usize = 8;
+
+/// `f(x, y)` for each element of `x` and the one at the same place in `y` (same shape), in any order.
 pub(crate) fn zip2(
     mut x: ArrayViewMut2<f32>,
     y: ArrayView2<f32>,
     mut f: impl FnMut(&mut f32, f32),
 ) {
-    if x.ncols() == 1 && y.ncols() == 1 {
-        Zip::from(x.column_mut(0))
-            .and(y.column(0))
-            .for_each(|x, &y| f(x, y));
+    if x.ncols() < NARROW && x.nrows() > x.ncols() {
+        for (xc, yc) in x.columns_mut().into_iter().zip(y.columns()) {
+            Zip::from(xc).and(yc).for_each(|x, &y| f(x, y));
+        }
         return;
     }
     for (mut xr, yr) in x.rows_mut().into_iter().zip(y.rows()) {
@@ -30,7 +35,8 @@ pub(crate) fn zip2(
     }
 }
 
-/// `f(x, y, w)` for each element of `x` and the ones at the same place in `y` and `w` (same shape).
+/// `f(x, y, w)` for each element of `x` and the ones at the same place in `y` and `w` (same shape), in
+/// the order of the rows (a sum taken in `f` comes out the same bits as a row-major walk's).
 pub(crate) fn zip3(
     mut x: ArrayViewMut2<f32>,
     y: ArrayView2<f32>,
@@ -59,7 +65,7 @@ pub(crate) fn zip3(
 }
 
 /// `f(x, y, w, v)` for each element of `x` and the ones at the same place in `y`, `w` and `v` (same
-/// shape).
+/// shape), in the order of the rows, as [`zip3`].
 pub(crate) fn zip4(
     mut x: ArrayViewMut2<f32>,
     y: ArrayView2<f32>,
@@ -96,20 +102,22 @@ pub(crate) fn zip4(
     }
 }
 
-/// `f(z, a, b)` for each element of `z` and `a` (same shape) with `b` the entry of `bias` for its column.
+/// `f(z, a, b)` for each element of `z` and `a` (same shape) with `b` the entry of `bias` for its column,
+/// in any order.
 pub(crate) fn with_bias(
     mut z: ArrayViewMut2<f32>,
     mut a: ArrayViewMut2<f32>,
     bias: ArrayView1<f32>,
     mut f: impl FnMut(&mut f32, &mut f32, f32),
 ) {
-    if let Some(bs) = bias.as_slice() {
-        if z.ncols() == 1 && a.ncols() == 1 && bs.len() == 1 {
-            Zip::from(z.column_mut(0))
-                .and(a.column_mut(0))
-                .for_each(|z, a| f(z, a, bs[0]));
-            return;
+    if z.ncols() < NARROW && z.nrows() > z.ncols() {
+        let columns = z.columns_mut().into_iter().zip(a.columns_mut());
+        for ((zc, ac), &b) in columns.zip(bias.iter()) {
+            Zip::from(zc).and(ac).for_each(|z, a| f(z, a, b));
         }
+        return;
+    }
+    if let Some(bs) = bias.as_slice() {
         for (mut zr, mut ar) in z.rows_mut().into_iter().zip(a.rows_mut()) {
             if let (Some(zs), Some(as_)) = (zr.as_slice_mut(), ar.as_slice_mut()) {
                 for ((z, a), &b) in zs.iter_mut().zip(as_.iter_mut()).zip(bs) {
@@ -152,7 +160,7 @@ mod tests {
     /// spaced rows, single columns, contiguous and column-major matrices alike.
     #[test]
     fn every_element_once_with_its_partners() {
-        for (rows, cols) in [(1, 1), (7, 1), (5, 3), (9, 6), (1, 17)] {
+        for (rows, cols) in [(1, 1), (7, 1), (5, 3), (9, 6), (1, 17), (9, 12)] {
             let (y, w, v) = (
                 wide(rows, cols, 1.0),
                 wide(rows, cols, 2.0),
@@ -204,7 +212,7 @@ mod tests {
     /// [`with_bias`] adds each column's own bias, with the bias contiguous or strided.
     #[test]
     fn bias_by_column() {
-        for (rows, cols) in [(1, 1), (7, 1), (5, 3), (9, 6)] {
+        for (rows, cols) in [(1, 1), (7, 1), (5, 3), (9, 6), (10, 9)] {
             let z0 = wide(rows, cols, 1.0).slice(s![..rows, ..cols]).to_owned();
             let bias = Array1::from_shape_fn(cols, |c| c as f32 * 0.5 - 1.0);
             let strided = Array1::from_shape_fn(2 * cols, |c| (c / 2) as f32 * 0.5 - 1.0);
