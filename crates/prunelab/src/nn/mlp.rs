@@ -573,7 +573,9 @@ impl Mlp {
     pub(crate) fn forward_ws(&self, ws: &mut Workspace, x: ArrayView2<f32>) {
         let n = x.nrows();
         ws.ensure(self, n);
-        cut(ws.acts.view_mut(), n, 0..self.n_inputs).assign(&x);
+        crate::elementwise::zip2(cut(ws.acts.view_mut(), n, 0..self.n_inputs), x, |a, x| {
+            *a = x
+        });
         if let Some(plan) = &mut ws.sparse {
             plan.start_pass();
         }
