@@ -619,6 +619,19 @@ fn threshold_sweep_matches_direct_pruning() {
     assert!(distinct.len() <= model.n_weights() + 1);
     assert_eq!(calls.into_inner(), distinct.len());
     assert_eq!(counted.metric, sweep.metric);
+    // A slow metric (estimated above a millisecond for all networks) is shared over rayon's threads:
+    // the same values.
+    let slow = ThresholdSweep::linspace(&model, 101)
+        .unwrap()
+        .run(&model, |m| {
+            std::thread::sleep(std::time::Duration::from_micros(300));
+            Metric::AveragePrecision.evaluate(m, &test)
+        })
+        .unwrap();
+    assert_eq!(
+        (slow.removed, slow.metric),
+        (sweep.removed.clone(), sweep.metric.clone())
+    );
     let best = sweep.best_threshold(0.9).unwrap();
     assert!(sweep
         .metric
