@@ -433,10 +433,10 @@ impl SparsePlan {
     pub(crate) fn write_back(&mut self, layers: &mut [Dense]) {
         /// Kept weights per piece written on one thread.
         const PIECE: usize = 1 << 15;
-        // Pieces of the kept weights (rising positions) and the parts of the matrices they fall in.
         /// A stretch of a weight matrix from position `base`, and the kept weights (positions, values)
         /// that fall in it.
         type Piece<'a> = (&'a mut [f32], usize, &'a [usize], &'a [f32]);
+        // Pieces of the kept weights (rising positions) and the parts of the matrices they fall in.
         let mut pieces: Vec<Piece> = Vec::new();
         for (p, layer) in self.layers.iter_mut().zip(layers) {
             let Some(p) = p.as_mut().filter(|p| p.pending) else {
