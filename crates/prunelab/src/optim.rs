@@ -272,8 +272,8 @@ impl Slot {
     /// A slot of `n` zeros.
     fn zeros(n: usize) -> Slot {
         Slot {
-            first: vec![0.0; n],
-            second: vec![0.0; n],
+            first: written_zeros(n),
+            second: written_zeros(n),
         }
     }
 
@@ -285,6 +285,25 @@ impl Slot {
         }
         self
     }
+}
+
+/// States of at least this many values are written on rayon's threads.
+const WRITTEN_IN_PARALLEL: usize = 1 << 16;
+
+/// `n` zeros, written out. `vec![0.0; n]` leaves a large vector's pages mapped to the system's shared zero
+/// page, which the first update reads and then writes: a copy-on-write fault per page, each flushing every
+/// other core's TLB (a tenth of a two-thread fit's first step). Written zeros are the process's own pages from
+/// the start; a large state's are written on rayon's threads (which also keeps the allocator from folding the
+/// writes back into a zeroed allocation).
+fn written_zeros(n: usize) -> Vec<f32> {
+    use rayon::iter::ParallelExtend;
+    let mut v = Vec::with_capacity(n);
+    if n >= WRITTEN_IN_PARALLEL {
+        v.par_extend(rayon::iter::repeat_n(0.0, n));
+    } else {
+        v.resize(n, 0.0);
+    }
+    v
 }
 
 /// The state of a sparse layer's kept weights, compact: entry `e` belongs to weight `at[e]`. While it
@@ -352,7 +371,7 @@ impl OptimizerState {
                 let dense = &self.slots[slot];
                 // (An empty dense slot holds zeros.)
                 let gather = |state: &[f32]| match fresh || state.is_empty() {
-                    true => vec![0.0; at.len()],
+                    true => written_zeros(at.len()),
                     false => at.iter().map(|&i| state[i]).collect(),
                 };
                 self.compact[slot] = Some(Compact {
@@ -699,6 +718,22 @@ fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_zeros_are_zeros_of_the_length_asked_on_either_side_of_the_parallel_size() {
+        for n in [
+            0,
+            1,
+            17,
+            WRITTEN_IN_PARALLEL - 1,
+            WRITTEN_IN_PARALLEL,
+            3 * WRITTEN_IN_PARALLEL + 5,
+        ] {
+            let z = written_zeros(n);
+            assert_eq!(z.len(), n);
+            assert!(z.iter().all(|v| v.to_bits() == 0), "n = {n}");
+        }
+    }
 
     #[test]
     fn the_avx2_loop_gives_the_same_bits_as_the_plain_one() {
