@@ -51,6 +51,7 @@ mod portable;
 pub(crate) mod sampled;
 pub(crate) mod sampled_tiles;
 pub(crate) mod sparse;
+pub(crate) mod transpose;
 mod vector;
 
 pub(crate) use buffer::AlignedBuf;

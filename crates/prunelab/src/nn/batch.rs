@@ -112,6 +112,12 @@ fn dense_block(
 
 /// Checks that `x` is a non-empty, finite batch with `n_inputs` columns.
 pub(crate) fn check_batch(x: &ArrayView2<f32>, n_inputs: usize) -> Result<()> {
+    check_shape(x, n_inputs)?;
+    check_finite(x)
+}
+
+/// Checks that `x` is a non-empty batch with `n_inputs` columns (its values unread).
+pub(crate) fn check_shape(x: &ArrayView2<f32>, n_inputs: usize) -> Result<()> {
     if x.nrows() == 0 {
         return Err(Error::Empty { what: "input" });
     }
@@ -122,6 +128,11 @@ pub(crate) fn check_batch(x: &ArrayView2<f32>, n_inputs: usize) -> Result<()> {
             format!("{} columns", x.ncols()),
         ));
     }
+    Ok(())
+}
+
+/// Checks that every value of the batch `x` is finite.
+pub(crate) fn check_finite(x: &ArrayView2<f32>) -> Result<()> {
     // The bit-pattern check vectorises; a view with gaps between its rows falls back to the iterator.
     let finite = match x.as_slice_memory_order() {
         Some(v) => crate::linalg::all_finite(v),

@@ -5,10 +5,11 @@ use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, AsArray, Axis, Ix2};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
-use super::batch::{check_batch, LayerView};
+use super::batch::{check_finite, check_shape, LayerView};
 use super::{Activation, Dense, Topology};
 use crate::error::{Error, Result};
 use crate::kernels::sparse::{Entries, FewEntries, Operands, Sliced};
+use crate::kernels::transpose::transpose;
 use crate::kernels::AlignedBuf;
 
 /// Samples per block of [`SparseMlp::forward`]: a block's inputs and outputs of a layer stay in L2 cache.
@@ -968,7 +969,7 @@ impl SparseMlp {
     /// size, the pass is [`Mlp::forward`](super::Mlp::forward)'s, and so are the numbers.
     pub fn forward<'a>(&self, x: impl AsArray<'a, f32, Ix2>) -> Result<Array2<f32>> {
         let x: ArrayView2<f32> = x.into();
-        check_batch(&x, self.n_inputs)?;
+        check_shape(&x, self.n_inputs)?;
         crate::kernels::active_family()?;
         crate::interrupt::checkpoint("sparse inference", || "before a forward pass".into())?;
         let dense: Option<Vec<LayerView>> = self
@@ -993,6 +994,7 @@ impl SparseMlp {
         if let Some(layers) = dense {
             // Every layer takes the dense product at this batch size: the dense network's own pass, on rows of
             // samples, as fast as it and with its numbers.
+            check_finite(&x)?;
             return Ok(super::batch::dense_inference(
                 self.n_inputs,
                 self.topology,
@@ -1002,33 +1004,56 @@ impl SparseMlp {
         }
         let outputs = self.width(self.layers.len() - 1);
         let mut out = Array2::zeros((x.nrows(), outputs));
+        // Each block checks its own inputs once they are copied into cache, instead of a pass of its own
+        // over the whole batch first.
+        let finite = std::sync::atomic::AtomicBool::new(true);
         crate::linalg::row_blocks(
             x,
             out.view_mut(),
             SAMPLE_BLOCK,
             || (),
             |_, xb, o| {
-                WORK.with(|work| match work.try_borrow_mut() {
+                let ok = WORK.with(|work| match work.try_borrow_mut() {
                     Ok(mut buf) => self.forward_block(&mut buf, xb, o),
                     // Re-entered on this thread (a forward pass inside another's callback): fresh space.
                     Err(_) => self.forward_block(&mut AlignedBuf::new(), xb, o),
-                })
+                });
+                if !ok {
+                    finite.store(false, std::sync::atomic::Ordering::Relaxed);
+                }
             },
         );
-        Ok(out)
+        match finite.into_inner() {
+            true => Ok(out),
+            false => Err(Error::NonFinite { what: "input" }),
+        }
     }
 
     /// One block of samples through every layer, in a feature-major buffer (the input's rows, then each
     /// layer's units' rows, one column per sample), so that the CSR kernel reads whole rows of inputs. Every
     /// row starts on a 64-byte line (the buffer is aligned and its row stride a multiple of [`LANES`]), but for
-    /// the few samples the gather kernel takes, which are packed.
-    fn forward_block(&self, buf: &mut AlignedBuf, x: ArrayView2<f32>, mut out: ArrayViewMut2<f32>) {
+    /// the few samples the gather kernel takes, which are packed. Returns whether the block's inputs are all
+    /// finite (a block with a NaN or an infinity goes no further than the check).
+    fn forward_block(
+        &self,
+        buf: &mut AlignedBuf,
+        x: ArrayView2<f32>,
+        out: ArrayViewMut2<f32>,
+    ) -> bool {
         let n = x.nrows();
         let stride = stride_for(n);
         let total = self.n_inputs + (0..self.layers.len()).map(|k| self.width(k)).sum::<usize>();
         let data = buf.get(total * stride);
         let mut acts = ArrayViewMut2::from_shape((total, stride), data).expect("buffer fits");
-        acts.slice_mut(s![..self.n_inputs, ..n]).assign(&x.t());
+        transpose(x, acts.slice_mut(s![..self.n_inputs, ..n]));
+        let inputs = acts.slice(s![..self.n_inputs, ..n]);
+        let finite = inputs
+            .rows()
+            .into_iter()
+            .all(|row| crate::linalg::all_finite(row.to_slice().expect("contiguous rows")));
+        if !finite {
+            return false;
+        }
         let mut start = self.n_inputs;
         let mut prev_start = 0;
         for (k, layer) in self.layers.iter().enumerate() {
@@ -1082,7 +1107,8 @@ impl SparseMlp {
             prev_start = start;
             start += width;
         }
-        out.assign(&acts.slice(s![prev_start.., ..n]).t());
+        transpose(acts.slice(s![prev_start.., ..n]), out);
+        true
     }
 }
 

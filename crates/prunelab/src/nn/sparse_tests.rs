@@ -332,3 +332,33 @@ fn from_masked_keeps_exactly_the_masked_entries_in_any_layout() {
         }
     }
 }
+
+/// A NaN or an infinity anywhere in a batch is refused, whichever block of samples holds it and whichever
+/// path the batch takes (the dense pass, the gather kernel's few samples, the CSR tiles in blocks of 128,
+/// in parallel or not); a finite batch gives the same outputs as before the check.
+#[test]
+fn a_non_finite_input_is_refused_wherever_it_lies() {
+    use crate::prune::WeightPruning;
+    let mut m = Mlp::config(&[20, 16, 12, 3]).seed(9).build().unwrap();
+    WeightPruning::magnitude(0.8).apply(&mut m).unwrap();
+    for net in [
+        m.to_sparse_with_crossover(1.0, 1.0).unwrap(),
+        m.to_sparse_with_crossover(0.0, 0.0).unwrap(),
+    ] {
+        for n in [1, 3, 17, 128, 300] {
+            let x = Array2::from_shape_fn((n, 20), |(i, j)| ((i * 20 + j) as f32 * 0.37).sin());
+            let want = net.forward(&x).unwrap();
+            assert_eq!(want, m.forward(&x).unwrap(), "{n} samples");
+            for (i, j) in [(0, 0), (n / 2, 19), (n - 1, 7), (n - 1, 19)] {
+                for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                    let mut y = x.clone();
+                    y[[i, j]] = bad;
+                    assert!(
+                        matches!(net.forward(&y), Err(Error::NonFinite { what: "input" })),
+                        "{n} samples, {bad} at ({i}, {j})"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -10,12 +10,13 @@ use std::sync::Arc;
 
 use std::ops::Range;
 
-use ndarray::{Array1, ArrayView2, ArrayViewMut2, ShapeBuilder};
+use ndarray::{s, Array1, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 
 use super::{Csr, Dense};
 use crate::activation::Activation;
 use crate::kernels::sampled::sampled_product;
 use crate::kernels::sampled_tiles::{to_sample_blocks, SampledTiles};
+use crate::kernels::transpose::transpose;
 use crate::kernels::AlignedBuf;
 use crate::kernels::SimdFamily;
 
@@ -753,100 +754,82 @@ fn input_grad_into(wt: &Csr, dz_t: &[f32], stride: usize, n: usize, into: InputG
     }
 }
 
-/// Side of the square tiles of the transposes: a tile's rows and columns are 64-byte lines, all in L1.
-const TILE: usize = 16;
-
-/// Copies at most a tile's side of values: a whole side as one fixed-size copy (inlined, where a copy of
-/// unknown length is a library call, which costs more than the 64 bytes it moves).
-#[inline(always)]
-fn copy_short(dst: &mut [f32], src: &[f32]) {
-    match (
-        <&mut [f32; TILE]>::try_from(&mut *dst),
-        <&[f32; TILE]>::try_from(src),
-    ) {
-        (Ok(d), Ok(s)) => *d = *s,
-        _ => {
-            for (d, s) in dst.iter_mut().zip(src) {
-                *d = *s;
-            }
-        }
-    }
-}
-
 /// Values of a transpose below which it runs on the calling thread.
 const PARALLEL_TRANSPOSE: usize = 1 << 16;
 
+/// Features per piece of a large transpose shared over rayon's threads.
+const TRANSPOSE_PIECE: usize = 64;
+
 /// Writes the `(n, cols)` sample-major `src` feature-major into `dst`: column `c`'s samples at `c · stride`.
-/// Tile by tile: sixteen rows' pieces copied into a local tile, then written out a column at a time; a large
-/// transpose's column tiles are shared over rayon's threads (each writes its own columns).
+/// A large transpose's pieces of [`TRANSPOSE_PIECE`] columns are shared over rayon's threads (each writes
+/// its own rows of `dst`).
 fn to_feature_major(src: ArrayView2<f32>, dst: &mut [f32], stride: usize) {
     let (n, cols) = src.dim();
     assert!(n <= stride && dst.len() >= cols * stride);
-    let dst = &mut dst[..cols * stride];
+    let mut dst = ArrayViewMut2::from_shape((cols, stride), &mut dst[..cols * stride])
+        .expect("cols · stride values");
+    let mut dst = dst.slice_mut(s![.., ..n]);
     if n * cols < PARALLEL_TRANSPOSE || !crate::linalg::may_split() {
-        for (t, d) in dst.chunks_mut(TILE * stride).enumerate() {
-            columns_to_feature_major(src, t * TILE, d, stride);
-        }
-        return;
+        return transpose(src, dst);
     }
     use rayon::prelude::*;
-    dst.par_chunks_mut(TILE * stride)
-        .enumerate()
-        .for_each(|(t, d)| columns_to_feature_major(src, t * TILE, d, stride));
+    let pieces: Vec<_> = src
+        .axis_chunks_iter(Axis(1), TRANSPOSE_PIECE)
+        .zip(dst.axis_chunks_iter_mut(Axis(0), TRANSPOSE_PIECE))
+        .collect();
+    pieces.into_par_iter().for_each(|(s, d)| transpose(s, d));
 }
 
-/// [`to_feature_major`] for the columns from `c0` that `dst` holds (up to a tile's side of them).
-fn columns_to_feature_major(src: ArrayView2<f32>, c0: usize, dst: &mut [f32], stride: usize) {
-    let n = src.nrows();
-    let w = dst.len() / stride;
-    let mut tile = [[0.0f32; TILE]; TILE];
-    for s0 in (0..n).step_by(TILE) {
-        let rows = (n - s0).min(TILE);
-        for (i, t) in tile.iter_mut().enumerate().take(rows) {
-            let row = src.row(s0 + i);
-            let row = row.as_slice().expect("contiguous rows");
-            copy_short(&mut t[..w], &row[c0..c0 + w]);
-        }
-        for j in 0..w {
-            let out = &mut dst[j * stride + s0..][..rows];
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = tile[i][j];
-            }
-        }
-    }
-}
-
-/// Reads feature-major `src` (row `c`'s samples at `c · stride`) into the sample-major `dst`, tile by tile
-/// as [`to_feature_major`] writes; a large one's blocks of samples are shared over rayon's threads.
+/// Reads feature-major `src` (row `c`'s samples at `c · stride`) into the sample-major `dst`; a large one's
+/// pieces of [`TRANSPOSE_PIECE`] columns are shared over rayon's threads.
 fn from_feature_major(src: &[f32], stride: usize, dst: &mut ArrayViewMut2<f32>) {
     let (n, cols) = dst.dim();
     assert!(src.len() >= cols * stride && n <= stride);
-    let blocks = dst.axis_chunks_iter_mut(ndarray::Axis(0), TILE).enumerate();
+    let src = ArrayView2::from_shape((cols, stride), &src[..cols * stride])
+        .expect("cols · stride values");
+    let src = src.slice(s![.., ..n]);
     if n * cols < PARALLEL_TRANSPOSE || !crate::linalg::may_split() {
-        blocks.for_each(|(b, mut d)| samples_from_feature_major(src, stride, b * TILE, &mut d));
-        return;
+        return transpose(src, dst.view_mut());
     }
     use rayon::prelude::*;
-    let blocks: Vec<_> = blocks.collect();
-    blocks
-        .into_par_iter()
-        .for_each(|(b, mut d)| samples_from_feature_major(src, stride, b * TILE, &mut d));
+    let pieces: Vec<_> = src
+        .axis_chunks_iter(Axis(0), TRANSPOSE_PIECE)
+        .zip(dst.axis_chunks_iter_mut(Axis(1), TRANSPOSE_PIECE))
+        .collect();
+    pieces.into_par_iter().for_each(|(s, d)| transpose(s, d));
 }
 
-/// [`from_feature_major`] for the samples from `s0` that `dst` holds (up to a tile's side of them).
-fn samples_from_feature_major(src: &[f32], stride: usize, s0: usize, dst: &mut ArrayViewMut2<f32>) {
-    let (rows, cols) = dst.dim();
-    let mut tile = [[0.0f32; TILE]; TILE];
-    for c0 in (0..cols).step_by(TILE) {
-        let w = (cols - c0).min(TILE);
-        for (j, t) in tile.iter_mut().enumerate().take(w) {
-            copy_short(&mut t[..rows], &src[(c0 + j) * stride + s0..][..rows]);
-        }
-        for (i, mut row) in dst.rows_mut().into_iter().enumerate() {
-            let row = row.as_slice_mut().expect("contiguous rows");
-            for (o, t) in row[c0..c0 + w].iter_mut().zip(&tile) {
-                *o = t[i];
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    /// Both transposes, serial and (large enough, called from outside rayon's pool) in pieces over its
+    /// threads: every value lands where it belongs, and nothing past a row's samples is written.
+    #[test]
+    fn the_transposes_move_every_value_and_nothing_else() {
+        for (n, cols) in [(5, 3), (100, 37), (128, 700), (97, 1001)] {
+            let stride = n + 11;
+            let x = Array2::from_shape_fn((n, cols + 4), |(i, j)| (i * 10_000 + j) as f32);
+            let x = x.slice(s![.., 2..cols + 2]);
+            let mut fm = vec![-1.0f32; cols * stride + 9];
+            to_feature_major(x, &mut fm, stride);
+            for c in 0..cols {
+                for i in 0..stride {
+                    let want = if i < n { x[[i, c]] } else { -1.0 };
+                    assert_eq!(
+                        fm[c * stride + i],
+                        want,
+                        "({n}, {cols}): feature {c}, sample {i}"
+                    );
+                }
             }
+            assert!(fm[cols * stride..].iter().all(|&v| v == -1.0));
+            let mut back = Array2::from_elem((n, cols + 3), -2.0f32);
+            from_feature_major(&fm, stride, &mut back.slice_mut(s![.., 1..cols + 1]));
+            assert_eq!(back.slice(s![.., 1..cols + 1]), x, "({n}, {cols}) back");
+            assert!(back.column(0).iter().all(|&v| v == -2.0));
+            assert!(back.slice(s![.., cols + 1..]).iter().all(|&v| v == -2.0));
         }
     }
 }
