@@ -570,6 +570,9 @@ mod tests {
             (130, 600, 90),
             (20, 300, 2100),
             (97, 513, 45),
+            // AVX-512's ten-row tiles (a batch of 100) and twelve-row ones (36 rows).
+            (100, 784, 70),
+            (36, 200, 70),
             // Few outputs, long sums (a small layer's weight gradient), just below and above the
             // vector-per-row path's shortest sum.
             (5, 105, 4),
