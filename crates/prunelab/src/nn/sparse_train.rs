@@ -283,23 +283,32 @@ impl SparsePlan {
             let hidden_from = n_inputs.clamp(inputs.start, inputs.end) - inputs.start;
             let weight = layer.weight.view();
             let w = Csr::from_masked_for_vectors(weight, mask.view());
-            // Entry (input i, unit j) of `wt` is entry `from_w` of `w`.
-            let (wt, from_w) = w.transposed_from(hidden_from);
-            let wt = wt.for_vectors();
             let cols = layer.n_inputs();
-            let mut kept = Vec::with_capacity(w.nnz());
-            for r in 0..w.rows() {
-                let (lo, hi) = (w.indptr()[r], w.indptr()[r + 1]);
-                kept.extend(w.indices()[lo..hi].iter().map(|&c| r * cols + c as usize));
-            }
-            let kept = Arc::from(kept);
-            let blocked_from_w = wt
-                .blocked_from()
-                .map(|b| b.iter().map(|&t| from_w[t as usize] as u32).collect());
+            // The transposed forms and the forward ones' companions are independent: side by side (a
+            // large layer's set-up is most of a short fit's on one thread otherwise).
+            let ((wt, from_w, blocked_from_w), (kept, tiles)) = rayon::join(
+                || {
+                    // Entry (input i, unit j) of `wt` is entry `from_w` of `w`.
+                    let (wt, from_w) = w.transposed_from(hidden_from);
+                    let wt = wt.for_vectors();
+                    let blocked_from_w: Option<Vec<u32>> = wt
+                        .blocked_from()
+                        .map(|b| b.iter().map(|&t| from_w[t as usize] as u32).collect());
+                    (wt, from_w, blocked_from_w)
+                },
+                || {
+                    let mut kept = Vec::with_capacity(w.nnz());
+                    for r in 0..w.rows() {
+                        let (lo, hi) = (w.indptr()[r], w.indptr()[r + 1]);
+                        kept.extend(w.indices()[lo..hi].iter().map(|&c| r * cols + c as usize));
+                    }
+                    let tiles = (crate::kernels::family() == SimdFamily::Avx512)
+                        .then(|| SampledTiles::if_full(w.indptr(), w.indices(), cols, TILES_FILL))
+                        .flatten();
+                    (Arc::from(kept), tiles)
+                },
+            );
             let grad = vec![0.0; w.nnz()];
-            let tiles = (crate::kernels::family() == SimdFamily::Avx512)
-                .then(|| SampledTiles::if_full(w.indptr(), w.indices(), cols, TILES_FILL))
-                .flatten();
             Some(LayerPlan {
                 w,
                 wt,
