@@ -75,41 +75,15 @@ pub(crate) fn transpose_with(f: SimdFamily, src: ArrayView2<f32>, mut dst: Array
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn blocks8(src: *const f32, ss: usize, dst: *mut f32, ds: usize, r8: usize, c8: usize) {
-    use std::arch::x86_64::*;
+    use std::arch::x86_64::{__m256, _mm256_loadu_ps, _mm256_storeu_ps};
     for j0 in (0..c8).step_by(8) {
         for i0 in (0..r8).step_by(8) {
             // SAFETY: rows `i0..i0 + 8 ≤ r8` and columns `j0..j0 + 8 ≤ c8` of `src`, readable (this
             // function's contract); AVX2 is there.
             let r: [__m256; 8] =
                 std::array::from_fn(|i| unsafe { _mm256_loadu_ps(src.add((i0 + i) * ss + j0)) });
-            // Pairs of rows interleaved, then pairs of pairs, then the 128-bit halves: row `i` of the
-            // result holds element `i` of every input row.
-            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-            let out = [
-                _mm256_permute2f128_ps::<0x20>(u0, u4),
-                _mm256_permute2f128_ps::<0x20>(u1, u5),
-                _mm256_permute2f128_ps::<0x20>(u2, u6),
-                _mm256_permute2f128_ps::<0x20>(u3, u7),
-                _mm256_permute2f128_ps::<0x31>(u0, u4),
-                _mm256_permute2f128_ps::<0x31>(u1, u5),
-                _mm256_permute2f128_ps::<0x31>(u2, u6),
-                _mm256_permute2f128_ps::<0x31>(u3, u7),
-            ];
+            // SAFETY: AVX2 is there; registers only.
+            let out = unsafe { super::avx2::transpose8(r) };
             for (j, v) in out.into_iter().enumerate() {
                 // SAFETY: row `j0 + j < c8`, columns `i0..i0 + 8 ≤ r8` of `dst`, writable (this function's
                 // contract); AVX2 is there.
