@@ -292,9 +292,9 @@ const WRITTEN_IN_PARALLEL: usize = 1 << 16;
 
 /// `n` zeros, written out. `vec![0.0; n]` leaves a large vector's pages mapped to the system's shared zero
 /// page, which the first update reads and then writes: a copy-on-write fault per page, each flushing every
-/// other core's TLB (a tenth of a two-thread fit's first step). Written zeros are the process's own pages from
-/// the start; a large state's are written on rayon's threads (which also keeps the allocator from folding the
-/// writes back into a zeroed allocation).
+/// other core's TLB (8% of a two-thread epoch of the benchmark network went to page faults). Written zeros
+/// are the process's own pages from the start; a large state's are written on rayon's threads (writes the
+/// compiler cannot fold back into a zeroed allocation).
 fn written_zeros(n: usize) -> Vec<f32> {
     use rayon::iter::ParallelExtend;
     let mut v = Vec::with_capacity(n);
