@@ -284,8 +284,8 @@ impl SparsePlan {
             let weight = layer.weight.view();
             let w = Csr::from_masked_for_vectors(weight, mask.view());
             let cols = layer.n_inputs();
-            // The transposed forms and the forward ones' companions are independent: side by side (a
-            // large layer's set-up is most of a short fit's on one thread otherwise).
+            // The transposed forms and the forward ones' companions are independent: side by side (one-step
+            // fits of the benchmark network at 10% density, two threads: 5-10% faster).
             let ((wt, from_w, blocked_from_w), (kept, tiles)) = rayon::join(
                 || {
                     // Entry (input i, unit j) of `wt` is entry `from_w` of `w`.
